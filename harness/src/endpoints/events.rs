@@ -1,0 +1,91 @@
+//! Typed events the endpoints publish. Every listener (the transcript of a running scenario,
+//! the log, later the history database) subscribes to one broadcast bus.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Which HTTP server saw a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpServer {
+    /// The lab's stand-in for the Intermedia provisioning server.
+    Provisioning,
+    /// A provisioning server that is not Intermedia's (answers 404 to everything).
+    Foreign,
+}
+
+/// Something a phone did that an endpoint observed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EndpointEvent {
+    /// An HTTP request, published after the answer was decided and before it is sent, so
+    /// the events of one phone arrive in the order the phone made the requests.
+    Http {
+        server: HttpServer,
+        client: SocketAddr,
+        method: String,
+        /// Path without the query, e.g. `/autop/0015654aa937.cfg`.
+        path: String,
+        user_agent: Option<String>,
+        status: u16,
+        /// Body bytes served.
+        bytes: u64,
+        /// What the answer meant, for the transcript: e.g. `call-home: admin password reset`,
+        /// `account cancelled`, `unknown MAC`.
+        note: Option<String>,
+    },
+    /// A SIP REGISTER and the registrar's answer.
+    Register {
+        client: SocketAddr,
+        /// The user part of the To URI.
+        user: String,
+        user_agent: Option<String>,
+        status: u16,
+        reason: String,
+        /// Expires granted (0 when refused).
+        expires: u32,
+    },
+    /// One syslog message (RFC 3164 or 5424), with its priority stripped.
+    Syslog {
+        client: SocketAddr,
+        facility: u8,
+        severity: u8,
+        message: String,
+    },
+    /// A TFTP read (or a refused request).
+    Tftp {
+        client: SocketAddr,
+        file: String,
+        /// Bytes sent; 0 when refused.
+        bytes: u64,
+        /// `None` when served in full; else the TFTP error sent.
+        error: Option<String>,
+    },
+}
+
+impl EndpointEvent {
+    /// The address the phone sent from.
+    pub fn client(&self) -> SocketAddr {
+        match self {
+            EndpointEvent::Http { client, .. }
+            | EndpointEvent::Register { client, .. }
+            | EndpointEvent::Syslog { client, .. }
+            | EndpointEvent::Tftp { client, .. } => *client,
+        }
+    }
+}
+
+/// An event with the bench it came from (found by the client's IP address; `None` for a
+/// client that is no bench of this lab).
+#[derive(Debug, Clone)]
+pub struct TaggedEvent {
+    pub bench: Option<String>,
+    pub at: Instant,
+    pub event: EndpointEvent,
+}
+
+/// The bus endpoints publish on. Cloning it is cheap; `subscribe` gives a receiver.
+pub type EventBus = tokio::sync::broadcast::Sender<TaggedEvent>;
+
+/// A bus with room for bursts: a lagging subscriber loses the oldest events and is told so.
+pub fn event_bus() -> EventBus {
+    tokio::sync::broadcast::channel(4096).0
+}

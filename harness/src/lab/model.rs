@@ -1,0 +1,242 @@
+//! The checked lab inventory: what `lab::load` produces from a lab file once every field and
+//! every cross-reference has been validated. Nothing here can be malformed.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+/// A whole lab: its benches and the hardware they are wired to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lab {
+    /// The file it was read from (for messages and for resolving relative paths).
+    pub source: PathBuf,
+    pub name: String,
+    /// Multiplies every harness timeout (1.0 on a real rack).
+    pub time_scale: f64,
+    pub endpoints: EndpointsConfig,
+    pub relay_boards: Vec<RelayBoard>,
+    pub actuators: Vec<Actuator>,
+    pub benches: Vec<Bench>,
+    /// The raw `[twin]` table, untouched: only the virtual bench reads it.
+    pub twin: Option<toml::Table>,
+}
+
+/// Bind addresses of the servers the phones call. Port 0 picks a free port.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointsConfig {
+    pub provisioning: SocketAddr,
+    pub foreign_provisioning: SocketAddr,
+    pub tftp: SocketAddr,
+    pub sip: SocketAddr,
+    pub syslog: SocketAddr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayBoard {
+    pub name: String,
+    pub kind: RelayKind,
+    /// Stable device path, e.g. a /dev/serial/by-id link.
+    pub port: PathBuf,
+    pub channels: u16,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RelayKind {
+    /// CH340 "LCUS" boards, 9600 8N1, 4-byte frames `A0 <ch> <on/off> <sum>`; channels from 1.
+    Lcus(LcusFrame),
+    /// Numato USB relay modules (CDC serial, ASCII commands); channels from 0.
+    Numato,
+}
+
+/// The LCUS frame: some boards use other header bytes or on/off codes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LcusFrame {
+    pub header: u8,
+    pub on: u8,
+    pub off: u8,
+}
+
+impl Default for LcusFrame {
+    fn default() -> Self {
+        LcusFrame { header: 0xA0, on: 0x01, off: 0x00 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actuator {
+    pub name: String,
+    pub port: PathBuf,
+    pub channels: u16,
+}
+
+/// One phone and everything wired to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bench {
+    pub name: String,
+    pub model: Model,
+    pub mac: Mac,
+    pub ip: Ipv4Addr,
+    pub web_port: u16,
+    pub power: RelayChannel,
+    /// A relay in the phone's network cable: closed = connected.
+    pub network: Option<RelayChannel>,
+    /// Name of the actuator (an entry of `Lab::actuators`).
+    pub actuator: String,
+    /// Key name (`speaker`, `ok`, `f4`, `1`, `star`, ...) to actuator channel.
+    pub keys: BTreeMap<Key, u16>,
+    pub safe_power: PowerState,
+    pub approval: Approval,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayChannel {
+    /// Name of the board (an entry of `Lab::relay_boards`).
+    pub board: String,
+    /// As printed on the board (LCUS from 1, Numato from 0).
+    pub channel: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerState {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    None,
+    Required,
+}
+
+/// The eight supported T4x models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Model {
+    T40P,
+    T41P,
+    T42G,
+    T46G,
+    T48G,
+    T42S,
+    T46S,
+    T48S,
+}
+
+impl Model {
+    pub const ALL: [Model; 8] = [
+        Model::T40P,
+        Model::T41P,
+        Model::T42G,
+        Model::T46G,
+        Model::T48G,
+        Model::T42S,
+        Model::T46S,
+        Model::T48S,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::T40P => "T40P",
+            Model::T41P => "T41P",
+            Model::T42G => "T42G",
+            Model::T46G => "T46G",
+            Model::T48G => "T48G",
+            Model::T42S => "T42S",
+            Model::T46S => "T46S",
+            Model::T48S => "T48S",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Model> {
+        Model::ALL.into_iter().find(|m| m.name().eq_ignore_ascii_case(text))
+    }
+
+    /// The first number of every firmware version of this model.
+    pub fn family(self) -> u32 {
+        match self {
+            Model::T40P => 54,
+            Model::T41P => 36,
+            Model::T42G => 29,
+            Model::T46G => 28,
+            Model::T48G => 35,
+            Model::T42S | Model::T46S | Model::T48S => 66,
+        }
+    }
+
+    /// The common provisioning file, `y0000000000XX.cfg`.
+    pub fn common_cfg(self) -> String {
+        let xx = match self {
+            Model::T40P => 54,
+            Model::T41P => 36,
+            Model::T42G => 29,
+            Model::T46G => 28,
+            Model::T48G => 35,
+            Model::T42S => 67,
+            Model::T46S => 66,
+            Model::T48S => 65,
+        };
+        format!("y0000000000{xx:02}.cfg")
+    }
+}
+
+impl std::fmt::Display for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A phone's MAC address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    /// `00:15:65:4a:a9:37` or `0015654aa937`, either case.
+    pub fn parse(text: &str) -> Option<Mac> {
+        let hex: String = text.chars().filter(|c| *c != ':' && *c != '-').collect();
+        if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut bytes = [0u8; 6];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).ok()?;
+        }
+        Some(Mac(bytes))
+    }
+
+    /// `0015654aa937`: the form of MAC config file names.
+    pub fn plain(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// `00:15:65:4a:a9:37`: the form of the User-Agent.
+    pub fn colons(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    }
+}
+
+/// A physical key of a T4x phone, named as in the lab file's keymap.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key(pub String);
+
+impl Key {
+    /// Every key name a keymap may use.
+    pub const NAMES: [&'static str; 25] = [
+        "speaker", "ok", "cancel", "f1", "f2", "f3", "f4", "up", "down", "left", "right", "1",
+        "2", "3", "4", "5", "6", "7", "8", "9", "0", "star", "pound", "mute", "headset",
+    ];
+
+    /// The key that dials `c` (`0`-`9`, `*`, `#`).
+    pub fn for_digit(c: char) -> Option<Key> {
+        match c {
+            '0'..='9' => Some(Key(c.to_string())),
+            '*' => Some(Key("star".into())),
+            '#' => Some(Key("pound".into())),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}

@@ -1,0 +1,8 @@
+//! The lab orchestrator: drives Yealink desk phones through relay boards and a button
+//! actuator, serves the endpoints the phones call, runs recovery scenarios and checks each
+//! transcript against its snapshot.
+
+pub mod drivers;
+pub mod endpoints;
+pub mod lab;
+pub mod scenario;
