@@ -4,5 +4,6 @@
 
 pub mod drivers;
 pub mod endpoints;
+pub mod firmware;
 pub mod lab;
 pub mod scenario;

@@ -1,0 +1,121 @@
+//! The committed fixture set: four firmware generations per model, as small synthetic
+//! images (`harness fixtures write`), or padded to realistic sizes for benchmarks
+//! (`harness fixtures synth`).
+
+use std::path::Path;
+
+use crate::firmware::rom::{BuildDeclaration, RomHeader, write_image};
+use crate::lab::Model;
+
+/// One generation of the fixture set.
+struct Generation {
+    name: &'static str,
+    /// `(release train, patch)`: the version is `<family>.<train>.0.<patch>`.
+    version: fn(Model) -> (u32, u32),
+    build_date: fn(Model) -> &'static str,
+    features: &'static [&'static str],
+    meaning: &'static str,
+}
+
+const AUTOP: &[&str] = &["autop-reset"];
+
+const GENERATIONS: [Generation; 4] = [
+    Generation {
+        name: "legacy",
+        version: |_| (80, 70),
+        build_date: |_| "2017-09-20",
+        features: &[],
+        meaning: "built before the August 2018 Intermedia update: the Long Press reset still works",
+    },
+    Generation {
+        name: "below-min",
+        version: |_| (82, 20),
+        build_date: |_| "2018-11-05",
+        features: &[],
+        meaning: "after the August 2018 update, below the Auto-P minimum",
+    },
+    Generation {
+        name: "min",
+        version: |_| (83, 35),
+        build_date: |_| "2019-07-15",
+        features: AUTOP,
+        meaning: "the Auto-P minimum (PLACEHOLDER: the KB leaves it blank)",
+    },
+    Generation {
+        name: "current",
+        version: |m| if m.family() == 66 { (86, 15) } else { (83, 120) },
+        build_date: |m| if m.family() == 66 { "2021-06-01" } else { "2021-03-10" },
+        features: AUTOP,
+        meaning: "the newest Intermedia build",
+    },
+];
+
+/// The vendor's file-name prefix of a model's images (`T46-28.83.0.120.rom`); the S family
+/// shares one image upstream, named per model here so each folder stands alone.
+pub fn rom_prefix(model: Model) -> String {
+    match model {
+        Model::T42S | Model::T46S | Model::T48S => format!("{}-{}", model.name(), model.family()),
+        _ => format!("{}-{}", &model.name()[..3], model.family()),
+    }
+}
+
+/// Writes every model's folder (manifest and images of `image_len` bytes) under `dir`.
+pub fn write_fixture_set(dir: &Path, image_len: usize) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut written = Vec::new();
+    for model in Model::ALL {
+        let folder = dir.join(model.name());
+        std::fs::create_dir_all(&folder)?;
+        let family = model.family();
+        let min = (GENERATIONS[2].version)(model);
+        let mut manifest = format!(
+            "# Synthetic {model} firmware fixtures (see ../FORMAT.md). Written by `harness fixtures write`.\n\
+             model = \"{model}\"\nfamily = {family}\ncommon_cfg = \"{}\"\n\
+             # The KB lists the Auto-P minimum firmware per model but leaves every value blank.\n\
+             # PLACEHOLDER until QA fills in the real minimum from Intermedia's release notes.\n\
+             autop_min_version = \"{family}.{}.0.{}\"\nautop_min_version_placeholder = true\n",
+            model.common_cfg(),
+            min.0,
+            min.1
+        );
+        for generation in &GENERATIONS {
+            let (train, patch) = (generation.version)(model);
+            let version = format!("{family}.{train}.0.{patch}");
+            let rom = format!("{}.{train}.0.{patch}.rom", rom_prefix(model));
+            let header = RomHeader {
+                device_id: family,
+                device_name: model.name().into(),
+                oem_name: "Intermedia".into(),
+                version: version.clone(),
+                hardware_id: family,
+                software_id: 0,
+            };
+            let declaration = BuildDeclaration {
+                model: model.name().into(),
+                version: version.clone(),
+                build_date: (generation.build_date)(model).into(),
+                intermedia: true,
+                features: generation.features.iter().map(|f| f.to_string()).collect(),
+            };
+            let path = folder.join(&rom);
+            std::fs::write(&path, write_image(&header, &declaration, image_len))?;
+            written.push(path);
+            let features: Vec<String> = generation.features.iter().map(|f| format!("\"{f}\"")).collect();
+            manifest.push_str(&format!(
+                "\n# {}\n[[image]]\ngeneration = \"{}\"\nversion = \"{version}\"\nbuild_date = \"{}\"\n\
+                 intermedia = true\nfeatures = [{}]\nrom = \"{rom}\"\n",
+                generation.meaning,
+                generation.name,
+                declaration.build_date,
+                features.join(", ")
+            ));
+        }
+        let path = folder.join("manifest.toml");
+        std::fs::write(&path, manifest)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The size of the committed fixture images: small enough for git, big enough to span
+/// several TFTP blocks.
+pub const COMMITTED_IMAGE_LEN: usize = 4096;
