@@ -7,3 +7,5 @@ pub mod lab;
 pub mod phone;
 pub mod serial;
 
+pub use bench::{BenchOptions, VirtualBench};
+pub use lab::TwinLab;

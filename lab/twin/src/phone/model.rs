@@ -1,0 +1,206 @@
+//! The phone models a bench can hold and the keys an actuator can press on them.
+
+use std::fmt;
+
+/// A supported T4x model. The model decides the provisioning file names, the User-Agent
+/// and which firmware images the phone accepts (the image header's device name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Model {
+    /// T40P, family 54.
+    T40P,
+    /// T41P, family 36.
+    T41P,
+    /// T42G, family 29.
+    T42G,
+    /// T46G, family 28.
+    T46G,
+    /// T48G, family 35.
+    T48G,
+    /// T42S, family 66 (one image for the S family).
+    T42S,
+    /// T46S, family 66.
+    T46S,
+    /// T48S, family 66.
+    T48S,
+}
+
+impl Model {
+    /// Every model, for lab files and tests that cover them all.
+    pub const ALL: [Model; 8] = [
+        Model::T40P,
+        Model::T41P,
+        Model::T42G,
+        Model::T46G,
+        Model::T48G,
+        Model::T42S,
+        Model::T46S,
+        Model::T48S,
+    ];
+
+    /// Reads a model name as lab files write it (`T46G`, case-insensitive), so a bench's
+    /// `model` key maps to one twin.
+    pub fn parse(name: &str) -> Option<Model> {
+        Model::ALL
+            .into_iter()
+            .find(|model| model.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The name the phone reports (User-Agent, image header device name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::T40P => "T40P",
+            Model::T41P => "T41P",
+            Model::T42G => "T42G",
+            Model::T46G => "T46G",
+            Model::T48G => "T48G",
+            Model::T42S => "T42S",
+            Model::T46S => "T46S",
+            Model::T48S => "T48S",
+        }
+    }
+
+    /// The first number of every firmware version of this model (public fact).
+    pub fn family(self) -> u32 {
+        match self {
+            Model::T40P => 54,
+            Model::T41P => 36,
+            Model::T42G => 29,
+            Model::T46G => 28,
+            Model::T48G => 35,
+            Model::T42S | Model::T46S | Model::T48S => 66,
+        }
+    }
+
+    /// The model's common provisioning file, `y0000000000XX.cfg` (public fact: the S models
+    /// share a family but not a common file).
+    pub fn common_cfg(self) -> String {
+        let code = match self {
+            Model::T40P => 54,
+            Model::T41P => 36,
+            Model::T42G => 29,
+            Model::T46G => 28,
+            Model::T48G => 35,
+            Model::T42S => 67,
+            Model::T46S => 66,
+            Model::T48S => 65,
+        };
+        format!("y0000000000{code:02}.cfg")
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A physical key of a T4x phone: what an actuator channel is wired across.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// The speakerphone key; held at power-on it selects the bootloader's special path.
+    Speaker,
+    /// OK: confirms a popup.
+    Ok,
+    /// Cancel (X): dismisses a popup, clears the dial string.
+    Cancel,
+    /// Softkey 1, leftmost under the screen.
+    F1,
+    /// Softkey 2.
+    F2,
+    /// Softkey 3.
+    F3,
+    /// Softkey 4, rightmost under the screen.
+    F4,
+    /// Navigation up.
+    Up,
+    /// Navigation down.
+    Down,
+    /// Navigation left.
+    Left,
+    /// Navigation right.
+    Right,
+    /// A dial-pad digit, 0 to 9.
+    Digit(u8),
+    /// The `*` key.
+    Star,
+    /// The `#` key.
+    Pound,
+    /// Mute.
+    Mute,
+    /// Headset.
+    Headset,
+}
+
+impl Key {
+    /// Reads the key names of a lab file's keymap (`speaker ok cancel f1..f4 up down left
+    /// right 0-9 star pound mute headset`), so the bench maps actuator channels to keys.
+    pub fn parse(name: &str) -> Option<Key> {
+        let name = name.trim().to_ascii_lowercase();
+        let key = match name.as_str() {
+            "speaker" => Key::Speaker,
+            "ok" => Key::Ok,
+            "cancel" => Key::Cancel,
+            "f1" => Key::F1,
+            "f2" => Key::F2,
+            "f3" => Key::F3,
+            "f4" => Key::F4,
+            "up" => Key::Up,
+            "down" => Key::Down,
+            "left" => Key::Left,
+            "right" => Key::Right,
+            "star" => Key::Star,
+            "pound" => Key::Pound,
+            "mute" => Key::Mute,
+            "headset" => Key::Headset,
+            digit if digit.len() == 1 && digit.as_bytes()[0].is_ascii_digit() => {
+                Key::Digit(digit.as_bytes()[0] - b'0')
+            }
+            _ => return None,
+        };
+        Some(key)
+    }
+
+    /// The character this key adds to a dial string, if it is a dial-pad key.
+    pub fn dial_char(self) -> Option<char> {
+        match self {
+            Key::Digit(digit) if digit <= 9 => Some(char::from(b'0' + digit)),
+            Key::Star => Some('*'),
+            Key::Pound => Some('#'),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_name_round_trips_through_parse() {
+        for model in Model::ALL {
+            assert_eq!(Model::parse(&model.name().to_lowercase()), Some(model));
+        }
+        assert_eq!(Model::parse("T41S"), None);
+    }
+
+    #[test]
+    fn common_cfg_names_follow_the_public_table() {
+        assert_eq!(Model::T46G.common_cfg(), "y000000000028.cfg");
+        assert_eq!(Model::T42S.common_cfg(), "y000000000067.cfg");
+        assert_eq!(Model::T48S.common_cfg(), "y000000000065.cfg");
+        assert_eq!(Model::T40P.common_cfg(), "y000000000054.cfg");
+    }
+
+    #[test]
+    fn keymap_names_parse_to_keys() {
+        assert_eq!(Key::parse("speaker"), Some(Key::Speaker));
+        assert_eq!(Key::parse("F4"), Some(Key::F4));
+        assert_eq!(Key::parse("7"), Some(Key::Digit(7)));
+        assert_eq!(Key::parse("star"), Some(Key::Star));
+        assert_eq!(Key::parse("pound"), Some(Key::Pound));
+        assert_eq!(Key::parse("10"), None);
+        assert_eq!(Key::parse("hash"), None);
+        assert_eq!(Key::Digit(2).dial_char(), Some('2'));
+        assert_eq!(Key::Ok.dial_char(), None);
+    }
+}
