@@ -2,8 +2,16 @@
 //! actuator, serves the endpoints the phones call, runs recovery scenarios and checks each
 //! transcript against its snapshot.
 
+pub mod commands;
+pub mod config_error;
 pub mod drivers;
 pub mod endpoints;
+pub mod expect;
 pub mod firmware;
 pub mod lab;
+pub mod outcome;
+pub mod rack;
+pub mod report;
+pub mod run;
 pub mod scenario;
+pub mod virtual_bench;

@@ -1,1 +1,194 @@
-fn main() {}
+//! `harness`: the command line. Parses arguments and calls the library; every subcommand
+//! lives in `harness::commands`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use harness::commands::{self, Paths};
+use harness::outcome::exit_code;
+
+/// Hardware-in-the-loop lab for Yealink desk-phone recovery.
+///
+/// With no subcommand: `run` on the virtual lab (lab/virtual.toml).
+#[derive(Parser)]
+#[command(name = "harness", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the scenario matrix on the lab's benches and check every transcript.
+    Run(RunArgs),
+    /// List the lab's benches and the scenarios.
+    List {
+        #[arg(long)]
+        lab: Option<PathBuf>,
+    },
+    /// Switch a bench's power relay.
+    Power {
+        bench: String,
+        #[arg(value_parser = ["on", "off", "cycle"])]
+        action: String,
+        #[arg(long)]
+        lab: Option<PathBuf>,
+    },
+    /// Connect or pull a bench's network cable through its network-link relay.
+    Network {
+        bench: String,
+        #[arg(value_parser = ["connect", "pull"])]
+        action: String,
+        #[arg(long)]
+        lab: Option<PathBuf>,
+    },
+    /// Press one key of a bench's phone through the actuator.
+    Press {
+        bench: String,
+        /// A keymap name: speaker, ok, cancel, f1..f4, up, down, 0-9, star, pound, ...
+        key: String,
+        /// How long the key stays pressed (milliseconds; not scaled).
+        #[arg(long, default_value_t = 100)]
+        hold_ms: u64,
+        #[arg(long)]
+        lab: Option<PathBuf>,
+    },
+    /// Dial digits (0-9, *, #) on a bench's phone through the actuator.
+    Dial {
+        bench: String,
+        digits: String,
+        #[arg(long)]
+        lab: Option<PathBuf>,
+    },
+    /// Serve the endpoints (provisioning, foreign provisioning, SIP, syslog) in the
+    /// foreground and print what the phones do, for a reproduction driven by hand.
+    Serve {
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        /// The account state every bench's MAC gets.
+        #[arg(long, default_value = "active", value_parser = ["active", "cancelled", "v2"])]
+        account: String,
+        /// The admin password provisioned to every bench.
+        #[arg(long, default_value = "admin")]
+        admin_password: String,
+    },
+    /// Write the synthetic firmware fixture set.
+    Fixtures {
+        #[command(subcommand)]
+        action: FixturesAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum FixturesAction {
+    /// Rewrite the committed fixture set (small images) into firmware-fixtures/.
+    Write {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write the same images at a realistic size, outside git, for benchmarks.
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        /// Image size in MiB (real images are 7 to 27).
+        #[arg(long, default_value_t = 20)]
+        size_mb: usize,
+    },
+}
+
+#[derive(clap::Args, Default)]
+struct RunArgs {
+    /// The lab file [default: lab/virtual.toml].
+    #[arg(long)]
+    lab: Option<PathBuf>,
+    /// Only scenarios whose name matches (glob; repeatable).
+    #[arg(long = "scenario")]
+    scenarios: Vec<String>,
+    /// Only these benches (repeatable).
+    #[arg(long = "bench")]
+    benches: Vec<String>,
+    /// Also write JUnit XML here (the run folder always has junit.xml).
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// The run folder [default: target/harness-runs/<time>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Ticket or approver allowing destructive scenarios on benches that require approval.
+    #[arg(long)]
+    approval: Option<String>,
+    /// Do not start the in-process virtual bench: the twin runs as its own process.
+    #[arg(long)]
+    external_bench: bool,
+}
+
+fn main() -> ExitCode {
+    commands::init_logging();
+    let cli = Cli::parse();
+    let paths = Paths::detect();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("harness: cannot start the async runtime: {e}");
+            return ExitCode::from(exit_code::LAB_FAULT as u8);
+        }
+    };
+    let lab = |lab: Option<PathBuf>| lab.unwrap_or_else(|| paths.default_lab());
+    let code = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
+            Command::Run(args) => {
+                let options = commands::run::options(
+                    &paths,
+                    lab(args.lab),
+                    args.scenarios,
+                    args.benches,
+                    args.junit,
+                    args.out,
+                    args.approval,
+                    !args.external_bench,
+                );
+                commands::run::execute(options).await
+            }
+            Command::List { lab: l } => commands::list::execute(&paths, &lab(l)),
+            Command::Power {
+                bench,
+                action,
+                lab: l,
+            } => commands::hand::power(&lab(l), &bench, &action).await,
+            Command::Network {
+                bench,
+                action,
+                lab: l,
+            } => commands::hand::network(&lab(l), &bench, &action).await,
+            Command::Press {
+                bench,
+                key,
+                hold_ms,
+                lab: l,
+            } => commands::hand::press(&lab(l), &bench, &key, hold_ms).await,
+            Command::Dial {
+                bench,
+                digits,
+                lab: l,
+            } => commands::hand::dial(&lab(l), &bench, &digits).await,
+            Command::Serve {
+                lab: l,
+                account,
+                admin_password,
+            } => commands::serve::execute(&paths, &lab(l), &account, &admin_password).await,
+            Command::Fixtures { action } => match action {
+                FixturesAction::Write { out } => {
+                    commands::fixtures::write(&out.unwrap_or_else(|| paths.fixtures()), None)
+                }
+                FixturesAction::Synth { out, size_mb } => {
+                    commands::fixtures::write(&out, Some(size_mb))
+                }
+            },
+        }
+    });
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

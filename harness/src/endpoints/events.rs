@@ -19,12 +19,17 @@ pub enum EndpointEvent {
     /// An HTTP request, published after the answer was decided and before it is sent, so
     /// the events of one phone arrive in the order the phone made the requests.
     Http {
+        /// Which server saw it.
         server: HttpServer,
+        /// The phone's address.
         client: SocketAddr,
+        /// `GET`, `POST`, ...
         method: String,
         /// Path without the query, e.g. `/autop/0015654aa937.cfg`.
         path: String,
+        /// Names the phone's model, firmware version and MAC.
         user_agent: Option<String>,
+        /// HTTP status sent.
         status: u16,
         /// Body bytes served.
         bytes: u64,
@@ -34,25 +39,35 @@ pub enum EndpointEvent {
     },
     /// A SIP REGISTER and the registrar's answer.
     Register {
+        /// The phone's address.
         client: SocketAddr,
         /// The user part of the To URI.
         user: String,
+        /// Names the phone's model and firmware version.
         user_agent: Option<String>,
+        /// SIP status sent.
         status: u16,
+        /// Reason phrase sent.
         reason: String,
         /// Expires granted (0 when refused).
         expires: u32,
     },
     /// One syslog message (RFC 3164 or 5424), with its priority stripped.
     Syslog {
+        /// The phone's address.
         client: SocketAddr,
+        /// From the priority (1 when the datagram had none).
         facility: u8,
+        /// From the priority (5 when the datagram had none).
         severity: u8,
+        /// The text after the header: `tag: text`.
         message: String,
     },
     /// A TFTP read (or a refused request).
     Tftp {
+        /// The phone's address.
         client: SocketAddr,
+        /// The file name asked for.
         file: String,
         /// Bytes sent; 0 when refused.
         bytes: u64,
@@ -77,8 +92,11 @@ impl EndpointEvent {
 /// client that is no bench of this lab).
 #[derive(Debug, Clone)]
 pub struct TaggedEvent {
+    /// The bench whose phone has the client's IP address.
     pub bench: Option<String>,
+    /// When it was published (for progress displays; transcripts keep only the order).
     pub at: Instant,
+    /// What was seen.
     pub event: EndpointEvent,
 }
 

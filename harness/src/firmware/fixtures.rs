@@ -43,8 +43,20 @@ const GENERATIONS: [Generation; 4] = [
     },
     Generation {
         name: "current",
-        version: |m| if m.family() == 66 { (86, 15) } else { (83, 120) },
-        build_date: |m| if m.family() == 66 { "2021-06-01" } else { "2021-03-10" },
+        version: |m| {
+            if m.family() == 66 {
+                (86, 15)
+            } else {
+                (83, 120)
+            }
+        },
+        build_date: |m| {
+            if m.family() == 66 {
+                "2021-06-01"
+            } else {
+                "2021-03-10"
+            }
+        },
         features: AUTOP,
         meaning: "the newest Intermedia build",
     },
@@ -99,7 +111,11 @@ pub fn write_fixture_set(dir: &Path, image_len: usize) -> std::io::Result<Vec<st
             let path = folder.join(&rom);
             std::fs::write(&path, write_image(&header, &declaration, image_len))?;
             written.push(path);
-            let features: Vec<String> = generation.features.iter().map(|f| format!("\"{f}\"")).collect();
+            let features: Vec<String> = generation
+                .features
+                .iter()
+                .map(|f| format!("\"{f}\""))
+                .collect();
             manifest.push_str(&format!(
                 "\n# {}\n[[image]]\ngeneration = \"{}\"\nversion = \"{version}\"\nbuild_date = \"{}\"\n\
                  intermedia = true\nfeatures = [{}]\nrom = \"{rom}\"\n",

@@ -60,9 +60,16 @@ struct RawImage {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("cannot read firmware manifest {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}: {message}")]
-    Parse { path: PathBuf, line: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -71,30 +78,58 @@ impl Manifest {
     /// Loads `<dir>/<MODEL>/manifest.toml`.
     pub fn load(fixtures_dir: &Path, model: Model) -> Result<Manifest, ManifestError> {
         let path = fixtures_dir.join(model.name()).join("manifest.toml");
-        let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Read {
+            path: path.clone(),
+            source,
+        })?;
         let raw: RawManifest = toml::from_str(&text).map_err(|e| ManifestError::Parse {
             path: path.clone(),
-            line: e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(1),
+            line: e
+                .span()
+                .map(|s| text[..s.start].lines().count().max(1))
+                .unwrap_or(1),
             message: e.message().to_string(),
         })?;
-        let invalid = |message: String| ManifestError::Invalid { path: path.clone(), message };
+        let invalid = |message: String| ManifestError::Invalid {
+            path: path.clone(),
+            message,
+        };
         if Model::parse(&raw.model) != Some(model) {
-            return Err(invalid(format!("model is `{}`, but the manifest sits in the {model} folder", raw.model)));
+            return Err(invalid(format!(
+                "model is `{}`, but the manifest sits in the {model} folder",
+                raw.model
+            )));
         }
         if raw.family != model.family() {
-            return Err(invalid(format!("family is {}, {model} firmware starts with {}", raw.family, model.family())));
+            return Err(invalid(format!(
+                "family is {}, {model} firmware starts with {}",
+                raw.family,
+                model.family()
+            )));
         }
         let folder = path.parent().expect("manifest has a folder").to_path_buf();
         let mut images = Vec::new();
         for image in raw.images {
             if !image.version.starts_with(&format!("{}.", raw.family)) {
-                return Err(invalid(format!("image {} does not start with the family number {}", image.version, raw.family)));
+                return Err(invalid(format!(
+                    "image {} does not start with the family number {}",
+                    image.version, raw.family
+                )));
             }
             if image.rom.contains('/') || image.rom.contains('\\') || image.rom.contains("..") {
-                return Err(invalid(format!("rom `{}` must be a file name in the model's folder", image.rom)));
+                return Err(invalid(format!(
+                    "rom `{}` must be a file name in the model's folder",
+                    image.rom
+                )));
             }
-            if images.iter().any(|i: &ImageEntry| i.generation == image.generation) {
-                return Err(invalid(format!("generation `{}` is listed twice", image.generation)));
+            if images
+                .iter()
+                .any(|i: &ImageEntry| i.generation == image.generation)
+            {
+                return Err(invalid(format!(
+                    "generation `{}` is listed twice",
+                    image.generation
+                )));
             }
             images.push(ImageEntry {
                 generation: image.generation,

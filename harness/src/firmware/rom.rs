@@ -85,7 +85,11 @@ pub fn read_header(bytes: &[u8]) -> Result<RomHeader, RomError> {
 
 fn text_field(raw: &[u8], name: &'static str) -> Result<String, RomError> {
     let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
-    if raw[end..].iter().any(|b| *b != 0) || !raw[..end].iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+    if raw[end..].iter().any(|b| *b != 0)
+        || !raw[..end]
+            .iter()
+            .all(|b| b.is_ascii_graphic() || *b == b' ')
+    {
         return Err(RomError::BadText(name));
     }
     Ok(String::from_utf8_lossy(&raw[..end]).into_owned())
@@ -114,7 +118,10 @@ pub fn verify_blocks(bytes: &[u8]) -> Result<Vec<Block<'_>>, RomError> {
         let kind = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
         let len = u32::from_be_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes")) as usize;
         let start = at + BLOCK_HEADER_LEN;
-        let end = start.checked_add(len).filter(|e| *e <= bytes.len()).ok_or(RomError::TruncatedBlock(at))?;
+        let end = start
+            .checked_add(len)
+            .filter(|e| *e <= bytes.len())
+            .ok_or(RomError::TruncatedBlock(at))?;
         let data = &bytes[start..end];
         if kind == BLOCK_CHECKSUM {
             if data != Sha256::digest(&bytes[..at]).as_slice() {
@@ -123,10 +130,18 @@ pub fn verify_blocks(bytes: &[u8]) -> Result<Vec<Block<'_>>, RomError> {
             if end != bytes.len() {
                 return Err(RomError::TrailingBytes(end));
             }
-            blocks.push(Block { offset: at, kind, data });
+            blocks.push(Block {
+                offset: at,
+                kind,
+                data,
+            });
             return Ok(blocks);
         }
-        blocks.push(Block { offset: at, kind, data });
+        blocks.push(Block {
+            offset: at,
+            kind,
+            data,
+        });
         at = end;
     }
     Err(RomError::NoChecksum)
@@ -164,7 +179,11 @@ pub fn read_declaration(bytes: &[u8]) -> Result<Option<BuildDeclaration>, RomErr
 /// Writes a synthetic image: header, declaration, filler up to `total_len` bytes (at least
 /// as long as the smallest valid image), checksum. The filler is a deterministic function of
 /// the version, so regenerating the fixtures gives identical files.
-pub fn write_image(header: &RomHeader, declaration: &BuildDeclaration, total_len: usize) -> Vec<u8> {
+pub fn write_image(
+    header: &RomHeader,
+    declaration: &BuildDeclaration,
+    total_len: usize,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(total_len.max(512));
     out.extend_from_slice(&ROM_MAGIC);
     out.extend_from_slice(&header.device_id.to_be_bytes());
@@ -247,7 +266,11 @@ mod tests {
         assert_eq!(&image[..4], &ROM_MAGIC);
         assert_eq!(read_header(&image).unwrap(), header);
         assert_eq!(read_declaration(&image).unwrap(), Some(decl));
-        let kinds: Vec<u32> = verify_blocks(&image).unwrap().iter().map(|b| b.kind).collect();
+        let kinds: Vec<u32> = verify_blocks(&image)
+            .unwrap()
+            .iter()
+            .map(|b| b.kind)
+            .collect();
         assert_eq!(kinds, vec![BLOCK_DECLARATION, BLOCK_FILLER, BLOCK_CHECKSUM]);
     }
 
@@ -273,10 +296,16 @@ mod tests {
     fn truncation_and_bad_magic_are_named() {
         let (header, decl) = sample();
         let image = write_image(&header, &decl, 2048);
-        assert_eq!(verify_blocks(&image[..1500]), Err(RomError::TruncatedBlock(0xF0)));
+        assert_eq!(
+            verify_blocks(&image[..1500]),
+            Err(RomError::TruncatedBlock(0xF0))
+        );
         assert_eq!(read_header(&image[..100]), Err(RomError::TooShort(100)));
         let mut bad = image.clone();
         bad[0] = 0;
-        assert_eq!(read_header(&bad), Err(RomError::BadMagic("0024EC0B".into())));
+        assert_eq!(
+            read_header(&bad),
+            Err(RomError::BadMagic("0024EC0B".into()))
+        );
     }
 }

@@ -58,7 +58,11 @@ pub struct LcusFrame {
 
 impl Default for LcusFrame {
     fn default() -> Self {
-        LcusFrame { header: 0xA0, on: 0x01, off: 0x00 }
+        LcusFrame {
+            header: 0xA0,
+            on: 0x01,
+            off: 0x00,
+        }
     }
 }
 
@@ -147,7 +151,9 @@ impl Model {
     }
 
     pub fn parse(text: &str) -> Option<Model> {
-        Model::ALL.into_iter().find(|m| m.name().eq_ignore_ascii_case(text))
+        Model::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(text))
     }
 
     /// The first number of every firmware version of this model.
@@ -209,7 +215,11 @@ impl Mac {
 
     /// `00:15:65:4a:a9:37`: the form of the User-Agent.
     pub fn colons(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+        self.0
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
     }
 }
 
@@ -220,8 +230,8 @@ pub struct Key(pub String);
 impl Key {
     /// Every key name a keymap may use.
     pub const NAMES: [&'static str; 25] = [
-        "speaker", "ok", "cancel", "f1", "f2", "f3", "f4", "up", "down", "left", "right", "1",
-        "2", "3", "4", "5", "6", "7", "8", "9", "0", "star", "pound", "mute", "headset",
+        "speaker", "ok", "cancel", "f1", "f2", "f3", "f4", "up", "down", "left", "right", "1", "2",
+        "3", "4", "5", "6", "7", "8", "9", "0", "star", "pound", "mute", "headset",
     ];
 
     /// The key that dials `c` (`0`-`9`, `*`, `#`).

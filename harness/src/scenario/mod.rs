@@ -1,3 +1,7 @@
 //! Recovery scenarios: the model, the loader, and the engine that runs one on a bench.
+pub mod engine;
+pub mod load;
 pub mod model;
+pub mod raw;
+pub mod transcript;
 pub use model::*;

@@ -94,15 +94,23 @@ pub enum Step {
     /// Press and keep pressed.
     Hold(Key),
     Release(Key),
-    Tap { key: Key, hold_ms: u64 },
+    Tap {
+        key: Key,
+        hold_ms: u64,
+    },
     /// Tap each digit key in turn.
     Dial(String),
     /// Close (`Up`) or open (`Down`) the network-link relay.
     Network(LinkState),
     /// Wait for an event; a timeout is recorded, not an error: the snapshot decides.
-    Wait { what: WaitFor, timeout_s: f64 },
+    Wait {
+        what: WaitFor,
+        timeout_s: f64,
+    },
     /// Try the web UI login as `admin`.
-    Login { password: LoginPassword },
+    Login {
+        password: LoginPassword,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,3 @@
+//! Button actuators: boards that press a phone's keys. One file per family.
+
+pub mod serial;

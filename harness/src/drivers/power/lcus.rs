@@ -1,0 +1,207 @@
+//! LCUS relay boards (CH340 USB serial, 9600 8N1): write-only 4-byte frames
+//! `[header, channel, on|off, checksum]`, channels numbered from 1 as printed on the board.
+//!
+//! The boards answer nothing, so a frame lost on the wire goes unnoticed and the state
+//! cannot be read back: [`LcusSwitch`] says so (`get` is `Ok(None)`) instead of guessing.
+
+use crate::drivers::transport::{SerialLink, TtyLink, printable};
+use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
+use crate::lab::{LcusFrame, RelayBoard};
+
+use super::check_channel;
+
+/// The baud rate of every LCUS board.
+pub const LCUS_BAUD: u32 = 9600;
+
+/// The frame that switches `channel` on or off: the three payload bytes, then their sum
+/// modulo 256.
+pub fn encode(frame: &LcusFrame, channel: u8, on: bool) -> [u8; 4] {
+    let state = if on { frame.on } else { frame.off };
+    let checksum = frame.header.wrapping_add(channel).wrapping_add(state);
+    [frame.header, channel, state, checksum]
+}
+
+/// An open LCUS board.
+pub struct LcusSwitch {
+    link: Box<dyn SerialLink>,
+    device: DeviceRef,
+    frame: LcusFrame,
+    channels: u8,
+}
+
+impl LcusSwitch {
+    /// Open the board's serial port. Nothing is sent: a frame would switch a relay.
+    pub fn open(board: &RelayBoard, frame: LcusFrame) -> Result<Self, DriverError> {
+        let device = DeviceRef::relay_board(board);
+        let link = TtyLink::open(&board.port, LCUS_BAUD).map_err(|source| DriverError::Open {
+            device: Box::new(device.clone()),
+            source,
+        })?;
+        Self::new(Box::new(link), device, frame, board.channels)
+    }
+
+    /// Drive an LCUS board over `link` (tests pass a scripted link).
+    pub fn new(
+        link: Box<dyn SerialLink>,
+        device: DeviceRef,
+        frame: LcusFrame,
+        channels: u16,
+    ) -> Result<Self, DriverError> {
+        // The channel travels in one byte of the frame.
+        let channels = u8::try_from(channels).map_err(|_| DriverError::Unsupported {
+            device: Box::new(device.clone()),
+            request: format!("drive {channels} channels"),
+            reason: "an LCUS frame addresses at most 255 channels".into(),
+        })?;
+        Ok(LcusSwitch {
+            link,
+            device,
+            frame,
+            channels,
+        })
+    }
+
+    fn channel_byte(&self, channel: u16) -> Result<u8, DriverError> {
+        check_channel(&self.device, channel, 1, u16::from(self.channels))?;
+        // Checked above: 1..=channels fits the byte.
+        Ok(channel as u8)
+    }
+}
+
+impl PowerSwitch for LcusSwitch {
+    fn set(&mut self, channel: u16, on: bool) -> Result<(), DriverError> {
+        let ch = self.channel_byte(channel)?;
+        let bytes = encode(&self.frame, ch, on);
+        tracing::debug!(device = %self.device, channel, on, frame = %printable(&bytes), "LCUS frame");
+        // The board never answers, so any failure here is the port itself: even a write
+        // that times out means the adapter stopped taking bytes.
+        self.link
+            .write_all(&bytes)
+            .map_err(|source| DriverError::Io {
+                device: Box::new(self.device.clone()),
+                action: format!("sending frame {}", printable(&bytes)),
+                source,
+            })
+    }
+
+    fn get(&mut self, channel: u16) -> Result<Option<bool>, DriverError> {
+        self.channel_byte(channel)?;
+        Ok(None)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "LCUS {}-channel relay board, {}",
+            self.channels, self.device
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drivers::transport::ScriptedLink;
+    use std::io;
+    use std::path::PathBuf;
+
+    fn device() -> DeviceRef {
+        DeviceRef {
+            table: "relay_board",
+            name: "relay-power".into(),
+            port: PathBuf::from("/dev/serial/by-id/lcus"),
+        }
+    }
+
+    #[test]
+    fn encodes_the_documented_frames() {
+        let frame = LcusFrame::default();
+        assert_eq!(encode(&frame, 1, true), [0xA0, 0x01, 0x01, 0xA2]);
+        assert_eq!(encode(&frame, 3, false), [0xA0, 0x03, 0x00, 0xA3]);
+    }
+
+    #[test]
+    fn checksum_wraps_for_other_frame_formats() {
+        let frame = LcusFrame {
+            header: 0xFE,
+            on: 0x05,
+            off: 0x06,
+        };
+        assert_eq!(encode(&frame, 8, true), [0xFE, 0x08, 0x05, 0x0B]);
+        assert_eq!(encode(&frame, 8, false), [0xFE, 0x08, 0x06, 0x0C]);
+    }
+
+    #[test]
+    fn set_writes_one_frame_per_call() {
+        let link = ScriptedLink::new()
+            .expect([0xA0, 0x02, 0x01, 0xA3])
+            .expect([0xA0, 0x02, 0x00, 0xA2]);
+        let mut switch = LcusSwitch::new(link.boxed(), device(), LcusFrame::default(), 8).unwrap();
+        switch.set(2, true).unwrap();
+        switch.set(2, false).unwrap();
+    }
+
+    #[test]
+    fn bad_channels_are_refused_before_anything_is_written() {
+        let mut switch = LcusSwitch::new(
+            ScriptedLink::new().boxed(),
+            device(),
+            LcusFrame::default(),
+            8,
+        )
+        .unwrap();
+        for channel in [0, 9, 300] {
+            let err = switch.set(channel, true).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    DriverError::NoSuchChannel {
+                        first: 1,
+                        last: 8,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            assert!(!err.is_lab_fault());
+        }
+        assert!(switch.get(0).is_err());
+    }
+
+    #[test]
+    fn state_cannot_be_read_back() {
+        let mut switch = LcusSwitch::new(
+            ScriptedLink::new().boxed(),
+            device(),
+            LcusFrame::default(),
+            4,
+        )
+        .unwrap();
+        assert_eq!(switch.get(4).unwrap(), None);
+    }
+
+    #[test]
+    fn a_vanished_port_is_a_lab_fault() {
+        let link = ScriptedLink::new().fail_write(io::ErrorKind::BrokenPipe);
+        let mut switch = LcusSwitch::new(link.boxed(), device(), LcusFrame::default(), 8).unwrap();
+        let err = switch.set(1, true).unwrap_err();
+        assert!(matches!(err, DriverError::Io { .. }), "{err}");
+        assert!(err.is_lab_fault());
+        assert!(
+            err.to_string().contains("relay_board `relay-power`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn boards_beyond_one_byte_of_channels_are_unsupported() {
+        let err = LcusSwitch::new(
+            ScriptedLink::new().boxed(),
+            device(),
+            LcusFrame::default(),
+            256,
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, DriverError::Unsupported { .. }), "{err}");
+    }
+}

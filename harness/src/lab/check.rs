@@ -1,0 +1,713 @@
+//! From the lab file as written to the checked `Lab`: every value is range-checked and every
+//! name reference resolved, and the wiring is checked as a whole (one relay channel per use,
+//! one phone per MAC and IP, a keymap that fits its actuator), because a wiring mistake
+//! found at run time would power-cycle or press keys of the wrong phone.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::model::{
+    Actuator, Approval, Bench, EndpointsConfig, Key, Lab, LcusFrame, Mac, Model, PowerState,
+    RelayBoard, RelayChannel, RelayKind,
+};
+use super::raw::{
+    Indexed, RawActuator, RawApproval, RawBench, RawEndpoints, RawKeymap, RawLab, RawPowerState,
+    RawRelayBoard, RawRelayChannel, RawRelayKind, quoted_list,
+};
+use crate::config_error::{FileProblems, join_key};
+
+/// The keys the harness presses in its scenarios and recovery procedures (the speaker key
+/// for the recovery menu, the softkeys and OK/cancel for popups, the digits and `*`/`#` for
+/// `dial`). A keymap without one of them could leave a scenario stuck half-way.
+pub const HARNESS_KEYS: [&str; 19] = [
+    "speaker", "ok", "cancel", "f1", "f2", "f3", "f4", "0", "1", "2", "3", "4", "5", "6", "7", "8",
+    "9", "star", "pound",
+];
+
+/// Relay and actuator boards sold for labs have at most 64 outputs; more is a typo.
+const MAX_CHANNELS: u16 = 64;
+
+/// The highest `time_scale`: above it a real rack's timeouts would run for hours.
+const MAX_TIME_SCALE: f64 = 10.0;
+
+/// A relay board as far as benches need it.
+struct BoardInfo {
+    kind: RawRelayKind,
+    /// `None` when the board's own channel count is invalid (already reported).
+    channels: Option<u16>,
+    /// Where its name is written, for the duplicate-name message.
+    name_span: Range<usize>,
+}
+
+/// An actuator as far as benches need it.
+struct ActuatorInfo {
+    /// `None` when the actuator's own channel count is invalid (already reported).
+    channels: Option<u16>,
+    /// Where its name is written, for the duplicate-name message.
+    name_span: Range<usize>,
+}
+
+/// What the bench loop remembers of earlier benches to find clashes.
+#[derive(Default)]
+struct Seen {
+    bench_names: BTreeMap<String, (usize, Range<usize>)>,
+    macs: BTreeMap<Mac, usize>,
+    ips: BTreeMap<Ipv4Addr, usize>,
+    /// (board, channel) to the key path that uses it and its span.
+    relay_uses: BTreeMap<(String, u16), (String, Range<usize>)>,
+    /// Actuator name to the channels each earlier bench presses on it.
+    actuator_uses: BTreeMap<String, Vec<(usize, BTreeSet<u16>)>>,
+    /// (keymap, actuator) pairs whose channel ranges were already checked.
+    keymap_fits: BTreeSet<(String, String)>,
+}
+
+/// Checks a read lab file. Returns the `Lab` only when neither reading nor checking found
+/// anything wrong.
+pub(crate) fn check(raw: RawLab, source: &Path, problems: &mut FileProblems<'_>) -> Option<Lab> {
+    let mut checker = Checker {
+        problems,
+        boards: BTreeMap::new(),
+        actuators: BTreeMap::new(),
+        seen: Seen::default(),
+    };
+
+    let lab_section = raw
+        .lab
+        .as_ref()
+        .and_then(|lab| checker.lab_section(lab.name.clone(), &lab.time_scale));
+    let endpoints = raw.endpoints.as_ref().and_then(|e| checker.endpoints(e));
+    let relay_boards: Vec<RelayBoard> = raw
+        .relay_boards
+        .iter()
+        .filter_map(|b| checker.relay_board(b))
+        .collect();
+    let actuators: Vec<Actuator> = raw
+        .actuators
+        .iter()
+        .filter_map(|a| checker.actuator(a))
+        .collect();
+    for keymap in &raw.keymaps {
+        checker.keymap(keymap);
+    }
+    let keymaps: BTreeMap<&str, &RawKeymap> =
+        raw.keymaps.iter().map(|k| (k.name.as_str(), k)).collect();
+    let benches: Vec<Bench> = raw
+        .benches
+        .iter()
+        .filter_map(|b| checker.bench(b, &raw, &keymaps))
+        .collect();
+
+    if !checker.problems.is_empty() {
+        return None;
+    }
+    let (name, time_scale) = lab_section?;
+    Some(Lab {
+        source: source.to_path_buf(),
+        name,
+        time_scale,
+        endpoints: endpoints?,
+        relay_boards,
+        actuators,
+        benches,
+        twin: raw.twin,
+    })
+}
+
+struct Checker<'p, 't> {
+    problems: &'p mut FileProblems<'t>,
+    boards: BTreeMap<String, BoardInfo>,
+    actuators: BTreeMap<String, ActuatorInfo>,
+    seen: Seen,
+}
+
+impl Checker<'_, '_> {
+    fn lab_section(
+        &mut self,
+        name: Spanned<String>,
+        time_scale: &Spanned<f64>,
+    ) -> Option<(String, f64)> {
+        let scale = *time_scale.get_ref();
+        let mut ok = self.non_empty("lab.name", &name, "the lab's name");
+        if !(scale > 0.0 && scale <= MAX_TIME_SCALE) {
+            self.problems.at(
+                &time_scale.span(),
+                "lab.time_scale",
+                format!("time_scale must be above 0 and at most {MAX_TIME_SCALE} (1.0 on a real rack), found {scale}"),
+            );
+            ok = false;
+        }
+        ok.then(|| (name.into_inner(), scale))
+    }
+
+    fn endpoints(&mut self, raw: &RawEndpoints) -> Option<EndpointsConfig> {
+        let fields = [
+            ("provisioning", &raw.provisioning, "HTTP"),
+            ("foreign_provisioning", &raw.foreign_provisioning, "HTTP"),
+            ("tftp", &raw.tftp, "UDP"),
+            ("sip", &raw.sip, "UDP"),
+            ("syslog", &raw.syslog, "UDP"),
+        ];
+        let mut parsed: Vec<Option<SocketAddr>> = Vec::new();
+        for (index, (field, text, protocol)) in fields.iter().enumerate() {
+            let path = format!("endpoints.{field}");
+            let Ok(address) = text.get_ref().trim().parse::<SocketAddr>() else {
+                self.problems.at(
+                    &text.span(),
+                    path,
+                    format!(
+                        "`{}` is not an address `ip:port` such as `127.0.0.1:18080` (host names are not resolved)",
+                        text.get_ref()
+                    ),
+                );
+                parsed.push(None);
+                continue;
+            };
+            // Two servers of one protocol on one fixed address: the second bind would fail
+            // at run time, which would look like a lab fault.
+            let clash =
+                fields[..index]
+                    .iter()
+                    .zip(&parsed)
+                    .find(|((_, _, other_protocol), other)| {
+                        other_protocol == protocol
+                            && **other == Some(address)
+                            && address.port() != 0
+                    });
+            if let Some(((other_field, _, _), _)) = clash {
+                self.problems.at(
+                    &text.span(),
+                    path,
+                    format!(
+                        "`{address}` is already the address of endpoints.{other_field}: two {protocol} servers cannot share one port"
+                    ),
+                );
+            }
+            parsed.push(Some(address));
+        }
+        let [provisioning, foreign_provisioning, tftp, sip, syslog] = parsed[..] else {
+            return None;
+        };
+        Some(EndpointsConfig {
+            provisioning: provisioning?,
+            foreign_provisioning: foreign_provisioning?,
+            tftp: tftp?,
+            sip: sip?,
+            syslog: syslog?,
+        })
+    }
+
+    fn relay_board(&mut self, entry: &Indexed<RawRelayBoard>) -> Option<RelayBoard> {
+        let path = format!("relay_board[{}]", entry.index);
+        let board = &entry.item;
+        let name = board.name.get_ref().clone();
+        let mut ok = self.non_empty(&format!("{path}.name"), &board.name, "a relay board's name");
+        ok &= self.non_empty_path(&format!("{path}.port"), &board.port);
+        let channels = self.channel_count(&format!("{path}.channels"), &board.channels);
+        ok &= channels.is_some();
+        let kind = match (board.kind, &board.frame) {
+            (RawRelayKind::Lcus, None) => RelayKind::Lcus(LcusFrame::default()),
+            (RawRelayKind::Lcus, Some(frame)) => {
+                let frame = frame.get_ref();
+                RelayKind::Lcus(LcusFrame {
+                    header: frame.header,
+                    on: frame.on,
+                    off: frame.off,
+                })
+            }
+            (RawRelayKind::Numato, Some(frame)) => {
+                self.problems.at(
+                    &frame.span(),
+                    format!("{path}.frame"),
+                    "`frame` applies to LCUS boards only: a Numato board speaks ASCII commands",
+                );
+                ok = false;
+                RelayKind::Numato
+            }
+            (RawRelayKind::Numato, None) => RelayKind::Numato,
+        };
+        if let Some(first) = self.boards.get(&name) {
+            let first = self.problems.line_of(&first.name_span);
+            self.problems.at(
+                &board.name.span(),
+                format!("{path}.name"),
+                format!("duplicate relay board name `{name}` (first defined at line {first})"),
+            );
+            return None;
+        }
+        self.boards.insert(
+            name.clone(),
+            BoardInfo {
+                kind: board.kind,
+                channels,
+                name_span: board.name.span(),
+            },
+        );
+        ok.then(|| RelayBoard {
+            name,
+            kind,
+            port: board.port.get_ref().clone(),
+            channels: channels.unwrap_or(0),
+        })
+    }
+
+    fn actuator(&mut self, entry: &Indexed<RawActuator>) -> Option<Actuator> {
+        let path = format!("actuator[{}]", entry.index);
+        let actuator = &entry.item;
+        let name = actuator.name.get_ref().clone();
+        let mut ok = self.non_empty(
+            &format!("{path}.name"),
+            &actuator.name,
+            "an actuator's name",
+        );
+        ok &= self.non_empty_path(&format!("{path}.port"), &actuator.port);
+        let channels = self.channel_count(&format!("{path}.channels"), &actuator.channels);
+        ok &= channels.is_some();
+        if let Some(first) = self.actuators.get(&name) {
+            let first = self.problems.line_of(&first.name_span);
+            self.problems.at(
+                &actuator.name.span(),
+                format!("{path}.name"),
+                format!("duplicate actuator name `{name}` (first defined at line {first})"),
+            );
+            return None;
+        }
+        self.actuators.insert(
+            name.clone(),
+            ActuatorInfo {
+                channels,
+                name_span: actuator.name.span(),
+            },
+        );
+        ok.then(|| Actuator {
+            name,
+            port: actuator.port.get_ref().clone(),
+            channels: channels.unwrap_or(0),
+        })
+    }
+
+    /// Checks a keymap on its own; whether its channels fit an actuator is checked per bench.
+    fn keymap(&mut self, keymap: &RawKeymap) {
+        let map_path = join_key("keymap", &keymap.name);
+        let mut bindings: Vec<_> = keymap.bindings.iter().collect();
+        bindings.sort_by_key(|b| b.key_span.start);
+        let mut channel_owner: BTreeMap<u16, (&str, Range<usize>)> = BTreeMap::new();
+        for binding in bindings {
+            let path = join_key(&map_path, &binding.key);
+            if !Key::NAMES.contains(&binding.key.as_str()) {
+                self.problems.at(
+                    &binding.key_span,
+                    path.clone(),
+                    format!(
+                        "unknown key `{}`, expected one of {}",
+                        binding.key,
+                        quoted_list(&Key::NAMES)
+                    ),
+                );
+            }
+            if binding.channel == 0 {
+                self.problems.at(
+                    &binding.channel_span,
+                    path,
+                    "channel 0 does not exist: actuator channels count from 1",
+                );
+                continue;
+            }
+            if let Some((owner, owner_span)) = channel_owner.get(&binding.channel) {
+                let line = self.problems.line_of(owner_span);
+                self.problems.at(
+                    &binding.channel_span,
+                    path,
+                    format!(
+                        "channel {} is already bound to key `{owner}` (line {line})",
+                        binding.channel
+                    ),
+                );
+                continue;
+            }
+            channel_owner.insert(
+                binding.channel,
+                (binding.key.as_str(), binding.key_span.clone()),
+            );
+        }
+        let missing: Vec<&str> = HARNESS_KEYS
+            .iter()
+            .copied()
+            .filter(|key| !keymap.bindings.iter().any(|b| b.key == *key))
+            .collect();
+        if !missing.is_empty() {
+            self.problems.at(
+                &keymap.span,
+                map_path,
+                format!("missing keys the harness presses: {}", missing.join(", ")),
+            );
+        }
+    }
+
+    fn bench(
+        &mut self,
+        entry: &Indexed<RawBench>,
+        raw: &RawLab,
+        keymaps: &BTreeMap<&str, &RawKeymap>,
+    ) -> Option<Bench> {
+        let index = entry.index;
+        let path = format!("bench[{index}]");
+        let bench = &entry.item;
+        let mut ok = self.non_empty(&format!("{path}.name"), &bench.name, "a bench's name");
+
+        let name = bench.name.get_ref().clone();
+        if let Some((first, first_span)) = self.seen.bench_names.get(&name) {
+            let line = self.problems.line_of(first_span);
+            self.problems.at(
+                &bench.name.span(),
+                format!("{path}.name"),
+                format!("duplicate bench name `{name}` (bench[{first}], line {line})"),
+            );
+            ok = false;
+        } else {
+            self.seen
+                .bench_names
+                .insert(name.clone(), (index, bench.name.span()));
+        }
+
+        let model = Model::parse(bench.model.get_ref().trim());
+        if model.is_none() {
+            let valid: Vec<&str> = Model::ALL.iter().map(|m| m.name()).collect();
+            self.problems.at(
+                &bench.model.span(),
+                format!("{path}.model"),
+                format!(
+                    "unknown model `{}`, expected one of {}",
+                    bench.model.get_ref(),
+                    valid.join(", ")
+                ),
+            );
+        }
+
+        let mac = self.mac(&path, index, &bench.mac);
+        let ip = self.ip(&path, index, &bench.ip);
+
+        let web_port = match &bench.web_port {
+            None => 80,
+            Some(port) if *port.get_ref() == 0 => {
+                self.problems.at(
+                    &port.span(),
+                    format!("{path}.web_port"),
+                    "web_port 0 is not a port the phone's web UI can listen on (80 when omitted)",
+                );
+                ok = false;
+                0
+            }
+            Some(port) => *port.get_ref(),
+        };
+
+        let power = self.relay_channel(&format!("{path}.power"), &bench.power, &raw.broken_boards);
+        let network = match &bench.network {
+            Some(link) => {
+                let checked =
+                    self.relay_channel(&format!("{path}.network"), link, &raw.broken_boards);
+                ok &= checked.is_some();
+                checked
+            }
+            None => None,
+        };
+
+        let keys = self.bench_keys(&path, index, bench, raw, keymaps);
+
+        let bench = Bench {
+            name,
+            model: model?,
+            mac: mac?,
+            ip: ip?,
+            web_port,
+            power: power?,
+            network,
+            actuator: bench.actuator.get_ref().clone(),
+            keys: keys?,
+            safe_power: match bench.safe_power {
+                RawPowerState::On => PowerState::On,
+                RawPowerState::Off => PowerState::Off,
+            },
+            approval: match bench.approval {
+                RawApproval::None => Approval::None,
+                RawApproval::Required => Approval::Required,
+            },
+        };
+        ok.then_some(bench)
+    }
+
+    fn mac(&mut self, path: &str, index: usize, text: &Spanned<String>) -> Option<Mac> {
+        let Some(mac) = Mac::parse(text.get_ref().trim()) else {
+            self.problems.at(
+                &text.span(),
+                format!("{path}.mac"),
+                format!("`{}` is not a MAC address (expected six hex bytes such as `00:15:65:4a:a9:37`)", text.get_ref()),
+            );
+            return None;
+        };
+        if let Some(first) = self.seen.macs.get(&mac) {
+            let first_name = self.bench_name(*first);
+            self.problems.at(
+                &text.span(),
+                format!("{path}.mac"),
+                format!(
+                    "MAC {} is already the MAC of bench `{first_name}` (bench[{first}])",
+                    mac.colons()
+                ),
+            );
+            return None;
+        }
+        self.seen.macs.insert(mac, index);
+        Some(mac)
+    }
+
+    fn ip(&mut self, path: &str, index: usize, text: &Spanned<String>) -> Option<Ipv4Addr> {
+        let ip = match text.get_ref().trim().parse::<IpAddr>() {
+            Ok(IpAddr::V4(ip)) => ip,
+            Ok(IpAddr::V6(_)) => {
+                self.problems.at(
+                    &text.span(),
+                    format!("{path}.ip"),
+                    format!(
+                        "`{}` is an IPv6 address: T4x phones are addressed by IPv4",
+                        text.get_ref()
+                    ),
+                );
+                return None;
+            }
+            Err(_) => {
+                self.problems.at(
+                    &text.span(),
+                    format!("{path}.ip"),
+                    format!(
+                        "`{}` is not an IPv4 address such as `192.168.10.41`",
+                        text.get_ref()
+                    ),
+                );
+                return None;
+            }
+        };
+        if let Some(first) = self.seen.ips.get(&ip) {
+            let first_name = self.bench_name(*first);
+            self.problems.at(
+                &text.span(),
+                format!("{path}.ip"),
+                format!("IP {ip} is already the address of bench `{first_name}` (bench[{first}])"),
+            );
+            return None;
+        }
+        self.seen.ips.insert(ip, index);
+        Some(ip)
+    }
+
+    /// Resolves a `{ board, channel }` reference and claims the channel for this use.
+    fn relay_channel(
+        &mut self,
+        path: &str,
+        raw: &RawRelayChannel,
+        broken: &BTreeSet<String>,
+    ) -> Option<RelayChannel> {
+        let board_name = raw.board.get_ref();
+        let channel = *raw.channel.get_ref();
+        let Some(board) = self.boards.get(board_name) else {
+            if !broken.contains(board_name) {
+                let known: Vec<&str> = self.boards.keys().map(String::as_str).collect();
+                self.problems.at(
+                    &raw.board.span(),
+                    format!("{path}.board"),
+                    format!(
+                        "no relay board named `{board_name}` ({})",
+                        listing("relay boards", &known)
+                    ),
+                );
+            }
+            return None;
+        };
+        let count = board.channels?;
+        let range = match board.kind {
+            RawRelayKind::Lcus => 1..=count,
+            RawRelayKind::Numato => 0..=count - 1,
+        };
+        if !range.contains(&channel) {
+            self.problems.at(
+                &raw.channel.span(),
+                format!("{path}.channel"),
+                format!(
+                    "channel {channel} does not exist on relay board `{board_name}` (it has channels {}-{})",
+                    range.start(),
+                    range.end()
+                ),
+            );
+            return None;
+        }
+        let claim = (board_name.clone(), channel);
+        if let Some((user, user_span)) = self.seen.relay_uses.get(&claim) {
+            let line = self.problems.line_of(user_span);
+            self.problems.at(
+                &raw.channel.span(),
+                format!("{path}.channel"),
+                format!("channel {channel} of relay board `{board_name}` is already used by {user} (line {line})"),
+            );
+            return None;
+        }
+        self.seen
+            .relay_uses
+            .insert(claim, (path.to_string(), raw.channel.span()));
+        Some(RelayChannel {
+            board: board_name.clone(),
+            channel,
+        })
+    }
+
+    /// Resolves the bench's actuator and keymap, checks the keymap fits the actuator and
+    /// does not press keys of another bench on a shared actuator.
+    fn bench_keys(
+        &mut self,
+        path: &str,
+        index: usize,
+        bench: &RawBench,
+        raw: &RawLab,
+        keymaps: &BTreeMap<&str, &RawKeymap>,
+    ) -> Option<BTreeMap<Key, u16>> {
+        let actuator_name = bench.actuator.get_ref();
+        let actuator_channels = match self.actuators.get(actuator_name) {
+            Some(info) => info.channels,
+            None => {
+                if !raw.broken_actuators.contains(actuator_name) {
+                    let known: Vec<&str> = self.actuators.keys().map(String::as_str).collect();
+                    self.problems.at(
+                        &bench.actuator.span(),
+                        format!("{path}.actuator"),
+                        format!(
+                            "no actuator named `{actuator_name}` ({})",
+                            listing("actuators", &known)
+                        ),
+                    );
+                }
+                None
+            }
+        };
+        let keymap_name = bench.keymap.get_ref();
+        let Some(keymap) = keymaps.get(keymap_name.as_str()) else {
+            if !raw.broken_keymaps.contains(keymap_name) {
+                let known: Vec<&str> = keymaps.keys().copied().collect();
+                self.problems.at(
+                    &bench.keymap.span(),
+                    format!("{path}.keymap"),
+                    format!(
+                        "no keymap named `{keymap_name}` ({})",
+                        listing("keymaps", &known)
+                    ),
+                );
+            }
+            return None;
+        };
+        let channels = actuator_channels?;
+
+        let pair = (keymap_name.clone(), actuator_name.clone());
+        if !self.seen.keymap_fits.contains(&pair) {
+            self.seen.keymap_fits.insert(pair);
+            let bench_name = bench.name.get_ref();
+            for binding in keymap.bindings.iter().filter(|b| b.channel > channels) {
+                self.problems.at(
+                    &binding.channel_span,
+                    join_key(&join_key("keymap", keymap_name), &binding.key),
+                    format!(
+                        "channel {} is outside actuator `{actuator_name}` (it has channels 1-{channels}), which bench `{bench_name}` ({path}) drives with this keymap",
+                        binding.channel
+                    ),
+                );
+            }
+        }
+
+        // Benches may share an actuator only on distinct channels: one output is one key of
+        // one phone.
+        let used: BTreeSet<u16> = keymap.bindings.iter().map(|b| b.channel).collect();
+        let earlier = self
+            .seen
+            .actuator_uses
+            .entry(actuator_name.clone())
+            .or_default();
+        let overlap = earlier.iter().find_map(|(other, other_used)| {
+            used.intersection(other_used)
+                .next()
+                .map(|channel| (*other, *channel))
+        });
+        earlier.push((index, used));
+        if let Some((other, channel)) = overlap {
+            let other_name = self.bench_name(other);
+            self.problems.at(
+                &bench.actuator.span(),
+                format!("{path}.actuator"),
+                format!(
+                    "channel {channel} of actuator `{actuator_name}` already presses a key of bench `{other_name}` (bench[{other}]); benches sharing an actuator need keymaps on distinct channels"
+                ),
+            );
+            return None;
+        }
+
+        Some(
+            keymap
+                .bindings
+                .iter()
+                .map(|b| (Key(b.key.clone()), b.channel))
+                .collect(),
+        )
+    }
+
+    fn channel_count(&mut self, path: &str, channels: &Spanned<u16>) -> Option<u16> {
+        let count = *channels.get_ref();
+        if (1..=MAX_CHANNELS).contains(&count) {
+            return Some(count);
+        }
+        self.problems.at(
+            &channels.span(),
+            path,
+            format!("channels must be 1 to {MAX_CHANNELS}, found {count}"),
+        );
+        None
+    }
+
+    fn non_empty(&mut self, path: &str, text: &Spanned<String>, what: &str) -> bool {
+        if !text.get_ref().trim().is_empty() {
+            return true;
+        }
+        self.problems
+            .at(&text.span(), path, format!("{what} must not be empty"));
+        false
+    }
+
+    fn non_empty_path(&mut self, path: &str, port: &Spanned<PathBuf>) -> bool {
+        if !port.get_ref().as_os_str().is_empty() {
+            return true;
+        }
+        self.problems.at(
+            &port.span(),
+            path,
+            "the serial port path must not be empty (use the board's /dev/serial/by-id link)",
+        );
+        false
+    }
+
+    fn bench_name(&self, index: usize) -> String {
+        self.seen
+            .bench_names
+            .iter()
+            .find(|(_, (i, _))| *i == index)
+            .map(|(name, _)| name.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// `relay boards: `a`, `b`` or `no relay boards are defined`, for "does not exist" messages.
+fn listing(what: &str, names: &[&str]) -> String {
+    if names.is_empty() {
+        format!("no {what} are defined")
+    } else {
+        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        format!("{what}: {}", quoted.join(", "))
+    }
+}

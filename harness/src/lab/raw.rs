@@ -1,0 +1,412 @@
+//! The lab file as written: serde types that mirror its TOML shape (unknown keys rejected),
+//! and the reading of each section on its own, so that one broken bench does not hide the
+//! mistakes of the next. Values keep their spans so that the checks of `check.rs` can point
+//! at the offending line.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::DeValue;
+
+use crate::config_error::{FileProblems, join_key};
+
+/// `[lab]`: what the lab is called and how fast its clock runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLabSection {
+    /// Shown in reports and used to tell the virtual lab from a rack.
+    pub name: Spanned<String>,
+    /// Multiplies every timeout; range-checked in `check.rs`.
+    pub time_scale: Spanned<f64>,
+}
+
+/// `[endpoints]`: bind addresses as text, parsed in `check.rs` for a message that shows the
+/// expected `ip:port` form.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEndpoints {
+    /// The Intermedia provisioning stand-in (HTTP).
+    pub provisioning: Spanned<String>,
+    /// The foreign provisioning server (HTTP).
+    pub foreign_provisioning: Spanned<String>,
+    /// The recovery TFTP server (UDP).
+    pub tftp: Spanned<String>,
+    /// The SIP registrar (UDP).
+    pub sip: Spanned<String>,
+    /// The syslog collector (UDP).
+    pub syslog: Spanned<String>,
+}
+
+/// One `[[relay_board]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRelayBoard {
+    /// Referenced by benches' `power.board` and `network.board`.
+    pub name: Spanned<String>,
+    /// Decides the wire protocol and how channels are numbered.
+    pub kind: RawRelayKind,
+    /// Stable device path of the board's serial port.
+    pub port: Spanned<PathBuf>,
+    /// How many relays the board has.
+    pub channels: Spanned<u16>,
+    /// Only for LCUS boards whose frames differ from the common `A0 <ch> <01|00> <sum>`.
+    #[serde(default)]
+    pub frame: Option<Spanned<RawLcusFrame>>,
+}
+
+/// `kind` of a relay board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawRelayKind {
+    /// CH340 LCUS board, channels from 1.
+    Lcus,
+    /// Numato USB relay module, channels from 0.
+    Numato,
+}
+
+/// `frame = { header, on, off }` of an LCUS board; an omitted byte keeps the common value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLcusFrame {
+    /// First byte of every frame (0xA0 on common boards).
+    #[serde(default = "default_lcus_header")]
+    pub header: u8,
+    /// Third byte to close a relay (0x01 on common boards).
+    #[serde(default = "default_lcus_on")]
+    pub on: u8,
+    /// Third byte to open a relay (0x00 on common boards).
+    #[serde(default)]
+    pub off: u8,
+}
+
+fn default_lcus_header() -> u8 {
+    0xA0
+}
+
+fn default_lcus_on() -> u8 {
+    0x01
+}
+
+/// One `[[actuator]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawActuator {
+    /// Referenced by benches' `actuator`.
+    pub name: Spanned<String>,
+    /// Stable device path of the actuator's serial port.
+    pub port: Spanned<PathBuf>,
+    /// How many outputs the board has (numbered from 1, PROTOCOL.md).
+    pub channels: Spanned<u16>,
+}
+
+/// A `{ board, channel }` reference of a bench.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRelayChannel {
+    /// Name of a `[[relay_board]]`.
+    pub board: Spanned<String>,
+    /// As printed on the board.
+    pub channel: Spanned<u16>,
+}
+
+/// `safe_power` of a bench.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawPowerState {
+    /// Leave the phone powered after a run.
+    On,
+    /// Cut the phone's power after a run (the default: nothing runs unattended).
+    #[default]
+    Off,
+}
+
+/// `approval` of a bench.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawApproval {
+    /// Destructive scenarios run freely.
+    #[default]
+    None,
+    /// Destructive scenarios need a recorded approval.
+    Required,
+}
+
+/// One `[[bench]]`: a phone and its wiring, names still unresolved.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBench {
+    /// Unique bench name, used on the command line and in reports.
+    pub name: Spanned<String>,
+    /// A T4x model name, checked against the eight supported ones.
+    pub model: Spanned<String>,
+    /// The phone's MAC address as text.
+    pub mac: Spanned<String>,
+    /// The phone's IPv4 address as text.
+    pub ip: Spanned<String>,
+    /// The phone's web UI port (80 when omitted).
+    #[serde(default)]
+    pub web_port: Option<Spanned<u16>>,
+    /// The relay that powers the phone.
+    pub power: RawRelayChannel,
+    /// The relay in the phone's network cable, if it has one.
+    #[serde(default)]
+    pub network: Option<RawRelayChannel>,
+    /// Name of an `[[actuator]]`.
+    pub actuator: Spanned<String>,
+    /// Name of a `[keymap.<name>]` table.
+    pub keymap: Spanned<String>,
+    /// Power state the bench is left in.
+    #[serde(default)]
+    pub safe_power: RawPowerState,
+    /// Whether destructive scenarios need approval.
+    #[serde(default)]
+    pub approval: RawApproval,
+}
+
+/// One `key = channel` line of a keymap.
+#[derive(Debug, Clone)]
+pub struct RawKeyBinding {
+    /// The key name as written.
+    pub key: String,
+    /// Where the key name is written.
+    pub key_span: Range<usize>,
+    /// The actuator channel.
+    pub channel: u16,
+    /// Where the channel is written.
+    pub channel_span: Range<usize>,
+}
+
+/// One `[keymap.<name>]` table whose every line was readable.
+#[derive(Debug, Clone)]
+pub struct RawKeymap {
+    /// The table's name, referenced by benches' `keymap`.
+    pub name: String,
+    /// Where the table is declared.
+    pub span: Range<usize>,
+    /// The bindings, in key order.
+    pub bindings: Vec<RawKeyBinding>,
+}
+
+/// An entry of an array of tables with its index in the file, kept because entries that
+/// failed to read are left out and the key paths must still name the right entry.
+#[derive(Debug, Clone)]
+pub struct Indexed<T> {
+    /// Position in the array, from 0.
+    pub index: usize,
+    /// Where the entry starts (its `[[...]]` header).
+    pub span: Range<usize>,
+    /// The entry.
+    pub item: T,
+}
+
+/// Everything readable of a lab file. Entries that failed to read are absent, and their
+/// names (when readable) are listed so that references to them are not reported a second
+/// time as "does not exist".
+#[derive(Debug, Clone, Default)]
+pub struct RawLab {
+    /// `[lab]`, if present and readable.
+    pub lab: Option<RawLabSection>,
+    /// `[endpoints]`, if present and readable.
+    pub endpoints: Option<RawEndpoints>,
+    /// The readable `[[relay_board]]` entries.
+    pub relay_boards: Vec<Indexed<RawRelayBoard>>,
+    /// The readable `[[actuator]]` entries.
+    pub actuators: Vec<Indexed<RawActuator>>,
+    /// The `[keymap.*]` tables.
+    pub keymaps: Vec<RawKeymap>,
+    /// The readable `[[bench]]` entries.
+    pub benches: Vec<Indexed<RawBench>>,
+    /// `[twin]`, kept as it is.
+    pub twin: Option<toml::Table>,
+    /// Names of relay boards that exist but failed to read.
+    pub broken_boards: BTreeSet<String>,
+    /// Names of actuators that exist but failed to read.
+    pub broken_actuators: BTreeSet<String>,
+    /// Names of keymaps that exist but have an unreadable line.
+    pub broken_keymaps: BTreeSet<String>,
+}
+
+/// The top-level keys of a lab file, for the "unknown key" message.
+const SECTIONS: [&str; 7] = [
+    "lab",
+    "endpoints",
+    "relay_board",
+    "actuator",
+    "keymap",
+    "bench",
+    "twin",
+];
+
+impl RawLab {
+    /// Reads every section of a parsed lab document, recording each shape or type mistake
+    /// and going on with the rest.
+    pub(crate) fn read(root: &Spanned<DeValue<'_>>, problems: &mut FileProblems<'_>) -> RawLab {
+        let mut raw = RawLab::default();
+        let DeValue::Table(top) = root.get_ref() else {
+            return raw;
+        };
+        for (key, value) in top.iter() {
+            let name: &str = key.get_ref();
+            match name {
+                "lab" => raw.lab = problems.deserialize(root, "lab", value),
+                "endpoints" => raw.endpoints = problems.deserialize(root, "endpoints", value),
+                "relay_board" => {
+                    for (index, span, entry) in entries(name, value, problems) {
+                        match problems.deserialize(root, &format!("relay_board[{index}]"), entry) {
+                            Some(item) => raw.relay_boards.push(Indexed { index, span, item }),
+                            None => raw.broken_boards.extend(entry_name(entry)),
+                        }
+                    }
+                }
+                "actuator" => {
+                    for (index, span, entry) in entries(name, value, problems) {
+                        match problems.deserialize(root, &format!("actuator[{index}]"), entry) {
+                            Some(item) => raw.actuators.push(Indexed { index, span, item }),
+                            None => raw.broken_actuators.extend(entry_name(entry)),
+                        }
+                    }
+                }
+                "bench" => {
+                    for (index, span, entry) in entries(name, value, problems) {
+                        if let Some(item) =
+                            problems.deserialize(root, &format!("bench[{index}]"), entry)
+                        {
+                            raw.benches.push(Indexed { index, span, item });
+                        }
+                    }
+                }
+                "keymap" => raw.read_keymaps(root, value, problems),
+                "twin" => raw.twin = problems.deserialize(root, "twin", value),
+                _ => problems.at(
+                    &key.span(),
+                    join_key("", name),
+                    format!(
+                        "unknown key `{name}`, expected one of {}",
+                        quoted_list(&SECTIONS)
+                    ),
+                ),
+            }
+        }
+        let missing = |section: &str| !top.iter().any(|(k, _)| k.get_ref() == section);
+        let start = 0..0;
+        if missing("lab") {
+            problems.at(
+                &start,
+                "lab",
+                "missing table `[lab]` (with `name` and `time_scale`)",
+            );
+        }
+        if missing("endpoints") {
+            problems.at(
+                &start,
+                "endpoints",
+                "missing table `[endpoints]` (with `provisioning`, `foreign_provisioning`, `tftp`, `sip` and `syslog`)",
+            );
+        }
+        if missing("bench") {
+            problems.at(
+                &start,
+                "bench",
+                "the lab has no `[[bench]]`: nothing could run",
+            );
+        }
+        raw
+    }
+
+    fn read_keymaps(
+        &mut self,
+        root: &Spanned<DeValue<'_>>,
+        value: &Spanned<DeValue<'_>>,
+        problems: &mut FileProblems<'_>,
+    ) {
+        let DeValue::Table(maps) = value.get_ref() else {
+            problems.at(
+                &value.span(),
+                "keymap",
+                "expected tables `[keymap.<name>]` mapping key names to actuator channels",
+            );
+            return;
+        };
+        for (map_name, map) in maps.iter() {
+            let map_path = join_key("keymap", map_name.get_ref());
+            let DeValue::Table(lines) = map.get_ref() else {
+                problems.at(
+                    &map.span(),
+                    map_path,
+                    "expected a table mapping key names to actuator channels",
+                );
+                self.broken_keymaps.insert(map_name.get_ref().to_string());
+                continue;
+            };
+            let mut keymap = RawKeymap {
+                name: map_name.get_ref().to_string(),
+                span: map.span(),
+                bindings: Vec::new(),
+            };
+            let mut readable = true;
+            for (key, channel) in lines.iter() {
+                let path = join_key(&map_path, key.get_ref());
+                match problems.deserialize::<u16>(root, &path, channel) {
+                    Some(number) => keymap.bindings.push(RawKeyBinding {
+                        key: key.get_ref().to_string(),
+                        key_span: key.span(),
+                        channel: number,
+                        channel_span: channel.span(),
+                    }),
+                    None => readable = false,
+                }
+            }
+            if readable {
+                self.keymaps.push(keymap);
+            } else {
+                self.broken_keymaps.insert(keymap.name);
+            }
+        }
+    }
+}
+
+/// The entries of an `[[array]]` of tables, with their index and header span; a value of
+/// another shape is recorded as a problem and yields nothing.
+pub(crate) fn entries<'v, 'i>(
+    name: &str,
+    value: &'v Spanned<DeValue<'i>>,
+    problems: &mut FileProblems<'_>,
+) -> Vec<(usize, Range<usize>, &'v Spanned<DeValue<'i>>)> {
+    let DeValue::Array(array) = value.get_ref() else {
+        problems.at(
+            &value.span(),
+            name,
+            format!("expected an array of tables `[[{name}]]`"),
+        );
+        return Vec::new();
+    };
+    array
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| (index, entry.span(), entry))
+        .collect()
+}
+
+/// The `name` of an entry that failed to read, if that much is readable.
+fn entry_name(entry: &Spanned<DeValue<'_>>) -> Option<String> {
+    let DeValue::Table(table) = entry.get_ref() else {
+        return None;
+    };
+    table
+        .get("name")
+        .and_then(|name| name.get_ref().as_str())
+        .map(str::to_string)
+}
+
+/// `a`, `b` and `c`: how messages list the accepted values.
+pub(crate) fn quoted_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| format!("`{item}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}

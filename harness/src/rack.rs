@@ -1,0 +1,213 @@
+//! The opened hardware of a lab: one driver per relay board and actuator, shared by the
+//! benches wired to it, and each bench's view of its own channels and keys.
+//!
+//! Drivers are blocking (serial I/O); every call runs on tokio's blocking pool so a slow
+//! board never stalls the endpoints. A board shared by several benches is behind one mutex:
+//! its frames never interleave.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use crate::drivers::{ButtonActuator, DriverError, PowerSwitch, open_actuator, open_power_switch};
+use crate::lab::{Bench, Key, Lab, PowerState, RelayChannel};
+
+type Shared<T> = Arc<Mutex<Box<T>>>;
+
+/// Every device of a lab that could be opened, and why the others could not.
+pub struct Rack {
+    boards: HashMap<String, Result<Shared<dyn PowerSwitch>, String>>,
+    actuators: HashMap<String, Result<Shared<dyn ButtonActuator>, String>>,
+}
+
+/// A device that could not be used: the bench is a lab fault.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RigError {
+    #[error("{device} `{name}`: {message}")]
+    Unavailable {
+        device: &'static str,
+        name: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Driver(String),
+    #[error("bench has no key `{0}` in its keymap")]
+    NoSuchKey(Key),
+    #[error("bench has no network-link relay")]
+    NoNetworkRelay,
+}
+
+impl From<DriverError> for RigError {
+    fn from(e: DriverError) -> Self {
+        RigError::Driver(e.to_string())
+    }
+}
+
+impl Rack {
+    /// Opens every relay board and actuator the given benches use. A device that fails to
+    /// open is remembered with its error: only the benches wired to it are affected.
+    pub fn open(lab: &Lab, benches: &[&Bench]) -> Rack {
+        let mut boards = HashMap::new();
+        let mut actuators = HashMap::new();
+        for bench in benches {
+            let channels = std::iter::once(&bench.power).chain(bench.network.as_ref());
+            for RelayChannel { board, .. } in channels {
+                if boards.contains_key(board) {
+                    continue;
+                }
+                let spec = lab
+                    .relay_boards
+                    .iter()
+                    .find(|b| &b.name == board)
+                    .expect("checked lab");
+                let opened = open_power_switch(spec)
+                    .map(|d| Arc::new(Mutex::new(d)))
+                    .map_err(|e| e.to_string());
+                boards.insert(board.clone(), opened);
+            }
+            if !actuators.contains_key(&bench.actuator) {
+                let spec = lab
+                    .actuators
+                    .iter()
+                    .find(|a| a.name == bench.actuator)
+                    .expect("checked lab");
+                let opened = open_actuator(spec)
+                    .map(|d| Arc::new(Mutex::new(d)))
+                    .map_err(|e| e.to_string());
+                actuators.insert(bench.actuator.clone(), opened);
+            }
+        }
+        Rack { boards, actuators }
+    }
+
+    /// The devices of one bench, or the first one that is unavailable.
+    pub fn rig(&self, bench: &Bench) -> Result<BenchRig, RigError> {
+        let board = |ch: &RelayChannel| match &self.boards[&ch.board] {
+            Ok(d) => Ok(d.clone()),
+            Err(message) => Err(RigError::Unavailable {
+                device: "relay board",
+                name: ch.board.clone(),
+                message: message.clone(),
+            }),
+        };
+        let power = board(&bench.power)?;
+        let network = bench.network.as_ref().map(board).transpose()?;
+        let actuator = match &self.actuators[&bench.actuator] {
+            Ok(d) => d.clone(),
+            Err(message) => {
+                return Err(RigError::Unavailable {
+                    device: "actuator",
+                    name: bench.actuator.clone(),
+                    message: message.clone(),
+                });
+            }
+        };
+        Ok(BenchRig {
+            bench: bench.clone(),
+            power,
+            network,
+            actuator,
+            held: Arc::new(Mutex::new(BTreeSet::new())),
+        })
+    }
+}
+
+/// One bench's devices: its power channel, network-link channel and keys.
+#[derive(Clone)]
+pub struct BenchRig {
+    pub bench: Bench,
+    power: Shared<dyn PowerSwitch>,
+    network: Option<Shared<dyn PowerSwitch>>,
+    actuator: Shared<dyn ButtonActuator>,
+    /// Channels this bench holds, so that `make_safe` releases exactly them.
+    held: Arc<Mutex<BTreeSet<u16>>>,
+}
+
+async fn blocking<D: ?Sized + Send + 'static, R: Send + 'static>(
+    device: &Shared<D>,
+    call: impl FnOnce(&mut D) -> Result<R, DriverError> + Send + 'static,
+) -> Result<R, RigError> {
+    let device = device.clone();
+    tokio::task::spawn_blocking(move || {
+        // A poisoned lock means another bench's call panicked mid-frame; the board itself
+        // is still usable, and refusing it would leave this bench's power unsafe.
+        let mut guard = device.lock().unwrap_or_else(|p| p.into_inner());
+        call(&mut **guard)
+    })
+    .await
+    .map_err(|e| RigError::Driver(format!("driver call panicked: {e}")))?
+    .map_err(RigError::from)
+}
+
+impl BenchRig {
+    /// Closes (`true`: power applied) or opens the bench's power relay.
+    pub async fn power(&self, on: bool) -> Result<(), RigError> {
+        let channel = self.bench.power.channel;
+        blocking(&self.power, move |d| d.set(channel, on)).await
+    }
+
+    /// Connects (`true`) or pulls the phone's network cable through its relay.
+    pub async fn network(&self, connected: bool) -> Result<(), RigError> {
+        let (Some(board), Some(ch)) = (&self.network, &self.bench.network) else {
+            return Err(RigError::NoNetworkRelay);
+        };
+        let channel = ch.channel;
+        blocking(board, move |d| d.set(channel, connected)).await
+    }
+
+    fn channel(&self, key: &Key) -> Result<u16, RigError> {
+        self.bench
+            .keys
+            .get(key)
+            .copied()
+            .ok_or_else(|| RigError::NoSuchKey(key.clone()))
+    }
+
+    /// Presses a key and keeps it pressed.
+    pub async fn hold(&self, key: &Key) -> Result<(), RigError> {
+        let channel = self.channel(key)?;
+        self.held.lock().expect("held set").insert(channel);
+        blocking(&self.actuator, move |d| d.hold(channel)).await
+    }
+
+    /// Releases a key.
+    pub async fn release(&self, key: &Key) -> Result<(), RigError> {
+        let channel = self.channel(key)?;
+        blocking(&self.actuator, move |d| d.release(channel)).await?;
+        self.held.lock().expect("held set").remove(&channel);
+        Ok(())
+    }
+
+    /// Presses a key for `hold_ms` milliseconds (already scaled by the caller).
+    pub async fn tap(&self, key: &Key, hold_ms: u64) -> Result<(), RigError> {
+        let channel = self.channel(key)?;
+        blocking(&self.actuator, move |d| d.tap(channel, hold_ms)).await
+    }
+
+    /// Releases every key this bench holds and puts its power in the configured safe state.
+    /// Tries every part even when one fails, and reports the first failure.
+    pub async fn make_safe(&self) -> Result<(), RigError> {
+        let mut first_error = None;
+        let held: Vec<u16> = self
+            .held
+            .lock()
+            .expect("held set")
+            .iter()
+            .copied()
+            .collect();
+        for channel in held {
+            match blocking(&self.actuator, move |d| d.release(channel)).await {
+                Ok(()) => {
+                    self.held.lock().expect("held set").remove(&channel);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let safe_on = self.bench.safe_power == PowerState::On;
+        if let Err(e) = self.power(safe_on).await {
+            first_error.get_or_insert(e);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,174 @@
+//! The console: live progress per bench while a run goes on, a summary table at the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::lab::Bench;
+use crate::outcome::Outcome;
+use crate::report::{CaseReport, RunReport};
+
+/// How a run shows its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// One live bar per bench (on a terminal).
+    Live,
+    /// One line per finished case (logs, CI).
+    Lines,
+    /// Nothing (tests).
+    Quiet,
+}
+
+impl Progress {
+    /// Live on a terminal, lines elsewhere.
+    pub fn detect() -> Progress {
+        if std::io::stderr().is_terminal() {
+            Progress::Live
+        } else {
+            Progress::Lines
+        }
+    }
+
+    /// Starts the display; `cases` holds the bench name of every planned case.
+    pub fn start(self, benches: &[&Bench], cases: &[String]) -> LiveProgress {
+        let multi = MultiProgress::with_draw_target(match self {
+            Progress::Live => ProgressDrawTarget::stderr(),
+            _ => ProgressDrawTarget::hidden(),
+        });
+        let style = ProgressStyle::with_template("{prefix:>8} [{bar:24}] {pos}/{len} {wide_msg}")
+            .expect("valid template")
+            .progress_chars("=> ");
+        let bars = benches
+            .iter()
+            .map(|bench| {
+                let total = cases.iter().filter(|c| **c == bench.name).count() as u64;
+                let bar = multi.add(ProgressBar::new(total));
+                bar.set_style(style.clone());
+                bar.set_prefix(bench.name.clone());
+                bar.set_message(format!("{} waiting", bench.model));
+                (bench.name.clone(), bar)
+            })
+            .collect();
+        LiveProgress {
+            mode: self,
+            multi,
+            bars,
+        }
+    }
+}
+
+/// The running display.
+pub struct LiveProgress {
+    mode: Progress,
+    multi: MultiProgress,
+    bars: BTreeMap<String, ProgressBar>,
+}
+
+impl LiveProgress {
+    pub fn case_started(&self, bench: &str, scenario: &str) {
+        if let Some(bar) = self.bars.get(bench) {
+            bar.set_message(scenario.to_string());
+        }
+    }
+
+    pub fn case_done(&self, case: &CaseReport) {
+        let line = format!(
+            "{:>8}  {:<34} {:<12} {:>6.1} s",
+            case.bench,
+            case.case_name(),
+            case.outcome.word(),
+            case.duration.as_secs_f64()
+        );
+        match self.mode {
+            Progress::Live => {
+                if let Some(bar) = self.bars.get(&case.bench) {
+                    bar.inc(1);
+                    if case.outcome != Outcome::Pass {
+                        let _ = self.multi.println(line);
+                    }
+                }
+            }
+            Progress::Lines => eprintln!("{line}"),
+            Progress::Quiet => {}
+        }
+    }
+
+    pub fn finish(&self) {
+        for bar in self.bars.values() {
+            bar.finish_with_message("done");
+        }
+    }
+}
+
+fn mark(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "pass",
+        Outcome::Fail => "FAIL",
+        Outcome::LabFault => "LAB",
+        Outcome::ConfigError => "CFG",
+        Outcome::Skipped => "skip",
+        Outcome::Interrupted => "INT",
+    }
+}
+
+/// The summary printed at the end of a run: a scenario x model matrix, the counts, each
+/// failure's diff, and where the run folder is.
+pub fn summary(report: &RunReport) -> String {
+    let mut out = String::new();
+    if let Some(error) = &report.config_error {
+        out.push_str(&format!("configuration error, nothing ran:\n{error}\n"));
+        return out;
+    }
+    let models: BTreeSet<&str> = report.cases.iter().map(|c| c.model.as_str()).collect();
+    let scenarios: BTreeSet<&str> = report.cases.iter().map(|c| c.scenario.as_str()).collect();
+    let width = scenarios.iter().map(|s| s.len()).max().unwrap_or(8).max(8);
+    out.push_str(&format!("{:width$}", "scenario"));
+    for model in &models {
+        out.push_str(&format!(" {model:>5}"));
+    }
+    out.push('\n');
+    for scenario in &scenarios {
+        out.push_str(&format!("{scenario:width$}"));
+        for model in &models {
+            let cell: Vec<&str> = report
+                .cases
+                .iter()
+                .filter(|c| c.scenario == *scenario && c.model == *model)
+                .map(|c| mark(c.outcome))
+                .collect();
+            out.push_str(&format!(
+                " {:>5}",
+                if cell.is_empty() { "-" } else { cell[0] }
+            ));
+        }
+        out.push('\n');
+    }
+    for case in report.cases.iter().filter(|c| {
+        matches!(
+            c.outcome,
+            Outcome::Fail | Outcome::LabFault | Outcome::ConfigError
+        )
+    }) {
+        out.push_str(&format!(
+            "\n--- {} on {} ({}):\n{}\n",
+            case.case_name(),
+            case.bench,
+            case.outcome.word(),
+            case.detail.trim_end()
+        ));
+    }
+    out.push_str(&format!(
+        "\n{} cases: {} pass, {} fail, {} lab-fault, {} config-error, {} skipped{} in {:.1} s\nrun folder: {}\n",
+        report.cases.len(),
+        report.count(Outcome::Pass),
+        report.count(Outcome::Fail),
+        report.count(Outcome::LabFault),
+        report.count(Outcome::ConfigError),
+        report.count(Outcome::Skipped),
+        if report.count(Outcome::Interrupted) > 0 { ", interrupted" } else { "" },
+        report.duration.as_secs_f64(),
+        report.run_dir.display()
+    ));
+    out
+}

@@ -1,0 +1,546 @@
+//! The step engine: runs one scenario on one bench and records its transcript.
+//!
+//! Endpoint events of the bench's phone are collected continuously, but written into the
+//! transcript only under the `wait` that consumes them (everything since the previous wait,
+//! up to and including the event waited for). A phone does its network work in a causal
+//! chain, so this placement does not depend on timing: an event that races a key tap still
+//! lands under the same wait in every run.
+
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
+
+use crate::drivers::web::servlet_login::{LoginOutcome, try_login};
+use crate::endpoints::events::{EndpointEvent, HttpServer, TaggedEvent};
+use crate::endpoints::{BenchAccount, Endpoints, FirmwareOffer};
+use crate::expect::Redactor;
+use crate::firmware::Manifest;
+use crate::lab::{Key, Model};
+use crate::rack::{BenchRig, RigError};
+use crate::scenario::model::*;
+use crate::scenario::transcript::Transcript;
+
+/// A wait never gives up sooner than this on the wall clock, however small the time scale:
+/// a loaded build machine must not turn a slow phone into a finding.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a phone stays unpowered in a power cycle (real seconds, scaled).
+const POWER_OFF_DWELL_S: f64 = 5.0;
+/// Boot, provisioning, a possible firmware flash and its reboot, then REGISTER.
+const SETTLE_TIMEOUT_S: f64 = 900.0;
+/// The web UI of a phone that has just booted or got its cable back.
+const LOGIN_TIMEOUT_S: f64 = 120.0;
+/// Digits are tapped this long each (real milliseconds, scaled).
+const DIGIT_TAP_MS: f64 = 120.0;
+/// Pause between two digits of a dial string (real milliseconds, scaled).
+const DIGIT_GAP_MS: f64 = 200.0;
+
+/// How a case ended before its snapshot comparison.
+#[derive(Debug)]
+pub enum CaseEnd {
+    /// Every step ran; the transcript is complete.
+    Completed,
+    /// The lab broke (a device vanished, a relay did not answer): not a finding.
+    LabFault(String),
+    /// The fixtures or the scenario cannot be used on this bench.
+    ConfigError(String),
+    /// The operator interrupted the run.
+    Interrupted,
+}
+
+/// What running a case produced.
+#[derive(Debug)]
+pub struct CaseRun {
+    pub end: CaseEnd,
+    pub transcript: Transcript,
+    pub redactor: Redactor,
+}
+
+/// Everything the engine needs that outlives a case.
+pub struct EngineContext<'a> {
+    pub endpoints: &'a Endpoints,
+    pub fixtures_dir: &'a std::path::Path,
+    pub time_scale: f64,
+    /// Becomes `true` on Ctrl-C: the engine stops at the next step or wait.
+    pub cancel: watch::Receiver<bool>,
+}
+
+impl EngineContext<'_> {
+    fn scaled(&self, real_s: f64) -> Duration {
+        Duration::from_secs_f64((real_s * self.time_scale).max(0.0))
+    }
+
+    fn timeout(&self, real_s: f64) -> Duration {
+        self.scaled(real_s).max(MIN_TIMEOUT)
+    }
+}
+
+enum Abort {
+    Lab(String),
+    Config(String),
+    Interrupted,
+}
+
+impl From<RigError> for Abort {
+    fn from(e: RigError) -> Self {
+        match e {
+            RigError::NoSuchKey(_) | RigError::NoNetworkRelay => Abort::Config(e.to_string()),
+            other => Abort::Lab(other.to_string()),
+        }
+    }
+}
+
+struct Case<'a, 'c> {
+    ctx: &'a EngineContext<'c>,
+    rig: &'a BenchRig,
+    events: broadcast::Receiver<TaggedEvent>,
+    transcript: Transcript,
+    redactor: Redactor,
+    given_password: String,
+}
+
+/// Runs `scenario` on the bench of `rig`.
+pub async fn run_case(ctx: &EngineContext<'_>, rig: &BenchRig, scenario: &Scenario) -> CaseRun {
+    let bench = &rig.bench;
+    let mut redactor = Redactor::new();
+    redactor
+        .replace(bench.mac.plain(), "[MAC]")
+        .replace(bench.mac.colons(), "[MAC]")
+        .replace(bench.mac.plain().to_uppercase(), "[MAC]")
+        .replace(bench.ip.to_string(), "[PHONE-IP]");
+    let mut case = Case {
+        ctx,
+        rig,
+        // Subscribe before anything happens, so no event of this case is missed.
+        events: ctx.endpoints.bus.subscribe(),
+        transcript: Transcript::new(),
+        redactor,
+        given_password: String::new(),
+    };
+    let end = match case.run(scenario).await {
+        Ok(()) => CaseEnd::Completed,
+        Err(Abort::Lab(m)) => {
+            case.transcript.action(format!("LAB FAULT: {m}"));
+            CaseEnd::LabFault(m)
+        }
+        Err(Abort::Config(m)) => {
+            case.transcript.action(format!("CONFIG ERROR: {m}"));
+            CaseEnd::ConfigError(m)
+        }
+        Err(Abort::Interrupted) => {
+            case.transcript.action("INTERRUPTED");
+            CaseEnd::Interrupted
+        }
+    };
+    CaseRun {
+        end,
+        transcript: case.transcript,
+        redactor: case.redactor,
+    }
+}
+
+impl Case<'_, '_> {
+    async fn run(&mut self, scenario: &Scenario) -> Result<(), Abort> {
+        let model = self.rig.bench.model;
+        self.transcript.header("scenario", &scenario.name);
+        self.transcript.header("model", model.name());
+        self.transcript.header("summary", &scenario.summary);
+        self.transcript.header("source", &scenario.source_note);
+
+        let manifest = Manifest::load(self.ctx.fixtures_dir, model)
+            .map_err(|e| Abort::Config(e.to_string()))?;
+        for image in &manifest.images {
+            self.redactor
+                .replace(image.version.clone(), format!("[FW:{}]", image.generation));
+        }
+        self.arrange(&scenario.given, &manifest, model).await?;
+
+        self.transcript.section("steps");
+        for (index, step) in scenario.steps.iter().enumerate() {
+            self.check_cancel()?;
+            self.step(index + 1, step).await?;
+        }
+        self.transcript.section("end");
+        self.drain_pending();
+        Ok(())
+    }
+
+    fn check_cancel(&self) -> Result<(), Abort> {
+        if *self.ctx.cancel.borrow() {
+            Err(Abort::Interrupted)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Puts the phone into the given state through real means: the provisioning server's
+    /// answers, the registrar's account state, power and the network-link relay.
+    async fn arrange(
+        &mut self,
+        given: &Given,
+        manifest: &Manifest,
+        model: Model,
+    ) -> Result<(), Abort> {
+        let image = manifest.generation(&given.firmware).ok_or_else(|| {
+            Abort::Config(format!(
+                "no `{}` firmware for {model} in its manifest (generations: {})",
+                given.firmware,
+                manifest
+                    .images
+                    .iter()
+                    .map(|i| i.generation.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let password = match &given.admin_password {
+            AdminPassword::Random => random_password(),
+            AdminPassword::Literal(p) => p.clone(),
+        };
+        if given.admin_password == AdminPassword::Random {
+            self.redactor.replace(password.clone(), "[PASSWORD]");
+        }
+        self.given_password = password.clone();
+        let file_name = image
+            .rom
+            .file_name()
+            .expect("manifest rom is a file")
+            .to_string_lossy()
+            .into_owned();
+        let mut account = BenchAccount {
+            account: AccountState::Active,
+            admin_password: password,
+            provisioning_url: self.ctx.endpoints.provisioning_url(),
+            firmware: Some(FirmwareOffer {
+                file_name: file_name.clone(),
+                path: image.rom.clone(),
+            }),
+            syslog: false,
+        };
+
+        self.baseline(&account).await?;
+
+        self.transcript.section("given");
+        if given.provisioning == ProvisioningUrl::Foreign {
+            account.provisioning_url = self.ctx.endpoints.foreign_provisioning_url();
+        }
+        self.transcript.action(format!(
+            "server: account active, admin password {}, firmware {} ({file_name}), provisioning URL {}",
+            self.given_password,
+            image.version,
+            match given.provisioning {
+                ProvisioningUrl::Intermedia => "Intermedia",
+                ProvisioningUrl::Foreign => "foreign",
+            }
+        ));
+        self.ctx
+            .endpoints
+            .accounts
+            .set(&self.rig.bench.name, account.clone());
+        self.power_cycle().await?;
+        self.settle("registered with the account active").await?;
+
+        if given.account != AccountState::Active {
+            account.account = given.account;
+            self.ctx
+                .endpoints
+                .accounts
+                .set(&self.rig.bench.name, account);
+            self.transcript
+                .action(format!("server: account {}", account_words(given.account)));
+            self.power_cycle().await?;
+            self.settle("booted with the account changed").await?;
+        }
+        if given.network == LinkState::Down {
+            self.rig.network(false).await?;
+            self.transcript.action("network: cable pulled");
+        }
+        Ok(())
+    }
+
+    /// Brings the phone, whatever an earlier case left in its flash, to a known state: it
+    /// holds the lab's provisioning URL, the given password and firmware, and registers.
+    /// Not recorded: how many boots it takes depends on the past, not on the behaviour
+    /// under test. A phone left on the foreign server is handed back by that server.
+    async fn baseline(&mut self, account: &BenchAccount) -> Result<(), Abort> {
+        let bench = self.rig.bench.name.clone();
+        let accounts = &self.ctx.endpoints.accounts;
+        accounts.set(&bench, account.clone());
+        accounts.set_handback(&bench, Some(self.ctx.endpoints.provisioning_url()));
+        let result = self.baseline_boots().await;
+        accounts.set_handback(&bench, None);
+        result
+    }
+
+    async fn baseline_boots(&mut self) -> Result<(), Abort> {
+        const MAX_BOOTS: usize = 3;
+        let mac_cfg = format!("/{}.cfg", self.rig.bench.mac.plain());
+        if self.rig.bench.network.is_some() {
+            self.rig.network(true).await?;
+        }
+        for _ in 0..MAX_BOOTS {
+            self.rig.power(false).await?;
+            tokio::time::sleep(self.ctx.scaled(POWER_OFF_DWELL_S)).await;
+            self.rig.power(true).await?;
+            let (registered, seen) = self
+                .collect_until(WaitFor::Register, self.ctx.timeout(SETTLE_TIMEOUT_S))
+                .await?;
+            let from_lab = seen.iter().any(|e| {
+                matches!(e, EndpointEvent::Http { server: HttpServer::Provisioning, path, status: 200, .. } if *path == mac_cfg)
+            });
+            if registered && from_lab {
+                self.transcript
+                    .action("baseline: the phone provisioned by the lab's server and registered");
+                return Ok(());
+            }
+        }
+        Err(Abort::Lab(format!(
+            "the phone did not reach the lab baseline in {MAX_BOOTS} boots (provisioned by the lab's server, then registered)"
+        )))
+    }
+
+    async fn power_cycle(&mut self) -> Result<(), Abort> {
+        self.rig.power(false).await?;
+        self.transcript.action("power: off");
+        tokio::time::sleep(self.ctx.scaled(POWER_OFF_DWELL_S)).await;
+        self.rig.power(true).await?;
+        self.transcript.action("power: on");
+        Ok(())
+    }
+
+    /// Waits for the REGISTER that ends a boot. A phone that never gets there has not
+    /// reached the given state: the case stops, and the transcript says where.
+    async fn settle(&mut self, goal: &str) -> Result<(), Abort> {
+        let timeout = self.ctx.timeout(SETTLE_TIMEOUT_S);
+        self.transcript
+            .action(format!("wait: {goal} (REGISTER answered)"));
+        if !self.wait_for(WaitFor::Register, timeout).await? {
+            self.transcript
+                .action("  none: the phone did not reach the given state");
+            return Err(Abort::Lab(format!(
+                "given state not reached: no REGISTER within {timeout:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn step(&mut self, number: usize, step: &Step) -> Result<(), Abort> {
+        match step {
+            Step::Power(action) => match action {
+                PowerAction::On => {
+                    self.rig.power(true).await?;
+                    self.transcript.action(format!("{number}. power: on"));
+                }
+                PowerAction::Off => {
+                    self.rig.power(false).await?;
+                    self.transcript.action(format!("{number}. power: off"));
+                }
+                PowerAction::Cycle => {
+                    self.transcript.action(format!("{number}. power: cycle"));
+                    self.power_cycle().await?;
+                }
+            },
+            Step::Hold(key) => {
+                self.rig.hold(key).await?;
+                self.transcript.action(format!("{number}. hold {key}"));
+            }
+            Step::Release(key) => {
+                self.rig.release(key).await?;
+                self.transcript.action(format!("{number}. release {key}"));
+            }
+            Step::Tap { key, hold_ms } => {
+                self.tap(key, *hold_ms as f64).await?;
+                self.transcript.action(format!("{number}. tap {key}"));
+            }
+            Step::Dial(digits) => {
+                for (i, digit) in digits.chars().enumerate() {
+                    if i > 0 {
+                        tokio::time::sleep(self.ctx.scaled(DIGIT_GAP_MS / 1000.0)).await;
+                    }
+                    let key = Key::for_digit(digit)
+                        .ok_or_else(|| Abort::Config(format!("cannot dial `{digit}`")))?;
+                    self.tap(&key, DIGIT_TAP_MS).await?;
+                }
+                self.transcript.action(format!("{number}. dial {digits}"));
+            }
+            Step::Network(state) => {
+                let connected = *state == LinkState::Up;
+                self.rig.network(connected).await?;
+                let words = if connected {
+                    "cable connected"
+                } else {
+                    "cable pulled"
+                };
+                self.transcript
+                    .action(format!("{number}. network: {words}"));
+            }
+            Step::Wait { what, timeout_s } => {
+                self.transcript.action(format!(
+                    "{number}. wait: {} (up to {timeout_s} s)",
+                    wait_words(*what)
+                ));
+                let found = self.wait_for(*what, self.ctx.timeout(*timeout_s)).await?;
+                if !found {
+                    self.transcript.action("  none within the timeout");
+                }
+            }
+            Step::Login { password } => {
+                let (shown, password) = match password {
+                    LoginPassword::Given => (
+                        "the given password".to_string(),
+                        self.given_password.clone(),
+                    ),
+                    LoginPassword::Literal(p) => (format!("admin/{p}"), p.clone()),
+                };
+                let bench = &self.rig.bench;
+                let base = format!("http://{}:{}", bench.ip, bench.web_port);
+                let outcome =
+                    try_login(&base, "admin", &password, self.ctx.timeout(LOGIN_TIMEOUT_S)).await;
+                let result = match outcome {
+                    Ok(LoginOutcome::Accepted) => "accepted".to_string(),
+                    Ok(LoginOutcome::Refused) => "refused".to_string(),
+                    Err(e) => format!("failed: {e}"),
+                };
+                self.transcript
+                    .action(format!("{number}. web login with {shown}: {result}"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn tap(&mut self, key: &Key, real_ms: f64) -> Result<(), Abort> {
+        // The actuator holds the key for exactly what it is told; at least 1 ms.
+        let hold_ms = ((real_ms * self.ctx.time_scale).round() as u64).max(1);
+        self.rig.tap(key, hold_ms).await?;
+        Ok(())
+    }
+
+    /// Writes every pending event of this bench under the current action until one matches
+    /// `what`; `Ok(false)` when the timeout passed first.
+    async fn wait_for(&mut self, what: WaitFor, timeout: Duration) -> Result<bool, Abort> {
+        let (found, seen) = self.collect_until(what, timeout).await?;
+        for event in &seen {
+            self.transcript.event(event);
+        }
+        Ok(found)
+    }
+
+    /// Every pending event of this bench until one matches `what` (included), and whether
+    /// one did before the timeout.
+    async fn collect_until(
+        &mut self,
+        what: WaitFor,
+        timeout: Duration,
+    ) -> Result<(bool, Vec<EndpointEvent>), Abort> {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + timeout;
+        let mut cancel = self.ctx.cancel.clone();
+        loop {
+            let received = tokio::select! {
+                r = self.events.recv() => r,
+                _ = tokio::time::sleep_until(deadline) => return Ok((false, seen)),
+                _ = cancel.changed() => return Err(Abort::Interrupted),
+            };
+            match received {
+                Ok(tagged) => {
+                    if tagged.bench.as_deref() != Some(self.rig.bench.name.as_str()) {
+                        continue;
+                    }
+                    let hit = matches(what, &tagged.event, &self.rig.bench.mac.plain());
+                    seen.push(tagged.event);
+                    if hit {
+                        return Ok((true, seen));
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    return Err(Abort::Lab(format!(
+                        "event bus overflowed: {n} endpoint events lost"
+                    )));
+                }
+                Err(RecvError::Closed) => return Err(Abort::Lab("the endpoints stopped".into())),
+            }
+        }
+    }
+
+    /// Events that arrived after the last wait (a scenario that ends on an action).
+    fn drain_pending(&mut self) {
+        while let Ok(tagged) = self.events.try_recv() {
+            if tagged.bench.as_deref() == Some(self.rig.bench.name.as_str()) {
+                self.transcript.event(&tagged.event);
+            }
+        }
+    }
+}
+
+/// Whether `event` is what a wait looks for.
+pub fn matches(what: WaitFor, event: &EndpointEvent, mac: &str) -> bool {
+    match (what, event) {
+        (WaitFor::Register, EndpointEvent::Register { .. }) => true,
+        (
+            WaitFor::Config,
+            EndpointEvent::Http {
+                server: HttpServer::Provisioning,
+                path,
+                ..
+            },
+        ) => *path == format!("/{mac}.cfg"),
+        (
+            WaitFor::CallHome,
+            EndpointEvent::Http {
+                server: HttpServer::Provisioning,
+                path,
+                ..
+            },
+        ) => *path == format!("/autop/{mac}.cfg"),
+        (
+            WaitFor::FirmwareDownload,
+            EndpointEvent::Http {
+                server: HttpServer::Provisioning,
+                path,
+                ..
+            },
+        ) => path.starts_with("/firmware/"),
+        (
+            WaitFor::ForeignProvisioning,
+            EndpointEvent::Http {
+                server: HttpServer::Foreign,
+                path,
+                ..
+            },
+        ) => path.ends_with(&format!("{mac}.cfg")),
+        (WaitFor::Syslog, EndpointEvent::Syslog { .. }) => true,
+        (WaitFor::Tftp, EndpointEvent::Tftp { .. }) => true,
+        _ => false,
+    }
+}
+
+fn wait_words(what: WaitFor) -> &'static str {
+    match what {
+        WaitFor::Register => "REGISTER answered",
+        WaitFor::Config => "provisioning fetch of the MAC config",
+        WaitFor::CallHome => "Auto-P call-home (MAC config under /autop/)",
+        WaitFor::FirmwareDownload => "firmware download",
+        WaitFor::ForeignProvisioning => "MAC config asked of the foreign provisioning server",
+        WaitFor::Syslog => "a syslog line",
+        WaitFor::Tftp => "a TFTP read",
+    }
+}
+
+fn account_words(account: AccountState) -> &'static str {
+    match account {
+        AccountState::Active => "active",
+        AccountState::Cancelled => "cancelled",
+        AccountState::V2 => "moved to the 2.0 platform",
+    }
+}
+
+/// A password a person could type on a phone keypad, unlike any default.
+fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..14)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}

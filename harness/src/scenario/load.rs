@@ -1,0 +1,448 @@
+//! Reading and checking scenario files into `Scenario`s. A scenario with a mistake must not
+//! run half-way on a phone (a `wait` without timeout, a key the actuator cannot press), so
+//! every file is checked whole before a run, and a directory reports all of its files'
+//! problems at once.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::model::{
+    AccountState, AdminPassword, Given, LinkState, LoginPassword, PowerAction, ProvisioningUrl,
+    Scenario, Step, WaitFor,
+};
+use super::raw::{
+    RawAccount, RawGiven, RawLink, RawModels, RawPower, RawProvisioning, RawScenario, RawStep,
+    RawWait, STEP_ACTIONS,
+};
+use crate::config_error::{ConfigError, ConfigProblem, FileProblems};
+use crate::lab::raw::{Indexed, quoted_list};
+use crate::lab::{Key, Model};
+
+/// `hold_ms` of a `tap` when omitted: a short, deliberate press.
+pub const DEFAULT_TAP_HOLD_MS: u64 = 100;
+
+/// The actuator's `TAP` range (PROTOCOL.md).
+const TAP_HOLD_MS_MAX: i64 = 60_000;
+
+/// The longest `wait`: an hour covers a firmware download and flash on a slow real phone.
+const WAIT_TIMEOUT_S_MAX: f64 = 3600.0;
+
+/// Reads and checks the scenario file at `path`; its name is the file stem.
+pub fn load_file(path: &Path) -> Result<Scenario, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|error| ConfigError::unreadable(path, &error))?;
+    parse(&text, path)
+}
+
+/// Reads and checks every `*.toml` file of `dir` (not its subdirectories, so `snapshots/`
+/// is left alone), sorted by scenario name. The problems of all files are reported together.
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ConfigError> {
+    let listing = std::fs::read_dir(dir).map_err(|error| {
+        ConfigError::new(vec![ConfigProblem {
+            file: dir.to_path_buf(),
+            position: None,
+            key_path: String::new(),
+            message: format!(
+                "cannot list the scenario directory: {error} (check the path and its permissions)"
+            ),
+        }])
+    })?;
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut errors: Vec<ConfigError> = Vec::new();
+    for entry in listing {
+        match entry {
+            Ok(entry) => {
+                let path = entry.path();
+                if path.is_file() && path.extension().is_some_and(|ext| ext == "toml") {
+                    files.push(path);
+                }
+            }
+            Err(error) => errors.push(ConfigError::unreadable(dir, &error)),
+        }
+    }
+    files.sort();
+    if files.is_empty() && errors.is_empty() {
+        let mut problems = FileProblems::new(dir, "");
+        problems.whole_file("no scenario files (`*.toml`) in this directory");
+        return problems.finish(None);
+    }
+    let mut scenarios = Vec::new();
+    for file in files {
+        match load_file(&file) {
+            Ok(scenario) => scenarios.push(scenario),
+            Err(error) => errors.push(error),
+        }
+    }
+    if let Some(error) = ConfigError::merge(errors) {
+        return Err(error);
+    }
+    scenarios.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(scenarios)
+}
+
+/// Checks scenario-file `text`; `source` names it in messages, and its file stem is the
+/// scenario's name.
+pub fn parse(text: &str, source: &Path) -> Result<Scenario, ConfigError> {
+    let mut problems = FileProblems::new(source, text);
+    let name = source
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .map(str::to_string);
+    if name.is_none() {
+        problems.whole_file("the file name must be UTF-8 text: it becomes the scenario's name");
+    }
+    let scenario = problems.parse_document().and_then(|document| {
+        let raw = RawScenario::read(&document, &mut problems);
+        check(raw, source, name?, &mut problems)
+    });
+    problems.finish(scenario)
+}
+
+/// Turns a read scenario into the checked model, recording every problem.
+fn check(
+    raw: RawScenario,
+    source: &Path,
+    name: String,
+    problems: &mut FileProblems<'_>,
+) -> Option<Scenario> {
+    let start = 0..0;
+    for (key, what) in [
+        (
+            "summary",
+            "a one-line description of what the scenario shows",
+        ),
+        (
+            "source",
+            "where the behaviour comes from, e.g. the KB section",
+        ),
+        ("models", "\"all\" or a list of model names"),
+        (
+            "given",
+            "the table `[given]` with `firmware`, `account` and `admin_password`",
+        ),
+        ("step", "at least one `[[step]]`"),
+    ] {
+        if !raw.present.contains(key) {
+            problems.at(&start, key, format!("missing `{key}`: expected {what}"));
+        }
+    }
+
+    let summary = raw
+        .summary
+        .and_then(|text| non_empty(problems, "summary", text));
+    let source_note = raw
+        .source
+        .and_then(|text| non_empty(problems, "source", text));
+    let models = raw.models.and_then(|models| check_models(problems, models));
+    let given = raw.given.and_then(|given| check_given(problems, given));
+    let steps: Vec<Option<Step>> = raw
+        .steps
+        .iter()
+        .map(|step| check_step(problems, step))
+        .collect();
+
+    if !problems.is_empty() {
+        return None;
+    }
+    Some(Scenario {
+        source: source.to_path_buf(),
+        name,
+        summary: summary?,
+        source_note: source_note?,
+        models: models?,
+        destructive: raw.destructive.unwrap_or(false),
+        given: given?,
+        steps: steps.into_iter().collect::<Option<Vec<Step>>>()?,
+    })
+}
+
+fn non_empty(problems: &mut FileProblems<'_>, path: &str, text: Spanned<String>) -> Option<String> {
+    if text.get_ref().trim().is_empty() {
+        problems.at(&text.span(), path, "must not be empty");
+        return None;
+    }
+    Some(text.into_inner())
+}
+
+fn check_models(problems: &mut FileProblems<'_>, models: Spanned<RawModels>) -> Option<Vec<Model>> {
+    let span = models.span();
+    match models.into_inner() {
+        RawModels::Text(text) if text == "all" => Some(Model::ALL.to_vec()),
+        RawModels::Text(text) => {
+            problems.at(
+                &span,
+                "models",
+                format!("expected \"all\" or a list such as [\"{text}\"], found \"{text}\""),
+            );
+            None
+        }
+        RawModels::List(names) if names.is_empty() => {
+            problems.at(&span, "models", "the list is empty: the scenario would run on no phone (write \"all\" or model names)");
+            None
+        }
+        RawModels::List(names) => {
+            let mut models = Vec::new();
+            let mut ok = true;
+            for (index, name) in names.iter().enumerate() {
+                let path = format!("models[{index}]");
+                match Model::parse(name.get_ref().trim()) {
+                    None => {
+                        let valid: Vec<&str> = Model::ALL.iter().map(|m| m.name()).collect();
+                        problems.at(
+                            &name.span(),
+                            path,
+                            format!(
+                                "unknown model `{}`, expected one of {}",
+                                name.get_ref(),
+                                valid.join(", ")
+                            ),
+                        );
+                        ok = false;
+                    }
+                    Some(model) if models.contains(&model) => {
+                        problems.at(&name.span(), path, format!("model {model} is listed twice"));
+                        ok = false;
+                    }
+                    Some(model) => models.push(model),
+                }
+            }
+            ok.then_some(models)
+        }
+    }
+}
+
+fn check_given(problems: &mut FileProblems<'_>, given: RawGiven) -> Option<Given> {
+    let firmware = non_empty(problems, "given.firmware", given.firmware);
+    let admin_password = if given.admin_password.get_ref() == "random" {
+        Some(AdminPassword::Random)
+    } else if given.admin_password.get_ref().is_empty() {
+        problems.at(
+            &given.admin_password.span(),
+            "given.admin_password",
+            "expected \"random\" or the password to provision, found an empty password",
+        );
+        None
+    } else {
+        Some(AdminPassword::Literal(given.admin_password.into_inner()))
+    };
+    Some(Given {
+        firmware: firmware?,
+        account: match given.account {
+            RawAccount::Active => AccountState::Active,
+            RawAccount::Cancelled => AccountState::Cancelled,
+            RawAccount::V2 => AccountState::V2,
+        },
+        admin_password: admin_password?,
+        provisioning: match given.provisioning {
+            RawProvisioning::Intermedia => ProvisioningUrl::Intermedia,
+            RawProvisioning::Foreign => ProvisioningUrl::Foreign,
+        },
+        network: link(given.network),
+    })
+}
+
+fn link(raw: RawLink) -> LinkState {
+    match raw {
+        RawLink::Up => LinkState::Up,
+        RawLink::Down => LinkState::Down,
+    }
+}
+
+fn check_step(problems: &mut FileProblems<'_>, entry: &Indexed<RawStep>) -> Option<Step> {
+    let path = format!("step[{}]", entry.index);
+    let step = &entry.item;
+    let actions = step.actions();
+    let action = match actions.as_slice() {
+        [] => {
+            problems.at(
+                &entry.span,
+                path,
+                format!(
+                    "a step needs one action: one of {}",
+                    quoted_list(&STEP_ACTIONS)
+                ),
+            );
+            return None;
+        }
+        [(action, _)] => *action,
+        [(first, _), (second, second_span), ..] => {
+            problems.at(
+                second_span,
+                format!("{path}.{second}"),
+                format!("a step takes exactly one action, found `{first}` and `{second}` (write one `[[step]]` each)"),
+            );
+            return None;
+        }
+    };
+
+    let mut ok = true;
+    if let Some(hold_ms) = &step.hold_ms
+        && action != "tap"
+    {
+        problems.at(
+            &hold_ms.span(),
+            format!("{path}.hold_ms"),
+            format!("`hold_ms` applies to `tap` only, not to `{action}`"),
+        );
+        ok = false;
+    }
+    if let Some(timeout_s) = &step.timeout_s
+        && action != "wait"
+    {
+        problems.at(
+            &timeout_s.span(),
+            format!("{path}.timeout_s"),
+            format!("`timeout_s` applies to `wait` only, not to `{action}`"),
+        );
+        ok = false;
+    }
+
+    let checked = if let Some(power) = &step.power {
+        Some(Step::Power(match power.get_ref() {
+            RawPower::On => PowerAction::On,
+            RawPower::Off => PowerAction::Off,
+            RawPower::Cycle => PowerAction::Cycle,
+        }))
+    } else if let Some(key) = &step.hold {
+        key_name(problems, &format!("{path}.hold"), key).map(Step::Hold)
+    } else if let Some(key) = &step.release {
+        key_name(problems, &format!("{path}.release"), key).map(Step::Release)
+    } else if let Some(key) = &step.tap {
+        let key = key_name(problems, &format!("{path}.tap"), key);
+        let hold_ms = tap_hold_ms(problems, &path, step.hold_ms.as_ref());
+        key.zip(hold_ms)
+            .map(|(key, hold_ms)| Step::Tap { key, hold_ms })
+    } else if let Some(digits) = &step.dial {
+        dial(problems, &format!("{path}.dial"), digits).map(Step::Dial)
+    } else if let Some(state) = &step.network {
+        Some(Step::Network(link(*state.get_ref())))
+    } else if let Some(what) = &step.wait {
+        wait(problems, &path, what, step.timeout_s.as_ref())
+    } else if let Some(password) = &step.login {
+        login(problems, &format!("{path}.login"), password)
+    } else {
+        None
+    };
+    checked.filter(|_| ok)
+}
+
+fn key_name(problems: &mut FileProblems<'_>, path: &str, key: &Spanned<String>) -> Option<Key> {
+    if Key::NAMES.contains(&key.get_ref().as_str()) {
+        return Some(Key(key.get_ref().clone()));
+    }
+    problems.at(
+        &key.span(),
+        path,
+        format!(
+            "unknown key `{}`, expected one of {}",
+            key.get_ref(),
+            quoted_list(&Key::NAMES)
+        ),
+    );
+    None
+}
+
+fn tap_hold_ms(
+    problems: &mut FileProblems<'_>,
+    path: &str,
+    hold_ms: Option<&Spanned<i64>>,
+) -> Option<u64> {
+    let Some(hold_ms) = hold_ms else {
+        return Some(DEFAULT_TAP_HOLD_MS);
+    };
+    let value = *hold_ms.get_ref();
+    if (1..=TAP_HOLD_MS_MAX).contains(&value) {
+        return u64::try_from(value).ok();
+    }
+    problems.at(
+        &hold_ms.span(),
+        format!("{path}.hold_ms"),
+        format!("hold_ms must be 1 to {TAP_HOLD_MS_MAX} (the actuator's TAP range), found {value}"),
+    );
+    None
+}
+
+fn dial(problems: &mut FileProblems<'_>, path: &str, digits: &Spanned<String>) -> Option<String> {
+    let text = digits.get_ref();
+    if text.is_empty() {
+        problems.at(
+            &digits.span(),
+            path,
+            "nothing to dial: expected digits 0-9, `*` and `#`",
+        );
+        return None;
+    }
+    let bad: BTreeSet<char> = text
+        .chars()
+        .filter(|c| Key::for_digit(*c).is_none())
+        .collect();
+    if bad.is_empty() {
+        return Some(text.clone());
+    }
+    let bad: Vec<String> = bad.iter().map(|c| format!("`{c}`")).collect();
+    problems.at(
+        &digits.span(),
+        path,
+        format!(
+            "`{text}` holds {}, which no key dials: expected digits 0-9, `*` and `#`",
+            bad.join(", ")
+        ),
+    );
+    None
+}
+
+fn wait(
+    problems: &mut FileProblems<'_>,
+    path: &str,
+    what: &Spanned<RawWait>,
+    timeout_s: Option<&Spanned<f64>>,
+) -> Option<Step> {
+    let Some(timeout_s) = timeout_s else {
+        problems.at(
+            &what.span(),
+            format!("{path}.wait"),
+            format!("`wait` needs `timeout_s` (seconds, above 0 and at most {WAIT_TIMEOUT_S_MAX})"),
+        );
+        return None;
+    };
+    let seconds = *timeout_s.get_ref();
+    if !(seconds > 0.0 && seconds <= WAIT_TIMEOUT_S_MAX) {
+        problems.at(
+            &timeout_s.span(),
+            format!("{path}.timeout_s"),
+            format!("timeout_s must be above 0 and at most {WAIT_TIMEOUT_S_MAX}, found {seconds}"),
+        );
+        return None;
+    }
+    let what = match what.get_ref() {
+        RawWait::Register => WaitFor::Register,
+        RawWait::Config => WaitFor::Config,
+        RawWait::CallHome => WaitFor::CallHome,
+        RawWait::FirmwareDownload => WaitFor::FirmwareDownload,
+        RawWait::ForeignProvisioning => WaitFor::ForeignProvisioning,
+        RawWait::Syslog => WaitFor::Syslog,
+        RawWait::Tftp => WaitFor::Tftp,
+    };
+    Some(Step::Wait {
+        what,
+        timeout_s: seconds,
+    })
+}
+
+fn login(problems: &mut FileProblems<'_>, path: &str, password: &Spanned<String>) -> Option<Step> {
+    let password = match password.get_ref().as_str() {
+        "given" => LoginPassword::Given,
+        "" => {
+            problems.at(
+                &password.span(),
+                path,
+                "expected \"given\" or the password to try, found an empty password",
+            );
+            return None;
+        }
+        literal => LoginPassword::Literal(literal.to_string()),
+    };
+    Some(Step::Login { password })
+}

@@ -1,0 +1,39 @@
+//! The one place that knows both sides: it starts the embedded virtual bench (`lab/twin`)
+//! for a lab file that has a `[twin]` table. Everything else in the harness drives the
+//! virtual bench exactly as a real rack, through serial devices and network sockets.
+//!
+//! The twin reads the same lab file with its own reader; the harness only tells it what a
+//! DHCP server would tell the phones: the provisioning URL (option 66), which is known only
+//! once the endpoints are bound.
+
+use crate::lab::Lab;
+
+/// A running virtual bench.
+pub struct VirtualLab {
+    bench: yealink_twin::VirtualBench,
+}
+
+impl VirtualLab {
+    /// Creates the lab file's serial devices and twin phones, unpowered.
+    pub async fn start(lab: &Lab, provisioning_url: &str) -> Result<VirtualLab, String> {
+        let twin_lab = yealink_twin::TwinLab::from_file(&lab.source).map_err(|e| e.to_string())?;
+        let options = yealink_twin::BenchOptions {
+            provisioning_url: Some(provisioning_url.to_string()),
+            time_scale: None,
+        };
+        let bench = yealink_twin::VirtualBench::start(twin_lab, options)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(VirtualLab { bench })
+    }
+
+    /// The bench itself, for tests that stage physical faults (an unplugged board).
+    pub fn bench(&self) -> &yealink_twin::VirtualBench {
+        &self.bench
+    }
+
+    /// Powers every twin phone off and removes the published devices.
+    pub async fn shutdown(self) {
+        self.bench.shutdown().await;
+    }
+}

@@ -1,0 +1,605 @@
+//! The lab-file loader: each kind of mistake paired with the exact message an operator sees
+//! (file:line:col, key path, what was expected), and the real lab files loading cleanly.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use harness::lab::{
+    self, Approval, Key, LcusFrame, Mac, Model, PowerState, RelayChannel, RelayKind,
+};
+
+/// A small valid lab: two relay boards, two actuators, one keymap, two benches.
+/// Line numbers in the expected messages below refer to this text.
+const BASE: &str = r#"[lab]
+name = "bench-test"
+time_scale = 1.0
+
+[endpoints]
+provisioning = "127.0.0.1:0"
+foreign_provisioning = "127.0.0.1:0"
+tftp = "127.0.0.1:0"
+sip = "127.0.0.1:0"
+syslog = "127.0.0.1:0"
+
+[[relay_board]]
+name = "power"
+kind = "lcus"
+port = "/dev/serial/by-id/usb-1a86_USB_Serial-if00-port0"
+channels = 4
+
+[[relay_board]]
+name = "net"
+kind = "numato"
+port = "/dev/serial/by-id/usb-Numato_Systems_4_Channel_USB_Relay_Module-if00"
+channels = 4
+
+[[actuator]]
+name = "keys"
+port = "/dev/serial/by-id/usb-yealink-lab_actuator_keys-if00"
+channels = 24
+
+[[actuator]]
+name = "keys-2"
+port = "/dev/serial/by-id/usb-yealink-lab_actuator_keys-2-if00"
+channels = 32
+
+[keymap.t4x]
+speaker = 1
+ok = 2
+cancel = 3
+f1 = 4
+f2 = 5
+f3 = 6
+f4 = 7
+"0" = 8
+"1" = 9
+"2" = 10
+"3" = 11
+"4" = 12
+"5" = 13
+"6" = 14
+"7" = 15
+"8" = 16
+"9" = 17
+star = 18
+pound = 19
+
+[[bench]]
+name = "one"
+model = "T46G"
+mac = "00:15:65:00:00:01"
+ip = "127.0.0.11"
+power = { board = "power", channel = 1 }
+network = { board = "net", channel = 0 }
+actuator = "keys"
+keymap = "t4x"
+
+[[bench]]
+name = "two"
+model = "T48S"
+mac = "00:15:65:00:00:02"
+ip = "127.0.0.12"
+web_port = 8080
+power = { board = "power", channel = 2 }
+network = { board = "net", channel = 1 }
+actuator = "keys-2"
+keymap = "t4x"
+safe_power = "on"
+approval = "required"
+"#;
+
+const KEY_NAMES: &str = "`speaker`, `ok`, `cancel`, `f1`, `f2`, `f3`, `f4`, `up`, `down`, `left`, `right`, `1`, \
+`2`, `3`, `4`, `5`, `6`, `7`, `8`, `9`, `0`, `star`, `pound`, `mute` or `headset`";
+
+/// A table row: what the mistake is, the edits that make it, the exact message.
+type Row = (&'static str, Vec<(&'static str, &'static str)>, String);
+
+/// The base lab with each `(from, to)` replaced once; `from` must occur in it.
+fn edited(edits: &[(&str, &str)]) -> String {
+    let mut text = BASE.to_string();
+    for (from, to) in edits {
+        assert!(
+            text.contains(from),
+            "edit target {from:?} is not in the base lab"
+        );
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+fn error_of(text: &str) -> String {
+    match lab::parse(text, Path::new("lab.toml")) {
+        Ok(lab) => panic!("expected an error, the lab loaded: {lab:?}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+fn repo_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
+}
+
+#[test]
+fn base_lab_loads_with_defaults_filled_in() {
+    let lab = lab::parse(BASE, Path::new("lab.toml")).expect("the base lab is valid");
+    assert_eq!(lab.source, PathBuf::from("lab.toml"));
+    assert_eq!(lab.name, "bench-test");
+    assert_eq!(
+        lab.relay_boards[0].kind,
+        RelayKind::Lcus(LcusFrame::default())
+    );
+    assert_eq!(lab.relay_boards[1].kind, RelayKind::Numato);
+    let one = &lab.benches[0];
+    assert_eq!(one.web_port, 80);
+    assert_eq!(one.safe_power, PowerState::Off);
+    assert_eq!(one.approval, Approval::None);
+    assert_eq!(one.keys.len(), 19);
+    assert_eq!(one.keys[&Key("pound".into())], 19);
+    let two = &lab.benches[1];
+    assert_eq!(two.web_port, 8080);
+    assert_eq!(two.safe_power, PowerState::On);
+    assert_eq!(two.approval, Approval::Required);
+    assert_eq!(
+        two.network,
+        Some(RelayChannel {
+            board: "net".into(),
+            channel: 1
+        })
+    );
+    assert_eq!(lab.twin, None);
+}
+
+#[test]
+fn each_kind_of_mistake_gets_its_exact_message() {
+    let rows: Vec<Row> = vec![
+        (
+            "syntax error",
+            vec![("name = \"bench-test\"", "name = \"bench-test")],
+            "lab.toml:2:19: TOML syntax error: invalid basic string, expected `\"`".into(),
+        ),
+        (
+            "duplicate key is a syntax error",
+            vec![("time_scale = 1.0", "time_scale = 1.0\ntime_scale = 2.0")],
+            "lab.toml:4:1: TOML syntax error: duplicate key".into(),
+        ),
+        (
+            "unknown top-level key",
+            vec![("[lab]\n", "colour = \"red\"\n[lab]\n")],
+            "lab.toml:1:1: colour: unknown key `colour`, expected one of `lab`, `endpoints`, `relay_board`, \
+             `actuator`, `keymap`, `bench` or `twin`"
+                .into(),
+        ),
+        (
+            "unknown key in a bench",
+            vec![("safe_power = \"on\"", "safe_power = \"on\"\nsafe_pwr = \"off\"")],
+            "lab.toml:76:1: bench[1].safe_pwr: unknown field `safe_pwr`, expected one of `name`, `model`, `mac`, \
+             `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`"
+                .into(),
+        ),
+        (
+            "unknown key in a relay channel",
+            vec![("channel = 0 }", "channel = 0, invert = true }")],
+            "lab.toml:61:41: bench[0].network.invert: unknown field `invert`, expected `board` or `channel`".into(),
+        ),
+        (
+            "wrong type",
+            vec![("channels = 4\n\n[[actuator]]", "channels = \"four\"\n\n[[actuator]]")],
+            "lab.toml:22:12: relay_board[1].channels: invalid type: string \"four\", expected u16".into(),
+        ),
+        (
+            "negative channel",
+            vec![("channel = 0 }", "channel = -1 }")],
+            "lab.toml:61:38: bench[0].network.channel: invalid value: integer `-1`, expected u16".into(),
+        ),
+        (
+            "missing required key",
+            vec![("model = \"T46G\"\n", "")],
+            "lab.toml:55:1: bench[0]: missing field `model`".into(),
+        ),
+        (
+            "missing [endpoints]",
+            vec![(
+                "[endpoints]\nprovisioning = \"127.0.0.1:0\"\nforeign_provisioning = \"127.0.0.1:0\"\n\
+                 tftp = \"127.0.0.1:0\"\nsip = \"127.0.0.1:0\"\nsyslog = \"127.0.0.1:0\"\n",
+                "",
+            )],
+            "lab.toml:1:1: endpoints: missing table `[endpoints]` (with `provisioning`, `foreign_provisioning`, \
+             `tftp`, `sip` and `syslog`)"
+                .into(),
+        ),
+        (
+            "time_scale zero",
+            vec![("time_scale = 1.0", "time_scale = 0")],
+            "lab.toml:3:14: lab.time_scale: time_scale must be above 0 and at most 10 (1.0 on a real rack), found 0"
+                .into(),
+        ),
+        (
+            "time_scale too large",
+            vec![("time_scale = 1.0", "time_scale = 12.5")],
+            "lab.toml:3:14: lab.time_scale: time_scale must be above 0 and at most 10 (1.0 on a real rack), found \
+             12.5"
+                .into(),
+        ),
+        (
+            "endpoint that does not parse",
+            vec![("sip = \"127.0.0.1:0\"", "sip = \"localhost:5060\"")],
+            "lab.toml:9:7: endpoints.sip: `localhost:5060` is not an address `ip:port` such as `127.0.0.1:18080` \
+             (host names are not resolved)"
+                .into(),
+        ),
+        (
+            "endpoint without port",
+            vec![("tftp = \"127.0.0.1:0\"", "tftp = \"127.0.0.1\"")],
+            "lab.toml:8:8: endpoints.tftp: `127.0.0.1` is not an address `ip:port` such as `127.0.0.1:18080` \
+             (host names are not resolved)"
+                .into(),
+        ),
+        (
+            "two UDP endpoints on one fixed port",
+            vec![
+                ("tftp = \"127.0.0.1:0\"", "tftp = \"127.0.0.1:10514\""),
+                ("syslog = \"127.0.0.1:0\"", "syslog = \"127.0.0.1:10514\""),
+            ],
+            "lab.toml:10:10: endpoints.syslog: `127.0.0.1:10514` is already the address of endpoints.tftp: two \
+             UDP servers cannot share one port"
+                .into(),
+        ),
+        (
+            "duplicate relay board name",
+            vec![(
+                "[[actuator]]\nname = \"keys\"\n",
+                "[[relay_board]]\nname = \"net\"\nkind = \"lcus\"\nport = \"/dev/ttyUSB3\"\nchannels = 2\n\n\
+                 [[actuator]]\nname = \"keys\"\n",
+            )],
+            "lab.toml:25:8: relay_board[2].name: duplicate relay board name `net` (first defined at line 19)".into(),
+        ),
+        (
+            "duplicate actuator name",
+            vec![(
+                "approval = \"required\"\n",
+                "approval = \"required\"\n\n[[actuator]]\nname = \"keys\"\nport = \"/dev/ttyACM9\"\nchannels = 8\n",
+            )],
+            "lab.toml:79:8: actuator[2].name: duplicate actuator name `keys` (first defined at line 25)".into(),
+        ),
+        (
+            "duplicate bench name",
+            vec![("name = \"two\"", "name = \"one\"")],
+            "lab.toml:66:8: bench[1].name: duplicate bench name `one` (bench[0], line 56)".into(),
+        ),
+        (
+            "two benches on one relay channel",
+            vec![("power = { board = \"power\", channel = 2 }", "power = { board = \"power\", channel = 1 }")],
+            "lab.toml:71:38: bench[1].power.channel: channel 1 of relay board `power` is already used by \
+             bench[0].power (line 60)"
+                .into(),
+        ),
+        (
+            "power and network on one relay channel",
+            vec![("network = { board = \"net\", channel = 0 }", "network = { board = \"power\", channel = 1 }")],
+            "lab.toml:61:40: bench[0].network.channel: channel 1 of relay board `power` is already used by \
+             bench[0].power (line 60)"
+                .into(),
+        ),
+        (
+            "LCUS channel above the board's range",
+            vec![("power = { board = \"power\", channel = 1 }", "power = { board = \"power\", channel = 5 }")],
+            "lab.toml:60:38: bench[0].power.channel: channel 5 does not exist on relay board `power` (it has \
+             channels 1-4)"
+                .into(),
+        ),
+        (
+            "LCUS channel 0 (LCUS counts from 1)",
+            vec![("power = { board = \"power\", channel = 1 }", "power = { board = \"power\", channel = 0 }")],
+            "lab.toml:60:38: bench[0].power.channel: channel 0 does not exist on relay board `power` (it has \
+             channels 1-4)"
+                .into(),
+        ),
+        (
+            "Numato channel N (Numato counts from 0)",
+            vec![("network = { board = \"net\", channel = 0 }", "network = { board = \"net\", channel = 4 }")],
+            "lab.toml:61:38: bench[0].network.channel: channel 4 does not exist on relay board `net` (it has \
+             channels 0-3)"
+                .into(),
+        ),
+        (
+            "unknown relay board",
+            vec![("power = { board = \"power\", channel = 1 }", "power = { board = \"pwr\", channel = 1 }")],
+            "lab.toml:60:19: bench[0].power.board: no relay board named `pwr` (relay boards: `net`, `power`)".into(),
+        ),
+        (
+            "unknown actuator",
+            vec![("actuator = \"keys\"", "actuator = \"keyz\"")],
+            "lab.toml:62:12: bench[0].actuator: no actuator named `keyz` (actuators: `keys`, `keys-2`)".into(),
+        ),
+        (
+            "unknown keymap",
+            vec![("keymap = \"t4x\"\nsafe_power", "keymap = \"t4y\"\nsafe_power")],
+            "lab.toml:74:10: bench[1].keymap: no keymap named `t4y` (keymaps: `t4x`)".into(),
+        ),
+        (
+            "keymap channel outside the actuator's range",
+            vec![("pound = 19", "pound = 30")],
+            "lab.toml:53:9: keymap.t4x.pound: channel 30 is outside actuator `keys` (it has channels 1-24), which \
+             bench `one` (bench[0]) drives with this keymap"
+                .into(),
+        ),
+        (
+            "keymap channel 0",
+            vec![("speaker = 1", "speaker = 0")],
+            "lab.toml:35:11: keymap.t4x.speaker: channel 0 does not exist: actuator channels count from 1".into(),
+        ),
+        (
+            "two keys on one channel",
+            vec![("ok = 2", "ok = 1")],
+            "lab.toml:36:6: keymap.t4x.ok: channel 1 is already bound to key `speaker` (line 35)".into(),
+        ),
+        (
+            "keymap missing keys the harness presses",
+            vec![("star = 18\n", ""), ("f2 = 5\n", "")],
+            "lab.toml:34:1: keymap.t4x: missing keys the harness presses: f2, star".into(),
+        ),
+        (
+            "unknown key name in a keymap",
+            vec![("pound = 19\n", "pound = 19\nf5 = 20\n")],
+            format!("lab.toml:54:1: keymap.t4x.f5: unknown key `f5`, expected one of {KEY_NAMES}"),
+        ),
+        (
+            "two benches pressing the same actuator channels",
+            vec![("actuator = \"keys-2\"", "actuator = \"keys\"")],
+            "lab.toml:73:12: bench[1].actuator: channel 1 of actuator `keys` already presses a key of bench `one` \
+             (bench[0]); benches sharing an actuator need keymaps on distinct channels"
+                .into(),
+        ),
+        (
+            "two benches with one MAC",
+            vec![("mac = \"00:15:65:00:00:02\"", "mac = \"00:15:65:00:00:01\"")],
+            "lab.toml:68:7: bench[1].mac: MAC 00:15:65:00:00:01 is already the MAC of bench `one` (bench[0])".into(),
+        ),
+        (
+            "two benches with one IP",
+            vec![("ip = \"127.0.0.12\"", "ip = \"127.0.0.11\"")],
+            "lab.toml:69:6: bench[1].ip: IP 127.0.0.11 is already the address of bench `one` (bench[0])".into(),
+        ),
+        (
+            "MAC that does not parse",
+            vec![("mac = \"00:15:65:00:00:01\"", "mac = \"00:15:65:00:00\"")],
+            "lab.toml:58:7: bench[0].mac: `00:15:65:00:00` is not a MAC address (expected six hex bytes such as \
+             `00:15:65:4a:a9:37`)"
+                .into(),
+        ),
+        (
+            "IPv6 bench address",
+            vec![("ip = \"127.0.0.11\"", "ip = \"::1\"")],
+            "lab.toml:59:6: bench[0].ip: `::1` is an IPv6 address: T4x phones are addressed by IPv4".into(),
+        ),
+        (
+            "IP that does not parse",
+            vec![("ip = \"127.0.0.11\"", "ip = \"127.0.0.300\"")],
+            "lab.toml:59:6: bench[0].ip: `127.0.0.300` is not an IPv4 address such as `192.168.10.41`".into(),
+        ),
+        (
+            "unknown model lists the eight",
+            vec![("model = \"T46G\"", "model = \"T49G\"")],
+            "lab.toml:57:9: bench[0].model: unknown model `T49G`, expected one of T40P, T41P, T42G, T46G, T48G, \
+             T42S, T46S, T48S"
+                .into(),
+        ),
+        (
+            "web_port 0",
+            vec![("web_port = 8080", "web_port = 0")],
+            "lab.toml:70:12: bench[1].web_port: web_port 0 is not a port the phone's web UI can listen on (80 when \
+             omitted)"
+                .into(),
+        ),
+        (
+            "unknown safe_power",
+            vec![("safe_power = \"on\"", "safe_power = \"maybe\"")],
+            "lab.toml:75:14: bench[1].safe_power: unknown variant `maybe`, expected `on` or `off`".into(),
+        ),
+        (
+            "unknown relay kind",
+            vec![("kind = \"numato\"", "kind = \"hid\"")],
+            "lab.toml:20:8: relay_board[1].kind: unknown variant `hid`, expected `lcus` or `numato`".into(),
+        ),
+        (
+            "board with too many channels",
+            vec![("channels = 4\n\n[[relay_board]]", "channels = 65\n\n[[relay_board]]")],
+            "lab.toml:16:12: relay_board[0].channels: channels must be 1 to 64, found 65".into(),
+        ),
+        (
+            "actuator with no channels",
+            vec![("channels = 32", "channels = 0")],
+            "lab.toml:32:12: actuator[1].channels: channels must be 1 to 64, found 0".into(),
+        ),
+        (
+            "frame on a Numato board",
+            vec![("kind = \"numato\"", "kind = \"numato\"\nframe = { header = 0xA1 }")],
+            "lab.toml:21:9: relay_board[1].frame: `frame` applies to LCUS boards only: a Numato board speaks ASCII \
+             commands"
+                .into(),
+        ),
+        (
+            "unknown key in an LCUS frame",
+            vec![("kind = \"lcus\"", "kind = \"lcus\"\nframe = { header = 0xA1, start = 1 }")],
+            "lab.toml:15:26: relay_board[0].frame.start: unknown field `start`, expected one of `header`, `on`, \
+             `off`"
+                .into(),
+        ),
+        (
+            "empty serial port path",
+            vec![("port = \"/dev/serial/by-id/usb-yealink-lab_actuator_keys-if00\"", "port = \"\"")],
+            "lab.toml:26:8: actuator[0].port: the serial port path must not be empty (use the board's \
+             /dev/serial/by-id link)"
+                .into(),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, edits, expected) in &rows {
+        let actual = error_of(&edited(edits));
+        if &actual != expected {
+            failures.push(format!(
+                "{what}:\n  expected: {expected}\n  actual:   {actual}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} rows differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_in_line_order() {
+    let text = edited(&[
+        ("time_scale = 1.0", "time_scale = -1.0"),
+        ("model = \"T46G\"", "model = \"T99\""),
+        ("ip = \"127.0.0.12\"", "ip = \"127.0.0.11\""),
+        ("safe_power = \"on\"", "safe_power = \"sometimes\""),
+    ]);
+    let error = lab::parse(&text, Path::new("lab.toml")).unwrap_err();
+    let lines: Vec<String> = error.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "lab.toml:3:14: lab.time_scale: time_scale must be above 0 and at most 10 (1.0 on a real rack), found -1",
+            "lab.toml:57:9: bench[0].model: unknown model `T99`, expected one of T40P, T41P, T42G, T46G, T48G, T42S, \
+             T46S, T48S",
+            "lab.toml:75:14: bench[1].safe_power: unknown variant `sometimes`, expected `on` or `off`",
+        ]
+    );
+    // The IP clash is not reported: bench[1] could not be read, so it is not checked
+    // against bench[0] (its own problem is already on the list).
+    assert_eq!(error.to_string(), lines.join("\n"));
+}
+
+#[test]
+fn a_broken_board_is_not_reported_again_as_missing() {
+    // The board `net` fails to read; the benches that use it must not add "no relay board
+    // named `net`" lines that would send the operator looking for a typo that isn't there.
+    let text = edited(&[("kind = \"numato\"", "kind = \"numato\"\nchannel = 4")]);
+    assert_eq!(
+        error_of(&text),
+        "lab.toml:21:1: relay_board[1].channel: unknown field `channel`, expected one of `name`, `kind`, `port`, \
+         `channels`, `frame`"
+    );
+}
+
+#[test]
+fn a_lab_without_benches_is_refused() {
+    let end_of_keymap = BASE.find("[[bench]]").unwrap();
+    assert_eq!(
+        error_of(&BASE[..end_of_keymap]),
+        "lab.toml:1:1: bench: the lab has no `[[bench]]`: nothing could run"
+    );
+}
+
+#[test]
+fn a_custom_lcus_frame_and_the_twin_table_are_kept() {
+    let text = edited(&[
+        (
+            "kind = \"lcus\"",
+            "kind = \"lcus\"\nframe = { header = 0xA1, on = 0x02 }",
+        ),
+        (
+            "approval = \"required\"\n",
+            "approval = \"required\"\n\n[twin]\nfirmware_dir = \"fixtures\"\n",
+        ),
+    ]);
+    let lab = lab::parse(&text, Path::new("lab.toml")).unwrap();
+    assert_eq!(
+        lab.relay_boards[0].kind,
+        RelayKind::Lcus(LcusFrame {
+            header: 0xA1,
+            on: 0x02,
+            off: 0x00
+        })
+    );
+    let twin = lab.twin.expect("[twin] is kept");
+    assert_eq!(twin["firmware_dir"].as_str(), Some("fixtures"));
+}
+
+#[test]
+fn an_unreadable_file_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-lab.toml");
+    let error = lab::load(&missing).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!("{}: cannot read the file: ", missing.display())),
+        "unexpected message: {message}"
+    );
+    assert!(
+        message.ends_with("(check the path and its permissions)"),
+        "unexpected message: {message}"
+    );
+}
+
+#[test]
+fn the_virtual_lab_loads() {
+    let lab = lab::load(&repo_file("lab/virtual.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lab.name, "virtual");
+    assert_eq!(lab.time_scale, 0.01);
+    assert_eq!(
+        lab.endpoints.sip,
+        "127.0.0.1:15060".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(lab.relay_boards.len(), 2);
+    assert_eq!(lab.actuators.len(), 8);
+    assert_eq!(lab.benches.len(), 8);
+    let models: Vec<Model> = lab.benches.iter().map(|b| b.model).collect();
+    assert_eq!(models, Model::ALL);
+    let t48s = lab.benches.iter().find(|b| b.name == "t48s").unwrap();
+    assert_eq!(t48s.mac, Mac::parse("00:15:65:00:01:48").unwrap());
+    assert_eq!(t48s.ip, Ipv4Addr::new(127, 0, 1, 48));
+    assert_eq!(t48s.web_port, 8080);
+    assert_eq!(
+        t48s.power,
+        RelayChannel {
+            board: "relay-power".into(),
+            channel: 8
+        }
+    );
+    assert_eq!(
+        t48s.network,
+        Some(RelayChannel {
+            board: "relay-net".into(),
+            channel: 7
+        })
+    );
+    assert_eq!(t48s.keys[&Key("pound".into())], 21);
+    assert_eq!(t48s.actuator, "keys-t48s");
+    let twin = lab.twin.expect("the virtual lab has a [twin] table");
+    assert_eq!(twin["initial_firmware"].as_str(), Some("current"));
+}
+
+#[test]
+fn the_example_rack_loads() {
+    let lab = lab::load(&repo_file("lab/rack.example.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lab.time_scale, 1.0);
+    assert_eq!(lab.benches.len(), 4);
+    assert_eq!(lab.actuators.len(), 4);
+    let kinds: Vec<bool> = lab
+        .relay_boards
+        .iter()
+        .map(|b| matches!(b.kind, RelayKind::Numato))
+        .collect();
+    assert_eq!(kinds, [false, true]);
+    // Real rack wiring goes through stable /dev/serial/by-id links, never /dev/ttyUSBn.
+    let by_id = |port: &Path| port.starts_with("/dev/serial/by-id/");
+    assert!(lab.relay_boards.iter().all(|b| by_id(&b.port)));
+    assert!(lab.actuators.iter().all(|a| by_id(&a.port)));
+    for bench in &lab.benches {
+        assert!(
+            bench.network.is_some(),
+            "bench {} has no network relay",
+            bench.name
+        );
+    }
+    let desk_4 = lab.benches.iter().find(|b| b.name == "desk-4").unwrap();
+    assert_eq!(desk_4.model, Model::T46S);
+    assert_eq!(desk_4.approval, Approval::Required);
+    assert_eq!(desk_4.safe_power, PowerState::On);
+}

@@ -1,0 +1,559 @@
+//! The scenario-file loader: each kind of mistake paired with the exact message an operator
+//! sees (file:line:col, key path, what was expected), and the committed scenarios loading.
+
+use std::path::Path;
+
+use harness::lab::{Key, Model};
+use harness::scenario::load::{load_dir, load_file, parse};
+use harness::scenario::{
+    AccountState, AdminPassword, Given, LinkState, LoginPassword, PowerAction, ProvisioningUrl,
+    Step, WaitFor,
+};
+
+/// A small valid scenario. Line numbers in the expected messages below refer to this text.
+const BASE: &str = r#"summary = "Auto-P reset on a cancelled account"
+source = "KB 'Resetting Admin Password'"
+models = ["T46G", "T48S"]
+destructive = true
+
+[given]
+firmware = "current"
+account = "cancelled"
+admin_password = "random"
+
+[[step]]
+power = "cycle"
+
+[[step]]
+dial = "**7283"
+
+[[step]]
+tap = "f4"
+hold_ms = 250
+
+[[step]]
+wait = "call-home"
+timeout_s = 60
+
+[[step]]
+login = "given"
+"#;
+
+/// Every step of `BASE`.
+const STEPS: &str = "[[step]]\npower = \"cycle\"\n\n[[step]]\ndial = \"**7283\"\n\n[[step]]\ntap = \"f4\"\n\
+hold_ms = 250\n\n[[step]]\nwait = \"call-home\"\ntimeout_s = 60\n\n[[step]]\nlogin = \"given\"\n";
+
+const KEY_NAMES: &str = "`speaker`, `ok`, `cancel`, `f1`, `f2`, `f3`, `f4`, `up`, `down`, `left`, `right`, `1`, \
+`2`, `3`, `4`, `5`, `6`, `7`, `8`, `9`, `0`, `star`, `pound`, `mute` or `headset`";
+
+const ACTIONS: &str = "`power`, `hold`, `release`, `tap`, `dial`, `network`, `wait` or `login`";
+
+/// A table row: what the mistake is, the edits that make it, the exact message.
+type Row = (&'static str, Vec<(&'static str, &'static str)>, String);
+
+/// The base scenario with each `(from, to)` replaced once; `from` must occur in it.
+fn edited(edits: &[(&str, &str)]) -> String {
+    let mut text = BASE.to_string();
+    for (from, to) in edits {
+        assert!(
+            text.contains(from),
+            "edit target {from:?} is not in the base scenario"
+        );
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+fn error_of(text: &str) -> String {
+    match parse(text, Path::new("scenarios/reset.toml")) {
+        Ok(scenario) => panic!("expected an error, the scenario loaded: {scenario:?}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+fn repo_dir(relative: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
+}
+
+#[test]
+fn base_scenario_loads_with_defaults_filled_in() {
+    let scenario =
+        parse(BASE, Path::new("scenarios/reset.toml")).expect("the base scenario is valid");
+    assert_eq!(scenario.name, "reset");
+    assert_eq!(scenario.source_note, "KB 'Resetting Admin Password'");
+    assert_eq!(scenario.models, [Model::T46G, Model::T48S]);
+    assert!(scenario.destructive);
+    assert_eq!(
+        scenario.given,
+        Given {
+            firmware: "current".into(),
+            account: AccountState::Cancelled,
+            admin_password: AdminPassword::Random,
+            provisioning: ProvisioningUrl::Intermedia,
+            network: LinkState::Up,
+        }
+    );
+    assert_eq!(
+        scenario.steps,
+        [
+            Step::Power(PowerAction::Cycle),
+            Step::Dial("**7283".into()),
+            Step::Tap {
+                key: Key("f4".into()),
+                hold_ms: 250
+            },
+            Step::Wait {
+                what: WaitFor::CallHome,
+                timeout_s: 60.0
+            },
+            Step::Login {
+                password: LoginPassword::Given
+            },
+        ]
+    );
+}
+
+#[test]
+fn every_step_shape_and_given_value_loads() {
+    let text = edited(&[
+        (
+            "models = [\"T46G\", \"T48S\"]\ndestructive = true\n",
+            "models = \"all\"\n",
+        ),
+        (
+            "admin_password = \"random\"",
+            "admin_password = \"s3cret\"\nprovisioning = \"foreign\"\nnetwork = \"down\"",
+        ),
+        ("hold_ms = 250\n", ""),
+        (
+            "login = \"given\"\n",
+            "login = \"admin\"\n\n[[step]]\nhold = \"speaker\"\n\n[[step]]\nrelease = \"speaker\"\n\n\
+             [[step]]\nnetwork = \"up\"\n\n[[step]]\nwait = \"firmware-download\"\ntimeout_s = 0.5\n",
+        ),
+    ]);
+    let scenario = parse(&text, Path::new("every.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.models, Model::ALL);
+    assert!(!scenario.destructive);
+    assert_eq!(
+        scenario.given.admin_password,
+        AdminPassword::Literal("s3cret".into())
+    );
+    assert_eq!(scenario.given.provisioning, ProvisioningUrl::Foreign);
+    assert_eq!(scenario.given.network, LinkState::Down);
+    assert_eq!(
+        scenario.steps[2..],
+        [
+            Step::Tap {
+                key: Key("f4".into()),
+                hold_ms: 100
+            },
+            Step::Wait {
+                what: WaitFor::CallHome,
+                timeout_s: 60.0
+            },
+            Step::Login {
+                password: LoginPassword::Literal("admin".into())
+            },
+            Step::Hold(Key("speaker".into())),
+            Step::Release(Key("speaker".into())),
+            Step::Network(LinkState::Up),
+            Step::Wait {
+                what: WaitFor::FirmwareDownload,
+                timeout_s: 0.5
+            },
+        ]
+    );
+}
+
+#[test]
+fn each_kind_of_mistake_gets_its_exact_message() {
+    let rows: Vec<Row> = vec![
+        (
+            "syntax error",
+            vec![("[given]", "[given")],
+            "scenarios/reset.toml:6:7: TOML syntax error: unclosed table, expected `]`".into(),
+        ),
+        (
+            "unknown top-level key",
+            vec![("destructive = true", "destructive = true\nowner = \"qa\"")],
+            "scenarios/reset.toml:5:1: owner: unknown key `owner`, expected one of `summary`, `source`, `models`, \
+             `destructive`, `given` or `step`"
+                .into(),
+        ),
+        (
+            "unknown key in a step",
+            vec![("power = \"cycle\"", "power = \"cycle\"\nrepeat = 2")],
+            "scenarios/reset.toml:13:1: step[0].repeat: unknown field `repeat`, expected one of `power`, `hold`, \
+             `release`, `tap`, `dial`, `network`, `wait`, `login`, `hold_ms`, `timeout_s`"
+                .into(),
+        ),
+        (
+            "unknown key in [given]",
+            vec![("account = \"cancelled\"", "account = \"cancelled\"\nfirmware_version = \"28.83.0.120\"")],
+            "scenarios/reset.toml:9:1: given.firmware_version: unknown field `firmware_version`, expected one of \
+             `firmware`, `account`, `admin_password`, `provisioning`, `network`"
+                .into(),
+        ),
+        (
+            "missing summary",
+            vec![("summary = \"Auto-P reset on a cancelled account\"\n", "")],
+            "scenarios/reset.toml:1:1: summary: missing `summary`: expected a one-line description of what the \
+             scenario shows"
+                .into(),
+        ),
+        (
+            "missing [given] key",
+            vec![("firmware = \"current\"\n", "")],
+            "scenarios/reset.toml:6:1: given: missing field `firmware`".into(),
+        ),
+        (
+            "no step at all",
+            vec![(
+                STEPS,
+                "",
+            )],
+            "scenarios/reset.toml:1:1: step: missing `step`: expected at least one `[[step]]`".into(),
+        ),
+        (
+            "wrong type",
+            vec![("destructive = true", "destructive = \"yes\"")],
+            "scenarios/reset.toml:4:15: destructive: invalid type: string \"yes\", expected a boolean".into(),
+        ),
+        (
+            "empty summary",
+            vec![("summary = \"Auto-P reset on a cancelled account\"", "summary = \" \"")],
+            "scenarios/reset.toml:1:11: summary: must not be empty".into(),
+        ),
+        (
+            "models as one name",
+            vec![("models = [\"T46G\", \"T48S\"]", "models = \"T46G\"")],
+            "scenarios/reset.toml:3:10: models: expected \"all\" or a list such as [\"T46G\"], found \"T46G\"".into(),
+        ),
+        (
+            "models of the wrong type",
+            vec![("models = [\"T46G\", \"T48S\"]", "models = 8")],
+            "scenarios/reset.toml:3:10: models: invalid type: integer `8`, expected \"all\" or a list of model names \
+             such as [\"T46G\", \"T48S\"]"
+                .into(),
+        ),
+        (
+            "empty models list",
+            vec![("models = [\"T46G\", \"T48S\"]", "models = []")],
+            "scenarios/reset.toml:3:10: models: the list is empty: the scenario would run on no phone (write \"all\" \
+             or model names)"
+                .into(),
+        ),
+        (
+            "unknown model",
+            vec![("models = [\"T46G\", \"T48S\"]", "models = [\"T46G\", \"T49S\"]")],
+            "scenarios/reset.toml:3:19: models[1]: unknown model `T49S`, expected one of T40P, T41P, T42G, T46G, \
+             T48G, T42S, T46S, T48S"
+                .into(),
+        ),
+        (
+            "model listed twice",
+            vec![("models = [\"T46G\", \"T48S\"]", "models = [\"T46G\", \"t46g\"]")],
+            "scenarios/reset.toml:3:19: models[1]: model T46G is listed twice".into(),
+        ),
+        (
+            "unknown account state",
+            vec![("account = \"cancelled\"", "account = \"suspended\"")],
+            "scenarios/reset.toml:8:11: given.account: unknown variant `suspended`, expected one of `active`, \
+             `cancelled`, `v2`"
+                .into(),
+        ),
+        (
+            "unknown provisioning",
+            vec![("account = \"cancelled\"", "account = \"cancelled\"\nprovisioning = \"reseller\"")],
+            "scenarios/reset.toml:9:16: given.provisioning: unknown variant `reseller`, expected `intermedia` or \
+             `foreign`"
+                .into(),
+        ),
+        (
+            "unknown network state",
+            vec![("account = \"cancelled\"", "account = \"cancelled\"\nnetwork = \"flaky\"")],
+            "scenarios/reset.toml:9:11: given.network: unknown variant `flaky`, expected `up` or `down`".into(),
+        ),
+        (
+            "empty admin password",
+            vec![("admin_password = \"random\"", "admin_password = \"\"")],
+            "scenarios/reset.toml:9:18: given.admin_password: expected \"random\" or the password to provision, \
+             found an empty password"
+                .into(),
+        ),
+        (
+            "two actions in one step",
+            vec![("dial = \"**7283\"", "dial = \"**7283\"\ntap = \"ok\"")],
+            "scenarios/reset.toml:16:7: step[1].tap: a step takes exactly one action, found `dial` and `tap` (write \
+             one `[[step]]` each)"
+                .into(),
+        ),
+        (
+            "a step without action",
+            vec![("power = \"cycle\"\n", "")],
+            format!("scenarios/reset.toml:11:1: step[0]: a step needs one action: one of {ACTIONS}"),
+        ),
+        (
+            "hold_ms on another action",
+            vec![("dial = \"**7283\"", "dial = \"**7283\"\nhold_ms = 50")],
+            "scenarios/reset.toml:16:11: step[1].hold_ms: `hold_ms` applies to `tap` only, not to `dial`".into(),
+        ),
+        (
+            "timeout_s on another action",
+            vec![("login = \"given\"", "login = \"given\"\ntimeout_s = 5")],
+            "scenarios/reset.toml:27:13: step[4].timeout_s: `timeout_s` applies to `wait` only, not to `login`".into(),
+        ),
+        (
+            "hold_ms of 0",
+            vec![("hold_ms = 250", "hold_ms = 0")],
+            "scenarios/reset.toml:19:11: step[2].hold_ms: hold_ms must be 1 to 60000 (the actuator's TAP range), \
+             found 0"
+                .into(),
+        ),
+        (
+            "hold_ms above the actuator's range",
+            vec![("hold_ms = 250", "hold_ms = 60001")],
+            "scenarios/reset.toml:19:11: step[2].hold_ms: hold_ms must be 1 to 60000 (the actuator's TAP range), \
+             found 60001"
+                .into(),
+        ),
+        (
+            "hold_ms of the wrong type",
+            vec![("hold_ms = 250", "hold_ms = \"long\"")],
+            "scenarios/reset.toml:19:11: step[2].hold_ms: invalid type: string \"long\", expected i64".into(),
+        ),
+        (
+            "unknown key name in tap",
+            vec![("tap = \"f4\"", "tap = \"f5\"")],
+            format!("scenarios/reset.toml:18:7: step[2].tap: unknown key `f5`, expected one of {KEY_NAMES}"),
+        ),
+        (
+            "unknown key name in hold",
+            vec![("power = \"cycle\"", "hold = \"Speaker\"")],
+            format!("scenarios/reset.toml:12:8: step[0].hold: unknown key `Speaker`, expected one of {KEY_NAMES}"),
+        ),
+        (
+            "unknown power action",
+            vec![("power = \"cycle\"", "power = \"restart\"")],
+            "scenarios/reset.toml:12:9: step[0].power: unknown variant `restart`, expected one of `on`, `off`, \
+             `cycle`"
+                .into(),
+        ),
+        (
+            "nothing to dial",
+            vec![("dial = \"**7283\"", "dial = \"\"")],
+            "scenarios/reset.toml:15:8: step[1].dial: nothing to dial: expected digits 0-9, `*` and `#`".into(),
+        ),
+        (
+            "characters no key dials",
+            vec![("dial = \"**7283\"", "dial = \"**72a3 \"")],
+            "scenarios/reset.toml:15:8: step[1].dial: `**72a3 ` holds ` `, `a`, which no key dials: expected digits \
+             0-9, `*` and `#`"
+                .into(),
+        ),
+        (
+            "wait without timeout",
+            vec![("timeout_s = 60\n", "")],
+            "scenarios/reset.toml:22:8: step[3].wait: `wait` needs `timeout_s` (seconds, above 0 and at most 3600)"
+                .into(),
+        ),
+        (
+            "timeout of 0",
+            vec![("timeout_s = 60", "timeout_s = 0")],
+            "scenarios/reset.toml:23:13: step[3].timeout_s: timeout_s must be above 0 and at most 3600, found 0".into(),
+        ),
+        (
+            "timeout above an hour",
+            vec![("timeout_s = 60", "timeout_s = 3600.5")],
+            "scenarios/reset.toml:23:13: step[3].timeout_s: timeout_s must be above 0 and at most 3600, found 3600.5"
+                .into(),
+        ),
+        (
+            "unknown wait event",
+            vec![("wait = \"call-home\"", "wait = \"reboot\"")],
+            "scenarios/reset.toml:22:8: step[3].wait: unknown variant `reboot`, expected one of `register`, \
+             `config`, `call-home`, `firmware-download`, `foreign-provisioning`, `syslog`, `tftp`"
+                .into(),
+        ),
+        (
+            "empty login password",
+            vec![("login = \"given\"", "login = \"\"")],
+            "scenarios/reset.toml:26:9: step[4].login: expected \"given\" or the password to try, found an empty \
+             password"
+                .into(),
+        ),
+        (
+            "step that is not a table",
+            vec![(STEPS, ""), ("destructive = true\n", "destructive = true\nstep = 3\n")],
+            "scenarios/reset.toml:5:8: step: expected an array of tables `[[step]]`".into(),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, edits, expected) in &rows {
+        let actual = error_of(&edited(edits));
+        if &actual != expected {
+            failures.push(format!(
+                "{what}:\n  expected: {expected}\n  actual:   {actual}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} rows differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_in_line_order() {
+    let text = edited(&[
+        ("models = [\"T46G\", \"T48S\"]", "models = [\"T46X\"]"),
+        ("dial = \"**7283\"", "dial = \"**7283\"\ntap = \"ok\""),
+        ("timeout_s = 60\n", ""),
+    ]);
+    let error = parse(&text, Path::new("s.toml")).unwrap_err();
+    let lines: Vec<String> = error.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "s.toml:3:11: models[0]: unknown model `T46X`, expected one of T40P, T41P, T42G, T46G, T48G, T42S, T46S, \
+             T48S",
+            "s.toml:16:7: step[1].tap: a step takes exactly one action, found `dial` and `tap` (write one \
+             `[[step]]` each)",
+            "s.toml:23:8: step[3].wait: `wait` needs `timeout_s` (seconds, above 0 and at most 3600)",
+        ]
+    );
+}
+
+#[test]
+fn the_committed_scenarios_load() {
+    let scenarios = load_dir(&repo_dir("scenarios")).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "autop-below-min-firmware",
+            "autop-foreign-provisioning-url",
+            "autop-on-2.0-account",
+            "autop-password-reset",
+            "autop-while-registered",
+            "autop-without-network",
+        ]
+    );
+    for scenario in &scenarios {
+        assert_eq!(scenario.models, Model::ALL, "{}", scenario.name);
+        assert!(scenario.destructive, "{}", scenario.name);
+        assert_eq!(
+            scenario.steps[0],
+            Step::Dial("**7283".into()),
+            "{}",
+            scenario.name
+        );
+        assert_eq!(
+            scenario.steps[1],
+            Step::Tap {
+                key: Key("f4".into()),
+                hold_ms: 100
+            },
+            "{}",
+            scenario.name
+        );
+    }
+    let by_name = |name: &str| scenarios.iter().find(|s| s.name == name).unwrap();
+    assert_eq!(
+        by_name("autop-below-min-firmware").given.firmware,
+        "below-min"
+    );
+    assert_eq!(
+        by_name("autop-on-2.0-account").given.account,
+        AccountState::V2
+    );
+    assert_eq!(
+        by_name("autop-foreign-provisioning-url").given.provisioning,
+        ProvisioningUrl::Foreign
+    );
+    let offline = by_name("autop-without-network");
+    assert_eq!(offline.given.network, LinkState::Down);
+    assert_eq!(offline.steps[3], Step::Network(LinkState::Up));
+    assert_eq!(
+        offline.steps[4],
+        Step::Wait {
+            what: WaitFor::Register,
+            timeout_s: 120.0
+        }
+    );
+    assert_eq!(
+        offline.steps.last(),
+        Some(&Step::Login {
+            password: LoginPassword::Given
+        })
+    );
+}
+
+#[test]
+fn each_committed_scenario_loads_on_its_own() {
+    let path = repo_dir("scenarios/autop-password-reset.toml");
+    let scenario = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.name, "autop-password-reset");
+    assert_eq!(scenario.source, path);
+    assert_eq!(scenario.given.admin_password, AdminPassword::Random);
+}
+
+#[test]
+fn a_directory_reports_the_problems_of_all_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("b-bad.toml"),
+        edited(&[("tap = \"f4\"", "tap = \"f9\"")]),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("a-bad.toml"),
+        edited(&[("account = \"cancelled\"", "account = \"gone\"")]),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("c-good.toml"), BASE).unwrap();
+    // Snapshots and notes beside the scenarios are not scenarios.
+    std::fs::create_dir(dir.path().join("snapshots")).unwrap();
+    std::fs::write(
+        dir.path().join("snapshots").join("x.toml"),
+        "not = [a scenario",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("README.md"), "# notes").unwrap();
+
+    let error = load_dir(dir.path()).unwrap_err();
+    let a = dir.path().join("a-bad.toml");
+    let b = dir.path().join("b-bad.toml");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}:8:11: given.account: unknown variant `gone`, expected one of `active`, `cancelled`, `v2`\n\
+             {}:18:7: step[2].tap: unknown key `f9`, expected one of {KEY_NAMES}",
+            a.display(),
+            b.display()
+        )
+    );
+
+    std::fs::remove_file(&a).unwrap();
+    std::fs::remove_file(&b).unwrap();
+    let scenarios = load_dir(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenarios.len(), 1);
+    assert_eq!(scenarios[0].name, "c-good");
+}
+
+#[test]
+fn an_empty_directory_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = load_dir(dir.path()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}: no scenario files (`*.toml`) in this directory",
+            dir.path().display()
+        )
+    );
+}
