@@ -164,7 +164,7 @@ fn hand_commands_drive_a_separately_started_bench() {
         wait_line(
             &lines,
             &mut seen,
-            "/001565000046.cfg -> 404 (account cancelled)",
+            "-> 404 (account cancelled)",
             Duration::from_secs(30)
         ),
         "no boot-time provisioning seen: {seen:?}"
