@@ -62,6 +62,9 @@ const GENERATIONS: [Generation; 4] = [
     },
 ];
 
+/// The files of a recovery package: extension and the `part` its declaration names.
+pub const RECOVERY_PARTS: [(&str, &str); 3] = [("bin", "kernel"), ("rfs", "rootfs"), ("rom", "firmware")];
+
 /// The vendor's file-name prefix of a model's images (`T46-28.83.0.120.rom`); the S family
 /// shares one image upstream, named per model here so each folder stands alone.
 pub fn rom_prefix(model: Model) -> String {
@@ -92,7 +95,7 @@ pub fn write_fixture_set(dir: &Path, image_len: usize) -> std::io::Result<Vec<st
         for generation in &GENERATIONS {
             let (train, patch) = (generation.version)(model);
             let version = format!("{family}.{train}.0.{patch}");
-            let rom = format!("{}.{train}.0.{patch}.rom", rom_prefix(model));
+            let stem = format!("{}.{train}.0.{patch}", rom_prefix(model));
             let header = RomHeader {
                 device_id: family,
                 device_name: model.name().into(),
@@ -101,16 +104,21 @@ pub fn write_fixture_set(dir: &Path, image_len: usize) -> std::io::Result<Vec<st
                 hardware_id: family,
                 software_id: 0,
             };
-            let declaration = BuildDeclaration {
+            let mut declaration = BuildDeclaration {
+                part: String::new(),
                 model: model.name().into(),
                 version: version.clone(),
                 build_date: (generation.build_date)(model).into(),
                 intermedia: true,
                 features: generation.features.iter().map(|f| f.to_string()).collect(),
             };
-            let path = folder.join(&rom);
-            std::fs::write(&path, write_image(&header, &declaration, image_len))?;
-            written.push(path);
+            // The recovery package: firmware, kernel and root file system.
+            for (extension, part) in RECOVERY_PARTS {
+                declaration.part = part.to_string();
+                let path = folder.join(format!("{stem}.{extension}"));
+                std::fs::write(&path, write_image(&header, &declaration, image_len))?;
+                written.push(path);
+            }
             let features: Vec<String> = generation
                 .features
                 .iter()
@@ -118,7 +126,8 @@ pub fn write_fixture_set(dir: &Path, image_len: usize) -> std::io::Result<Vec<st
                 .collect();
             manifest.push_str(&format!(
                 "\n# {}\n[[image]]\ngeneration = \"{}\"\nversion = \"{version}\"\nbuild_date = \"{}\"\n\
-                 intermedia = true\nfeatures = [{}]\nrom = \"{rom}\"\n",
+                 intermedia = true\nfeatures = [{}]\n\
+                 rom = \"{stem}.rom\"\nbin = \"{stem}.bin\"\nrfs = \"{stem}.rfs\"\n",
                 generation.meaning,
                 generation.name,
                 declaration.build_date,

@@ -29,6 +29,9 @@ pub struct ImageEntry {
     pub features: Vec<String>,
     /// Absolute path of the `.rom`.
     pub rom: PathBuf,
+    /// The kernel and root file system of the recovery package, when the drop has them.
+    pub bin: Option<PathBuf>,
+    pub rfs: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +57,8 @@ struct RawImage {
     #[serde(default)]
     features: Vec<String>,
     rom: String,
+    bin: Option<String>,
+    rfs: Option<String>,
 }
 
 /// Why a manifest cannot be used.
@@ -138,6 +143,8 @@ impl Manifest {
                 intermedia: image.intermedia,
                 features: image.features,
                 rom: folder.join(image.rom),
+                bin: image.bin.map(|b| folder.join(b)),
+                rfs: image.rfs.map(|r| folder.join(r)),
             });
         }
         Ok(Manifest {

@@ -35,6 +35,9 @@ pub struct RomHeader {
 /// What a fixture image declares about its build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildDeclaration {
+    /// `firmware` (`.rom`), `kernel` (`.bin`) or `rootfs` (`.rfs`): the three files of a
+    /// recovery package share one container layout.
+    pub part: String,
     pub model: String,
     pub version: String,
     /// `YYYY-MM-DD`.
@@ -163,6 +166,7 @@ pub fn read_declaration(bytes: &[u8]) -> Result<Option<BuildDeclaration>, RomErr
             .unwrap_or_default()
     };
     Ok(Some(BuildDeclaration {
+        part: value("part"),
         model: value("model"),
         version: value("version"),
         build_date: value("build_date"),
@@ -195,7 +199,8 @@ pub fn write_image(
     out.resize(HEADER_LEN, 0);
 
     let text = format!(
-        "model = {}\nversion = {}\nbuild_date = {}\nintermedia = {}\nfeatures = {}\n",
+        "part = {}\nmodel = {}\nversion = {}\nbuild_date = {}\nintermedia = {}\nfeatures = {}\n",
+        declaration.part,
         declaration.model,
         declaration.version,
         declaration.build_date,
@@ -207,7 +212,7 @@ pub fn write_image(
     let fixed = out.len() + 2 * BLOCK_HEADER_LEN + 32;
     let filler_len = total_len.saturating_sub(fixed);
     let mut filler = Vec::with_capacity(filler_len);
-    let mut seed = Sha256::digest(header.version.as_bytes());
+    let mut seed = Sha256::digest(format!("{}:{}", header.version, declaration.part));
     while filler.len() < filler_len {
         seed = Sha256::digest(seed);
         let take = (filler_len - filler.len()).min(seed.len());
@@ -249,6 +254,7 @@ mod tests {
                 software_id: 0,
             },
             BuildDeclaration {
+                part: "firmware".into(),
                 model: "T46G".into(),
                 version: "28.83.0.120".into(),
                 build_date: "2021-03-10".into(),
@@ -298,7 +304,7 @@ mod tests {
         let image = write_image(&header, &decl, 2048);
         assert_eq!(
             verify_blocks(&image[..1500]),
-            Err(RomError::TruncatedBlock(0xF0))
+            Err(RomError::TruncatedBlock(0x100))
         );
         assert_eq!(read_header(&image[..100]), Err(RomError::TooShort(100)));
         let mut bad = image.clone();
