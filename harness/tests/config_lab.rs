@@ -174,7 +174,7 @@ fn each_kind_of_mistake_gets_its_exact_message() {
             "unknown key in a bench",
             vec![("safe_power = \"on\"", "safe_power = \"on\"\nsafe_pwr = \"off\"")],
             "lab.toml:76:1: bench[1].safe_pwr: unknown field `safe_pwr`, expected one of `name`, `model`, `mac`, \
-             `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`"
+             `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `usb`"
                 .into(),
         ),
         (
@@ -396,6 +396,31 @@ fn each_kind_of_mistake_gets_its_exact_message() {
             "unknown safe_power",
             vec![("safe_power = \"on\"", "safe_power = \"maybe\"")],
             "lab.toml:75:14: bench[1].safe_power: unknown variant `maybe`, expected `on` or `off`".into(),
+        ),
+        (
+            "usb with both image and device",
+            vec![("approval = \"required\"", "approval = \"required\"\nusb = { image = \"a.img\", device = \"/dev/sdz\" }")],
+            "lab.toml:77:35: bench[1].usb.device: a stick is either `image` or `device`, not both".into(),
+        ),
+        (
+            "usb device without its size",
+            vec![("approval = \"required\"", "approval = \"required\"\nusb = { device = \"/dev/sdz\" }")],
+            "lab.toml:77:18: bench[1].usb.size_mb: a block device needs `size_mb`: the stick's size, checked before every write".into(),
+        ),
+        (
+            "usb image with a size",
+            vec![("approval = \"required\"", "approval = \"required\"\nusb = { image = \"a.img\", size_mb = 8 }")],
+            "lab.toml:77:36: bench[1].usb.size_mb: `size_mb` goes with `device`, not with `image`".into(),
+        ),
+        (
+            "usb with neither image nor device",
+            vec![("approval = \"required\"", "approval = \"required\"\nusb = {}")],
+            "lab.toml:77:7: bench[1].usb: expected `usb = { image = \"<file>\" }` or `usb = { device = \"<path>\", size_mb = <n> }`".into(),
+        ),
+        (
+            "usb with an unknown key",
+            vec![("approval = \"required\"", "approval = \"required\"\nusb = { file = \"a.img\" }")],
+            "lab.toml:77:9: bench[1].usb.file: unknown field `file`, expected one of `image`, `device`, `size_mb`".into(),
         ),
         (
             "unknown relay kind",

@@ -18,6 +18,8 @@ use super::raw::{
     Indexed, RawActuator, RawApproval, RawBench, RawEndpoints, RawKeymap, RawLab, RawPowerState,
     RawRelayBoard, RawRelayChannel, RawRelayKind, quoted_list,
 };
+use super::model::UsbConfig;
+use super::raw::RawUsb;
 use crate::config_error::{FileProblems, join_key};
 
 /// The keys the harness presses in its scenarios and recovery procedures (the speaker key
@@ -416,6 +418,14 @@ impl Checker<'_, '_> {
         };
 
         let keys = self.bench_keys(&path, index, bench, raw, keymaps);
+        let usb = match &bench.usb {
+            Some(usb) => {
+                let checked = self.usb(&format!("{path}.usb"), usb.get_ref(), &usb.span());
+                ok &= checked.is_some();
+                checked
+            }
+            None => None,
+        };
 
         let bench = Bench {
             name,
@@ -435,8 +445,54 @@ impl Checker<'_, '_> {
                 RawApproval::None => Approval::None,
                 RawApproval::Required => Approval::Required,
             },
+            usb,
         };
         ok.then_some(bench)
+    }
+
+    /// A stick is either an image file or a sized block device, never both.
+    fn usb(&mut self, path: &str, usb: &RawUsb, table_span: &Range<usize>) -> Option<UsbConfig> {
+        let empty = |text: &Spanned<String>| text.get_ref().trim().is_empty();
+        match (&usb.image, &usb.device, &usb.size_mb) {
+            (Some(image), None, None) if !empty(image) => {
+                Some(UsbConfig::ImageFile { path: PathBuf::from(image.get_ref()) })
+            }
+            (None, Some(device), Some(size)) if !empty(device) && *size.get_ref() > 0 => {
+                Some(UsbConfig::BlockDevice { path: PathBuf::from(device.get_ref()), size_mb: *size.get_ref() })
+            }
+            (Some(_), Some(device), _) => {
+                self.problems.at(&device.span(), format!("{path}.device"), "a stick is either `image` or `device`, not both");
+                None
+            }
+            (Some(_), None, Some(size)) => {
+                self.problems.at(&size.span(), format!("{path}.size_mb"), "`size_mb` goes with `device`, not with `image`");
+                None
+            }
+            (None, Some(device), None) => {
+                self.problems.at(
+                    &device.span(),
+                    format!("{path}.size_mb"),
+                    "a block device needs `size_mb`: the stick's size, checked before every write",
+                );
+                None
+            }
+            (None, Some(_), Some(size)) if *size.get_ref() == 0 => {
+                self.problems.at(&size.span(), format!("{path}.size_mb"), "size_mb must be more than 0");
+                None
+            }
+            (Some(text), ..) | (None, Some(text), _) => {
+                self.problems.at(&text.span(), path.to_string(), "the path is empty");
+                None
+            }
+            (None, None, _) => {
+                self.problems.at(
+                    table_span,
+                    path.to_string(),
+                    "expected `usb = { image = \"<file>\" }` or `usb = { device = \"<path>\", size_mb = <n> }`",
+                );
+                None
+            }
+        }
     }
 
     fn mac(&mut self, path: &str, index: usize, text: &Spanned<String>) -> Option<Mac> {

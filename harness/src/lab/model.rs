@@ -90,6 +90,17 @@ pub struct Bench {
     pub keys: BTreeMap<Key, u16>,
     pub safe_power: PowerState,
     pub approval: Approval,
+    /// The USB stick in the phone's port, when the lab can write one.
+    pub usb: Option<UsbConfig>,
+}
+
+/// Where a bench's USB stick is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsbConfig {
+    /// An image file: the virtual bench's stick.
+    ImageFile { path: PathBuf },
+    /// The host side of a USB-SD-mux: written only when removable and of this size.
+    BlockDevice { path: PathBuf, size_mb: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -164,6 +164,24 @@ pub struct RawBench {
     /// Whether destructive scenarios need approval.
     #[serde(default)]
     pub approval: RawApproval,
+    /// The USB stick in the phone's port, if the bench has one the lab can write.
+    #[serde(default)]
+    pub usb: Option<Spanned<RawUsb>>,
+}
+
+/// `usb = { image = "..." }` or `usb = { device = "...", size_mb = N }` of a bench.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsb {
+    /// An image file standing for the stick (the virtual bench reads it).
+    #[serde(default)]
+    pub image: Option<Spanned<String>>,
+    /// The block device of a USB-SD-mux's host side.
+    #[serde(default)]
+    pub device: Option<Spanned<String>>,
+    /// The device's size, checked before every write.
+    #[serde(default)]
+    pub size_mb: Option<Spanned<u64>>,
 }
 
 /// One `key = channel` line of a keymap.
