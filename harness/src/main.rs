@@ -103,6 +103,9 @@ struct RunArgs {
     /// The lab file [default: lab/virtual.toml].
     #[arg(long)]
     lab: Option<PathBuf>,
+    /// The scenarios folder (its snapshots in `<folder>/snapshots`) [default: scenarios].
+    #[arg(long = "scenarios")]
+    scenarios_dir: Option<PathBuf>,
     /// Only scenarios whose name matches (glob; repeatable).
     #[arg(long = "scenario")]
     scenarios: Vec<String>,
@@ -143,6 +146,7 @@ fn main() -> ExitCode {
             Command::Run(args) => {
                 let options = commands::run::options(
                     &paths,
+                    args.scenarios_dir,
                     lab(args.lab),
                     args.scenarios,
                     args.benches,

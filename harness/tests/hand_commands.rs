@@ -4,97 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Kills a child process when the test ends, pass or fail.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        // SIGTERM first so the twin removes its device links; then make sure.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn harness_exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_harness"))
-}
-
-/// The twin's binary sits beside the harness's; `cargo test -p harness` alone may not have
-/// built it yet.
-fn twin_exe() -> PathBuf {
-    let exe = harness_exe().with_file_name("yealink-twin");
-    if !exe.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "yealink-twin", "--bin", "yealink-twin"])
-            .current_dir(common::root())
-            .status()
-            .expect("cargo build");
-        assert!(status.success(), "building the twin failed");
-    }
-    exe
-}
-
-fn free_port(udp: bool) -> u16 {
-    if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    } else {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-}
-
-fn harness(lab: &Path, args: &[&str]) {
-    let out = Command::new(harness_exe())
-        .args(args)
-        .arg("--lab")
-        .arg(lab)
-        .output()
-        .expect("run harness");
-    assert!(
-        out.status.success(),
-        "harness {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Waits until a line containing `needle` arrives from `lines`; returns every line seen.
-fn wait_line(
-    lines: &mpsc::Receiver<String>,
-    seen: &mut Vec<String>,
-    needle: &str,
-    timeout: Duration,
-) -> bool {
-    let deadline = Instant::now() + timeout;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match lines.recv_timeout(left) {
-            Ok(line) => {
-                let hit = line.contains(needle);
-                seen.push(line);
-                if hit {
-                    return true;
-                }
-            }
-            Err(_) => return false,
-        }
-    }
-    false
-}
+use common::{Reaped, free_port, harness_exe, harness_ok, lines_of, twin_exe, wait_line};
 
 #[test]
 fn hand_commands_drive_a_separately_started_bench() {
@@ -118,16 +32,8 @@ fn hand_commands_drive_a_separately_started_bench() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = serve.stdout.take().unwrap();
+    let lines = lines_of(serve.stdout.take().unwrap());
     let _serve = Reaped(serve);
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
     let mut seen = Vec::new();
     assert!(
         wait_line(&lines, &mut seen, "Ctrl-C stops", Duration::from_secs(30)),
@@ -158,8 +64,8 @@ fn hand_commands_drive_a_separately_started_bench() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    harness(&lab, &["network", "t46g", "connect"]);
-    harness(&lab, &["power", "t46g", "on"]);
+    harness_ok(&lab, &["network", "t46g", "connect"]);
+    harness_ok(&lab, &["power", "t46g", "on"]);
     assert!(
         wait_line(
             &lines,
@@ -169,8 +75,8 @@ fn hand_commands_drive_a_separately_started_bench() {
         ),
         "no boot-time provisioning seen: {seen:?}"
     );
-    harness(&lab, &["dial", "t46g", "**7283"]);
-    harness(&lab, &["press", "t46g", "f4"]);
+    harness_ok(&lab, &["dial", "t46g", "**7283"]);
+    harness_ok(&lab, &["press", "t46g", "f4"]);
     assert!(
         wait_line(
             &lines,
@@ -186,5 +92,5 @@ fn hand_commands_drive_a_separately_started_bench() {
         call_home.contains("-> 200 (call-home: admin password reset)"),
         "{call_home}"
     );
-    harness(&lab, &["power", "t46g", "off"]);
+    harness_ok(&lab, &["power", "t46g", "off"]);
 }

@@ -10,6 +10,7 @@ use crate::run::{RunOptions, run};
 #[allow(clippy::too_many_arguments)]
 pub fn options(
     paths: &Paths,
+    scenarios_dir: Option<PathBuf>,
     lab: PathBuf,
     scenarios: Vec<String>,
     benches: Vec<String>,
@@ -21,11 +22,11 @@ pub fn options(
     let stamp = crate::report::new_run_dir();
     RunOptions {
         lab,
-        scenarios_dir: paths.scenarios(),
+        snapshots_dir: scenarios_dir.as_ref().map_or_else(|| paths.snapshots(), |d| d.join("snapshots")),
+        scenarios_dir: scenarios_dir.unwrap_or_else(|| paths.scenarios()),
         scenario_globs: scenarios,
         benches,
         fixtures_dir: paths.fixtures(),
-        snapshots_dir: paths.snapshots(),
         out_dir: Some(
             out.unwrap_or_else(|| paths.runs().join(stamp.file_name().expect("stamped name"))),
         ),

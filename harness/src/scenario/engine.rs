@@ -17,10 +17,11 @@ use crate::drivers::web::servlet_login::{LoginOutcome, try_login};
 use crate::endpoints::events::{EndpointEvent, HttpServer, TaggedEvent};
 use crate::endpoints::{BenchAccount, Endpoints, FirmwareOffer};
 use crate::expect::Redactor;
-use crate::firmware::Manifest;
+use crate::firmware::{ImageEntry, Manifest};
 use crate::lab::{Key, Model};
 use crate::rack::{BenchRig, RigError};
 use crate::scenario::model::*;
+use crate::scenario::package;
 use crate::scenario::transcript::Transcript;
 
 /// A wait never gives up sooner than this on the wall clock, however small the time scale:
@@ -99,6 +100,8 @@ struct Case<'a, 'c> {
     transcript: Transcript,
     redactor: Redactor,
     given_password: String,
+    /// The bench model's fixtures, once loaded.
+    manifest: Option<Manifest>,
 }
 
 /// Runs `scenario` on the bench of `rig`.
@@ -118,6 +121,7 @@ pub async fn run_case(ctx: &EngineContext<'_>, rig: &BenchRig, scenario: &Scenar
         transcript: Transcript::new(),
         redactor,
         given_password: String::new(),
+        manifest: None,
     };
     let end = match case.run(scenario).await {
         Ok(()) => CaseEnd::Completed,
@@ -156,10 +160,12 @@ impl Case<'_, '_> {
                 .replace(image.version.clone(), format!("[FW:{}]", image.generation));
         }
         self.arrange(&scenario.given, &manifest, model).await?;
+        self.manifest = Some(manifest);
 
         self.transcript.section("steps");
         for (index, step) in scenario.steps.iter().enumerate() {
             self.check_cancel()?;
+            tracing::info!(bench = %self.rig.bench.name, scenario = %scenario.name, step = index + 1, "{step:?}");
             self.step(index + 1, step).await?;
         }
         self.transcript.section("end");
@@ -203,12 +209,7 @@ impl Case<'_, '_> {
             self.redactor.replace(password.clone(), "[PASSWORD]");
         }
         self.given_password = password.clone();
-        let file_name = image
-            .rom
-            .file_name()
-            .expect("manifest rom is a file")
-            .to_string_lossy()
-            .into_owned();
+        let file_name = file_name(&image.rom);
         let mut account = BenchAccount {
             account: AccountState::Active,
             admin_password: password,
@@ -406,8 +407,46 @@ impl Case<'_, '_> {
                 self.transcript
                     .action(format!("{number}. web login with {shown}: {result}"));
             }
+            Step::Pause { seconds } => {
+                tokio::time::sleep(self.ctx.scaled(*seconds)).await;
+                self.transcript.action(format!("{number}. pause {seconds} s"));
+            }
+            Step::OfferFirmware(generation) => {
+                let image = self.image(generation)?;
+                let bench = &self.rig.bench.name;
+                let mut account = self.ctx.endpoints.accounts.get(bench).ok_or_else(|| {
+                    Abort::Config(format!("bench {bench} has no account to offer firmware through"))
+                })?;
+                let file_name = file_name(&image.rom);
+                account.firmware = Some(FirmwareOffer { file_name: file_name.clone(), path: image.rom.clone() });
+                self.ctx.endpoints.accounts.set(bench, account);
+                self.transcript.action(format!("{number}. server: firmware {} ({file_name}) offered", image.version));
+            }
+            Step::Package(package) => self.package(number, package).await?,
         }
         Ok(())
+    }
+
+    async fn package(&mut self, number: usize, step: &PackageStep) -> Result<(), Abort> {
+        let image = self.image(&step.generation)?;
+        let words = package::stage(self.ctx.endpoints, &self.rig.bench, &image, step).await.map_err(|e| match e {
+            package::PackageError::Fixtures(m) => Abort::Config(m),
+            package::PackageError::Lab(m) => Abort::Lab(m),
+        })?;
+        self.transcript.action(format!("{number}. {words}"));
+        Ok(())
+    }
+
+    /// A generation of the bench model's fixtures.
+    fn image(&self, generation: &str) -> Result<ImageEntry, Abort> {
+        let manifest = self.manifest.as_ref().expect("loaded before the steps");
+        manifest.generation(generation).cloned().ok_or_else(|| {
+            Abort::Config(format!(
+                "no `{generation}` firmware for {} in its manifest (generations: {})",
+                manifest.model,
+                manifest.images.iter().map(|i| i.generation.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })
     }
 
     async fn tap(&mut self, key: &Key, real_ms: f64) -> Result<(), Abort> {
@@ -534,6 +573,11 @@ fn account_words(account: AccountState) -> &'static str {
         AccountState::Cancelled => "cancelled",
         AccountState::V2 => "moved to the 2.0 platform",
     }
+}
+
+/// The name a fixture file is served under.
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// A password a person could type on a phone keypad, unlike any default.

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::model::{
-    AccountState, AdminPassword, Given, LinkState, LoginPassword, PowerAction, ProvisioningUrl,
-    Scenario, Step, WaitFor,
+    AccountState, AdminPassword, Given, LinkState, LoginPassword, Medium, PackagePart, PackageStep,
+    PowerAction, ProvisioningUrl, Scenario, Step, WaitFor,
 };
 use super::raw::{
     RawAccount, RawGiven, RawLink, RawModels, RawPower, RawProvisioning, RawScenario, RawStep,
-    RawWait, STEP_ACTIONS,
+    RawFilesystem, RawPart, RawWait, STEP_ACTIONS,
 };
 use crate::config_error::{ConfigError, ConfigProblem, FileProblems};
 use crate::lab::raw::{Indexed, quoted_list};
@@ -299,6 +299,20 @@ fn check_step(problems: &mut FileProblems<'_>, entry: &Indexed<RawStep>) -> Opti
         ok = false;
     }
 
+    for (modifier, span, allowed) in [
+        ("filesystem", step.filesystem.as_ref().map(Spanned::span), action == "usb_stick"),
+        ("omit", step.omit.as_ref().map(Spanned::span), matches!(action, "usb_stick" | "tftp_package")),
+        ("corrupt", step.corrupt.as_ref().map(Spanned::span), matches!(action, "usb_stick" | "tftp_package")),
+    ] {
+        if let Some(span) = span
+            && !allowed
+        {
+            let owners = if modifier == "filesystem" { "`usb_stick`" } else { "`usb_stick` and `tftp_package`" };
+            problems.at(&span, format!("{path}.{modifier}"), format!("`{modifier}` applies to {owners} only, not to `{action}`"));
+            ok = false;
+        }
+    }
+
     let checked = if let Some(power) = &step.power {
         Some(Step::Power(match power.get_ref() {
             RawPower::On => PowerAction::On,
@@ -322,6 +336,18 @@ fn check_step(problems: &mut FileProblems<'_>, entry: &Indexed<RawStep>) -> Opti
         wait(problems, &path, what, step.timeout_s.as_ref())
     } else if let Some(password) = &step.login {
         login(problems, &format!("{path}.login"), password)
+    } else if let Some(seconds) = &step.pause_s {
+        pause(problems, &format!("{path}.pause_s"), seconds)
+    } else if let Some(generation) = &step.offer_firmware {
+        generation_name(problems, &format!("{path}.offer_firmware"), generation).map(Step::OfferFirmware)
+    } else if let Some(generation) = &step.tftp_package {
+        package(problems, &format!("{path}.tftp_package"), generation, Medium::Tftp, step)
+    } else if let Some(generation) = &step.usb_stick {
+        let medium = match step.filesystem.as_ref().map(|f| *f.get_ref()) {
+            None | Some(RawFilesystem::Fat) => Medium::UsbFat,
+            Some(RawFilesystem::Ntfs) => Medium::UsbNtfs,
+        };
+        package(problems, &format!("{path}.usb_stick"), generation, medium, step)
     } else {
         None
     };
@@ -445,4 +471,49 @@ fn login(problems: &mut FileProblems<'_>, path: &str, password: &Spanned<String>
         literal => LoginPassword::Literal(literal.to_string()),
     };
     Some(Step::Login { password })
+}
+
+/// The longest pause: a real boot with a key held takes well under this.
+pub const PAUSE_S_MAX: f64 = 600.0;
+
+fn pause(problems: &mut FileProblems<'_>, path: &str, seconds: &Spanned<f64>) -> Option<Step> {
+    let value = *seconds.get_ref();
+    if value > 0.0 && value <= PAUSE_S_MAX {
+        return Some(Step::Pause { seconds: value });
+    }
+    problems.at(&seconds.span(), path, format!("pause_s must be above 0 and at most {PAUSE_S_MAX}, found {value}"));
+    None
+}
+
+fn generation_name(problems: &mut FileProblems<'_>, path: &str, name: &Spanned<String>) -> Option<String> {
+    let text = name.get_ref().trim();
+    if !text.is_empty() {
+        return Some(text.to_string());
+    }
+    problems.at(&name.span(), path, "a firmware generation name (e.g. `current`), found an empty string");
+    None
+}
+
+fn part(raw: RawPart) -> PackagePart {
+    match raw {
+        RawPart::Bin => PackagePart::Bin,
+        RawPart::Rfs => PackagePart::Rfs,
+        RawPart::Rom => PackagePart::Rom,
+    }
+}
+
+fn package(
+    problems: &mut FileProblems<'_>,
+    path: &str,
+    generation: &Spanned<String>,
+    medium: Medium,
+    step: &RawStep,
+) -> Option<Step> {
+    let generation = generation_name(problems, path, generation)?;
+    Some(Step::Package(PackageStep {
+        medium,
+        generation,
+        omit: step.omit.as_ref().map(|p| part(*p.get_ref())),
+        corrupt: step.corrupt.as_ref().map(|p| part(*p.get_ref())),
+    }))
 }

@@ -2,6 +2,7 @@
 pub mod engine;
 pub mod load;
 pub mod model;
+pub mod package;
 pub mod raw;
 pub mod transcript;
 pub use model::*;

@@ -111,6 +111,56 @@ pub enum Step {
     Login {
         password: LoginPassword,
     },
+    /// Do nothing for this many real seconds (scaled): a key held through a boot.
+    Pause {
+        seconds: f64,
+    },
+    /// Offer another firmware generation through provisioning from now on.
+    OfferFirmware(String),
+    /// Stage a recovery package where the phone will look for it.
+    Package(PackageStep),
+}
+
+/// A recovery package put on the bench's TFTP folder or USB stick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageStep {
+    pub medium: Medium,
+    /// A fixture generation of the bench's model.
+    pub generation: String,
+    /// A file left out of the package.
+    pub omit: Option<PackagePart>,
+    /// A file with one byte flipped.
+    pub corrupt: Option<PackagePart>,
+}
+
+/// Where a recovery package goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Medium {
+    /// The bench's folder on the lab's TFTP server.
+    Tftp,
+    /// A FAT stick, as the KB says to use.
+    UsbFat,
+    /// An NTFS stick, which the phone cannot read.
+    UsbNtfs,
+}
+
+/// One file of a recovery package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackagePart {
+    Bin,
+    Rfs,
+    Rom,
+}
+
+impl PackagePart {
+    /// The file's extension, which names it in the package.
+    pub fn extension(self) -> &'static str {
+        match self {
+            PackagePart::Bin => "bin",
+            PackagePart::Rfs => "rfs",
+            PackagePart::Rom => "rom",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -160,6 +160,42 @@ pub struct RawStep {
     pub hold_ms: Option<Spanned<i64>>,
     /// How long a `wait` waits.
     pub timeout_s: Option<Spanned<f64>>,
+    /// Do nothing for this long (real seconds, scaled): a key held through a boot.
+    pub pause_s: Option<Spanned<f64>>,
+    /// Offer this firmware generation through provisioning from now on.
+    pub offer_firmware: Option<Spanned<String>>,
+    /// Put this generation's recovery package on the bench's TFTP folder.
+    pub tftp_package: Option<Spanned<String>>,
+    /// Write this generation's recovery package onto the bench's USB stick.
+    pub usb_stick: Option<Spanned<String>>,
+    /// The stick's file system (with `usb_stick`; FAT when omitted).
+    pub filesystem: Option<Spanned<RawFilesystem>>,
+    /// A file of the package left out (with `tftp_package` or `usb_stick`).
+    pub omit: Option<Spanned<RawPart>>,
+    /// A file of the package with one byte flipped (with `tftp_package` or `usb_stick`).
+    pub corrupt: Option<Spanned<RawPart>>,
+}
+
+/// `filesystem` of a `usb_stick` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawFilesystem {
+    /// What the KB says to use.
+    Fat,
+    /// The default of a Windows quick format, which the phone cannot read.
+    Ntfs,
+}
+
+/// One file of a recovery package, by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawPart {
+    /// The kernel.
+    Bin,
+    /// The root file system.
+    Rfs,
+    /// The firmware.
+    Rom,
 }
 
 impl RawStep {
@@ -179,14 +215,29 @@ impl RawStep {
         note("network", self.network.as_ref().map(Spanned::span));
         note("wait", self.wait.as_ref().map(Spanned::span));
         note("login", self.login.as_ref().map(Spanned::span));
+        note("pause_s", self.pause_s.as_ref().map(Spanned::span));
+        note("offer_firmware", self.offer_firmware.as_ref().map(Spanned::span));
+        note("tftp_package", self.tftp_package.as_ref().map(Spanned::span));
+        note("usb_stick", self.usb_stick.as_ref().map(Spanned::span));
         found.sort_by_key(|(_, span)| span.start);
         found
     }
 }
 
 /// The action keys of a step, for messages.
-pub const STEP_ACTIONS: [&str; 8] = [
-    "power", "hold", "release", "tap", "dial", "network", "wait", "login",
+pub const STEP_ACTIONS: [&str; 12] = [
+    "power",
+    "hold",
+    "release",
+    "tap",
+    "dial",
+    "network",
+    "wait",
+    "login",
+    "pause_s",
+    "offer_firmware",
+    "tftp_package",
+    "usb_stick",
 ];
 
 /// The top-level keys of a scenario file, for the "unknown key" message.

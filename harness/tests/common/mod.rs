@@ -3,7 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 
@@ -63,4 +67,104 @@ pub fn options(
         progress: harness::report::Progress::Quiet,
         start_virtual_bench: true,
     }
+}
+
+/// Kills a child process when the test ends, pass or fail.
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        // SIGTERM first so the twin removes its device links; then make sure.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn harness_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_harness"))
+}
+
+/// The twin's binary sits beside the harness's; `cargo test -p harness` alone may not have
+/// built it yet.
+pub fn twin_exe() -> PathBuf {
+    let exe = harness_exe().with_file_name("yealink-twin");
+    if !exe.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "yealink-twin", "--bin", "yealink-twin"])
+            .current_dir(root())
+            .status()
+            .expect("cargo build");
+        assert!(status.success(), "building the twin failed");
+    }
+    exe
+}
+
+pub fn free_port(udp: bool) -> u16 {
+    if udp {
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    } else {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+}
+
+pub fn harness_ok(lab: &Path, args: &[&str]) {
+    let out = Command::new(harness_exe())
+        .args(args)
+        .arg("--lab")
+        .arg(lab)
+        .output()
+        .expect("run harness");
+    assert!(
+        out.status.success(),
+        "harness {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits until a line containing `needle` arrives from `lines`; returns every line seen.
+pub fn wait_line(
+    lines: &mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    needle: &str,
+    timeout: Duration,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                let hit = line.contains(needle);
+                seen.push(line);
+                if hit {
+                    return true;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+
+/// The lines a child writes to one of its streams, as they come.
+pub fn lines_of(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }

@@ -1,0 +1,109 @@
+//! Recovery packages for a step: the three files of a fixture generation, named as the
+//! phone looks for them (`<MODEL>.bin`, `.rfs`, `.rom`), optionally with one left out or
+//! corrupted, put on the bench's TFTP folder or written onto its USB stick.
+
+use std::path::PathBuf;
+
+use crate::drivers::media::{Filesystem, StickFile, build_stick, open_usb_media};
+use crate::endpoints::Endpoints;
+use crate::firmware::ImageEntry;
+use crate::lab::Bench;
+use crate::scenario::model::{Medium, PackagePart, PackageStep};
+
+/// Why a package could not be staged.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// The fixtures lack a file: the scenario cannot run on this model.
+    #[error("{0}")]
+    Fixtures(String),
+    /// The TFTP folder or the stick could not be written: the lab broke.
+    #[error("{0}")]
+    Lab(String),
+}
+
+/// Stages `step`'s package for `bench`; returns the transcript's words for what was done.
+pub async fn stage(
+    endpoints: &Endpoints,
+    bench: &Bench,
+    image: &ImageEntry,
+    step: &PackageStep,
+) -> Result<String, PackageError> {
+    let files = package_files(bench, image, step)?;
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    let listed = if names.is_empty() { "no files".to_string() } else { names.join(", ") };
+    let tampered = step
+        .corrupt
+        .filter(|c| Some(*c) != step.omit)
+        .map(|part| format!("; {} corrupted", package_name(bench, part)))
+        .unwrap_or_default();
+    match step.medium {
+        Medium::Tftp => {
+            let staging = tempfile::tempdir().map_err(|e| PackageError::Lab(format!("temporary folder: {e}")))?;
+            let mut sources = Vec::new();
+            for file in &files {
+                let path = staging.path().join(&file.name);
+                std::fs::write(&path, &file.contents).map_err(|e| PackageError::Lab(format!("{}: {e}", path.display())))?;
+                sources.push((file.name.clone(), path));
+            }
+            endpoints
+                .stage_recovery(&bench.name, &sources)
+                .map_err(|e| PackageError::Lab(format!("staging the TFTP folder of {}: {e}", bench.name)))?;
+            Ok(format!("tftp: recovery package {} staged: {listed}{tampered}", image.version))
+        }
+        Medium::UsbFat | Medium::UsbNtfs => {
+            let usb = bench.usb.clone().ok_or_else(|| {
+                PackageError::Fixtures(format!("bench {} has no `usb` stick in the lab file", bench.name))
+            })?;
+            let (filesystem, words) = match step.medium {
+                Medium::UsbNtfs => (Filesystem::Ntfs, "NTFS"),
+                _ => (Filesystem::Fat, "FAT"),
+            };
+            tokio::task::spawn_blocking(move || {
+                let stick = build_stick(filesystem, &files).map_err(|e| PackageError::Lab(e.to_string()))?;
+                let mut media = open_usb_media(&usb);
+                media.deliver(&stick).map_err(|e| PackageError::Lab(e.to_string()))
+            })
+            .await
+            .map_err(|e| PackageError::Lab(format!("writing the stick panicked: {e}")))??;
+            Ok(format!("usb: {words} stick with recovery package {}: {listed}{tampered}", image.version))
+        }
+    }
+}
+
+/// The package's files in the phone's order, read from the fixtures.
+fn package_files(bench: &Bench, image: &ImageEntry, step: &PackageStep) -> Result<Vec<StickFile>, PackageError> {
+    let mut files = Vec::new();
+    for part in [PackagePart::Bin, PackagePart::Rfs, PackagePart::Rom] {
+        if step.omit == Some(part) {
+            continue;
+        }
+        let source: Option<&PathBuf> = match part {
+            PackagePart::Bin => image.bin.as_ref(),
+            PackagePart::Rfs => image.rfs.as_ref(),
+            PackagePart::Rom => Some(&image.rom),
+        };
+        let source = source.ok_or_else(|| {
+            PackageError::Fixtures(format!(
+                "the {} fixtures of {} have no .{} file",
+                image.generation,
+                bench.model,
+                part.extension()
+            ))
+        })?;
+        let mut contents =
+            std::fs::read(source).map_err(|e| PackageError::Fixtures(format!("{}: {e}", source.display())))?;
+        if step.corrupt == Some(part) {
+            // One flipped bit in the middle: the header still names the model, only the
+            // checksum can tell.
+            let middle = contents.len() / 2;
+            contents[middle] ^= 0x01;
+        }
+        files.push(StickFile { name: package_name(bench, part), contents });
+    }
+    Ok(files)
+}
+
+/// `T46G.rom`: a package file as the phone looks for it.
+pub fn package_name(bench: &Bench, part: PackagePart) -> String {
+    format!("{}.{}", bench.model, part.extension())
+}

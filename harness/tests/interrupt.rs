@@ -1,0 +1,117 @@
+//! Ctrl-C in the middle of a scenario, with the speaker key held: the harness releases the
+//! key, leaves the bench in its safe power state (off) and exits 130. Checked on the wire:
+//! the actuator answers that no key is held, and the phone's web UI is gone with its power.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Reaped, free_port, harness_exe, lines_of, twin_exe, wait_line};
+
+const HELD_SCENARIO: &str = r#"summary = "the speaker key held through a long wait"
+source = "test"
+models = ["T46G"]
+
+[given]
+firmware = "current"
+account = "active"
+admin_password = "random"
+
+[[step]]
+hold = "speaker"
+
+[[step]]
+wait = "tftp"
+timeout_s = 3600
+"#;
+
+fn quoted_value(lab_text: &str, needle: &str) -> String {
+    let line = lab_text.lines().find(|l| l.contains(needle)).unwrap();
+    line.split('"').nth(1).unwrap().to_string()
+}
+
+#[test]
+fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = common::root().join("firmware-fixtures");
+    let ports = [free_port(false), free_port(false), free_port(true), free_port(true), free_port(true)];
+    let lab = common::private_lab(dir.path(), ports, &fixtures);
+    let lab_text = std::fs::read_to_string(&lab).unwrap();
+    let scenarios = dir.path().join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    std::fs::write(scenarios.join("held.toml"), HELD_SCENARIO).unwrap();
+
+    let twin = Command::new(twin_exe())
+        .arg("--lab")
+        .arg(&lab)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _twin = Reaped(twin);
+    let actuator = quoted_value(&lab_text, "keys-t46g-if00");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !Path::new(&actuator).exists() {
+        assert!(Instant::now() < deadline, "the twin did not publish {actuator}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let mut run = Command::new(harness_exe())
+        .args(["run", "--external-bench", "--bench", "t46g", "--lab"])
+        .arg(&lab)
+        .arg("--scenarios")
+        .arg(&scenarios)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .env("RUST_LOG", "harness=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(run.stderr.take().unwrap());
+    let pid = run.id() as i32;
+    let mut seen = Vec::new();
+    // The log names each step before it runs: step 2 means the key is held now.
+    assert!(
+        wait_line(&lines, &mut seen, "step=2", Duration::from_secs(60)),
+        "the harness never reached the wait: {seen:?}"
+    );
+    // SAFETY: sending a signal to a child we spawned and have not reaped.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the harness did not stop after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+
+    // The actuator: nothing held.
+    let mut port = serialport::new(&actuator, 115_200).timeout(Duration::from_secs(5)).open_native().unwrap();
+    port.write_all(b"QUERY\n").unwrap();
+    let mut reader = BufReader::new(port);
+    let answer = loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.starts_with("OK") || line.starts_with("ERR") {
+            break line.trim().to_string();
+        }
+    };
+    assert_eq!(answer, "OK QUERY HELD -");
+
+    // The phone: powered off, so its web UI no longer answers.
+    let ip_line = lab_text.lines().find(|l| l.starts_with("ip = ") && l.ends_with(".46\"")).unwrap();
+    let web = format!("{}:8080", ip_line.split('"').nth(1).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect_timeout(&web.parse().unwrap(), Duration::from_millis(500)).is_ok() {
+        assert!(Instant::now() < deadline, "the phone at {web} still answers: its power was left on");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
