@@ -74,11 +74,22 @@ enum Command {
         #[arg(long, default_value = "admin")]
         admin_password: String,
     },
+    /// Check a firmware drop (the layout of firmware-fixtures/) before running it.
+    Drop {
+        #[command(subcommand)]
+        action: DropAction,
+    },
     /// Write the synthetic firmware fixture set.
     Fixtures {
         #[command(subcommand)]
         action: FixturesAction,
     },
+}
+
+#[derive(Subcommand)]
+enum DropAction {
+    /// Read every image's header and check it against its file name and the manifest.
+    Check { dir: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -121,6 +132,9 @@ struct RunArgs {
     /// Ticket or approver allowing destructive scenarios on benches that require approval.
     #[arg(long)]
     approval: Option<String>,
+    /// Run with this firmware drop instead of firmware-fixtures/ (same layout).
+    #[arg(long)]
+    drop: Option<PathBuf>,
     /// Do not start the in-process virtual bench: the twin runs as its own process.
     #[arg(long)]
     external_bench: bool,
@@ -147,6 +161,7 @@ fn main() -> ExitCode {
                 let options = commands::run::options(
                     &paths,
                     args.scenarios_dir,
+                    args.drop,
                     lab(args.lab),
                     args.scenarios,
                     args.benches,
@@ -184,6 +199,7 @@ fn main() -> ExitCode {
                 account,
                 admin_password,
             } => commands::serve::execute(&paths, &lab(l), &account, &admin_password).await,
+            Command::Drop { action: DropAction::Check { dir } } => commands::drop::execute(&dir),
             Command::Fixtures { action } => match action {
                 FixturesAction::Write { out } => {
                     commands::fixtures::write(&out.unwrap_or_else(|| paths.fixtures()), None)

@@ -11,6 +11,7 @@ use crate::run::{RunOptions, run};
 pub fn options(
     paths: &Paths,
     scenarios_dir: Option<PathBuf>,
+    drop: Option<PathBuf>,
     lab: PathBuf,
     scenarios: Vec<String>,
     benches: Vec<String>,
@@ -26,7 +27,7 @@ pub fn options(
         scenarios_dir: scenarios_dir.unwrap_or_else(|| paths.scenarios()),
         scenario_globs: scenarios,
         benches,
-        fixtures_dir: paths.fixtures(),
+        fixtures_dir: drop.unwrap_or_else(|| paths.fixtures()),
         out_dir: Some(
             out.unwrap_or_else(|| paths.runs().join(stamp.file_name().expect("stamped name"))),
         ),
