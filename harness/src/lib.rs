@@ -2,6 +2,7 @@
 //! actuator, serves the endpoints the phones call, runs recovery scenarios and checks each
 //! transcript against its snapshot.
 
+pub mod bench;
 pub mod commands;
 pub mod config_error;
 pub mod drivers;

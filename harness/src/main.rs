@@ -79,10 +79,48 @@ enum Command {
         #[command(subcommand)]
         action: DropAction,
     },
+    /// Benchmarks (figures, not tests): see lab/bench/.
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
     /// Write the synthetic firmware fixture set.
     Fixtures {
         #[command(subcommand)]
         action: FixturesAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchAction {
+    /// Fetch one file from a TFTP server several times; print each time and the median.
+    Tftp {
+        #[arg(long)]
+        server: std::net::SocketAddr,
+        #[arg(long)]
+        file: String,
+        /// RFC 2348 block size (512 when omitted: plain lock-step).
+        #[arg(long)]
+        blksize: Option<u16>,
+        /// RFC 7440 window size.
+        #[arg(long)]
+        windowsize: Option<u16>,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// The source address to fetch from (a bench's IP, for the harness's own server).
+        #[arg(long)]
+        from: Option<std::net::IpAddr>,
+    },
+    /// Serve files to one bench from the harness's TFTP recovery server, for the benchmark.
+    TftpServe {
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        #[arg(long)]
+        bench: String,
+        #[arg(long = "file", required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        bind: std::net::SocketAddr,
     },
 }
 
@@ -199,7 +237,32 @@ fn main() -> ExitCode {
                 account,
                 admin_password,
             } => commands::serve::execute(&paths, &lab(l), &account, &admin_password).await,
-            Command::Drop { action: DropAction::Check { dir } } => commands::drop::execute(&dir),
+            Command::Drop {
+                action: DropAction::Check { dir },
+            } => commands::drop::execute(&dir),
+            Command::Bench { action } => match action {
+                BenchAction::Tftp {
+                    server,
+                    file,
+                    blksize,
+                    windowsize,
+                    runs,
+                    from,
+                } => commands::bench::tftp(&commands::bench::TftpBench {
+                    server,
+                    file,
+                    block_size: blksize,
+                    window_size: windowsize,
+                    runs,
+                    from,
+                }),
+                BenchAction::TftpServe {
+                    lab: l,
+                    bench,
+                    files,
+                    bind,
+                } => commands::bench::tftp_serve(&lab(l), &bench, &files, bind).await,
+            },
             Command::Fixtures { action } => match action {
                 FixturesAction::Write { out } => {
                     commands::fixtures::write(&out.unwrap_or_else(|| paths.fixtures()), None)

@@ -86,7 +86,13 @@ pub async fn run(opts: RunOptions) -> RunReport {
         }
     };
     let virtual_bench = if opts.start_virtual_bench && lab.twin.is_some() {
-        match crate::virtual_bench::VirtualLab::start(&lab, &endpoints.provisioning_url()).await {
+        match crate::virtual_bench::VirtualLab::start(
+            &lab,
+            &endpoints.provisioning_url(),
+            endpoints.addrs.tftp,
+        )
+        .await
+        {
             Ok(v) => Some(v),
             Err(e) => {
                 endpoints.shutdown().await;

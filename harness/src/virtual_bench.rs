@@ -4,7 +4,9 @@
 //!
 //! The twin reads the same lab file with its own reader; the harness only tells it what a
 //! DHCP server would tell the phones: the provisioning URL (option 66), which is known only
-//! once the endpoints are bound.
+//! once the endpoints are bound, and the TFTP server (next-server, option 150).
+
+use std::net::SocketAddr;
 
 use crate::lab::Lab;
 
@@ -15,10 +17,16 @@ pub struct VirtualLab {
 
 impl VirtualLab {
     /// Creates the lab file's serial devices and twin phones, unpowered.
-    pub async fn start(lab: &Lab, provisioning_url: &str) -> Result<VirtualLab, String> {
+    /// `tftp_server` is what the lab network's DHCP would name as next-server.
+    pub async fn start(
+        lab: &Lab,
+        provisioning_url: &str,
+        tftp_server: SocketAddr,
+    ) -> Result<VirtualLab, String> {
         let twin_lab = yealink_twin::TwinLab::from_file(&lab.source).map_err(|e| e.to_string())?;
         let options = yealink_twin::BenchOptions {
             provisioning_url: Some(provisioning_url.to_string()),
+            tftp_server: Some(tftp_server),
             time_scale: None,
         };
         let bench = yealink_twin::VirtualBench::start(twin_lab, options)

@@ -25,7 +25,10 @@ fn only_the_virtual_bench_starter_names_the_twin() {
         .filter(|f| !f.ends_with("src/virtual_bench.rs"))
         .filter(|f| std::fs::read_to_string(f).unwrap().contains("yealink_twin"))
         .collect();
-    assert!(offenders.is_empty(), "these harness files name the twin: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "these harness files name the twin: {offenders:?}"
+    );
 }
 
 #[test]
@@ -33,7 +36,9 @@ fn the_twin_never_names_the_harness() {
     let twin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lab/twin");
     let manifest = std::fs::read_to_string(twin.join("Cargo.toml")).unwrap();
     assert!(
-        !manifest.lines().any(|l| l.trim_start().starts_with("harness")),
+        !manifest
+            .lines()
+            .any(|l| l.trim_start().starts_with("harness")),
         "the twin's Cargo.toml depends on the harness"
     );
     let mut files = Vec::new();
@@ -47,5 +52,8 @@ fn the_twin_never_names_the_harness() {
             text.contains("harness::") || text.contains("use harness")
         })
         .collect();
-    assert!(offenders.is_empty(), "these twin files name the harness: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "these twin files name the harness: {offenders:?}"
+    );
 }

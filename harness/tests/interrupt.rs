@@ -38,7 +38,13 @@ fn quoted_value(lab_text: &str, needle: &str) -> String {
 fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = common::root().join("firmware-fixtures");
-    let ports = [free_port(false), free_port(false), free_port(true), free_port(true), free_port(true)];
+    let ports = [
+        free_port(false),
+        free_port(false),
+        free_port(true),
+        free_port(true),
+        free_port(true),
+    ];
     let lab = common::private_lab(dir.path(), ports, &fixtures);
     let lab_text = std::fs::read_to_string(&lab).unwrap();
     let scenarios = dir.path().join("scenarios");
@@ -57,7 +63,10 @@ fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
     let actuator = quoted_value(&lab_text, "keys-t46g-if00");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !Path::new(&actuator).exists() {
-        assert!(Instant::now() < deadline, "the twin did not publish {actuator}");
+        assert!(
+            Instant::now() < deadline,
+            "the twin did not publish {actuator}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
@@ -88,13 +97,19 @@ fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
         if let Some(status) = run.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "the harness did not stop after Ctrl-C");
+        assert!(
+            Instant::now() < deadline,
+            "the harness did not stop after Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(130), "{seen:?}");
 
     // The actuator: nothing held.
-    let mut port = serialport::new(&actuator, 115_200).timeout(Duration::from_secs(5)).open_native().unwrap();
+    let mut port = serialport::new(&actuator, 115_200)
+        .timeout(Duration::from_secs(5))
+        .open_native()
+        .unwrap();
     port.write_all(b"QUERY\n").unwrap();
     let mut reader = BufReader::new(port);
     let answer = loop {
@@ -107,11 +122,17 @@ fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
     assert_eq!(answer, "OK QUERY HELD -");
 
     // The phone: powered off, so its web UI no longer answers.
-    let ip_line = lab_text.lines().find(|l| l.starts_with("ip = ") && l.ends_with(".46\"")).unwrap();
+    let ip_line = lab_text
+        .lines()
+        .find(|l| l.starts_with("ip = ") && l.ends_with(".46\""))
+        .unwrap();
     let web = format!("{}:8080", ip_line.split('"').nth(1).unwrap());
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect_timeout(&web.parse().unwrap(), Duration::from_millis(500)).is_ok() {
-        assert!(Instant::now() < deadline, "the phone at {web} still answers: its power was left on");
+        assert!(
+            Instant::now() < deadline,
+            "the phone at {web} still answers: its power was left on"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

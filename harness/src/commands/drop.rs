@@ -48,7 +48,9 @@ pub fn check_drop(dir: &Path) -> Vec<DropRow> {
         };
         let mut listed = Vec::new();
         for image in &manifest.images {
-            let files = std::iter::once(&image.rom).chain(image.bin.iter()).chain(image.rfs.iter());
+            let files = std::iter::once(&image.rom)
+                .chain(image.bin.iter())
+                .chain(image.rfs.iter());
             for file in files {
                 listed.push(file.clone());
                 rows.push(check_file(model, image, file));
@@ -59,7 +61,10 @@ pub fn check_drop(dir: &Path) -> Vec<DropRow> {
             let mut strays: Vec<PathBuf> = entries
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "rom" || e == "bin" || e == "rfs"))
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|e| e == "rom" || e == "bin" || e == "rfs")
+                })
                 .filter(|p| !listed.contains(p))
                 .collect();
             strays.sort();
@@ -104,17 +109,33 @@ fn check_file(model: Model, image: &ImageEntry, file: &Path) -> DropRow {
     };
     row.version = header.version.clone();
     if header.device_name != model.name() {
-        row.problems.push(format!("header names device `{}`, not {model}", header.device_name));
+        row.problems.push(format!(
+            "header names device `{}`, not {model}",
+            header.device_name
+        ));
     }
     if header.version != image.version {
-        row.problems.push(format!("header version {} differs from the manifest's {}", header.version, image.version));
+        row.problems.push(format!(
+            "header version {} differs from the manifest's {}",
+            header.version, image.version
+        ));
     }
     if !header.version.starts_with(&format!("{}.", model.family())) {
-        row.problems.push(format!("version {} is not of the {model} family {}", header.version, model.family()));
+        row.problems.push(format!(
+            "version {} is not of the {model} family {}",
+            header.version,
+            model.family()
+        ));
     }
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if !name.contains(&header.version) {
-        row.problems.push(format!("file name `{name}` does not carry the header's version {}", header.version));
+        row.problems.push(format!(
+            "file name `{name}` does not carry the header's version {}",
+            header.version
+        ));
     }
     // Synthetic images carry a block chain with a checksum; vendor images only the magic.
     match verify_blocks(&bytes) {
@@ -128,21 +149,43 @@ fn check_file(model: Model, image: &ImageEntry, file: &Path) -> DropRow {
 pub fn execute(dir: &Path) -> i32 {
     let rows = check_drop(dir);
     if rows.is_empty() {
-        eprintln!("{}: no model folder (T40P, T41P, T42G, T46G, T48G, T42S, T46S, T48S) found", dir.display());
+        eprintln!(
+            "{}: no model folder (T40P, T41P, T42G, T46G, T48G, T42S, T46S, T48S) found",
+            dir.display()
+        );
         return exit_code::CONFIG_ERROR;
     }
-    println!("{:<5} {:<10} {:<12} {:>10}  {:<32} verdict", "model", "generation", "version", "bytes", "file");
+    println!(
+        "{:<5} {:<10} {:<12} {:>10}  {:<32} verdict",
+        "model", "generation", "version", "bytes", "file"
+    );
     for row in &rows {
-        let name = row.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let verdict = if row.problems.is_empty() { "ok".to_string() } else { row.problems.join("; ") };
+        let name = row
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let verdict = if row.problems.is_empty() {
+            "ok".to_string()
+        } else {
+            row.problems.join("; ")
+        };
         println!(
             "{:<5} {:<10} {:<12} {:>10}  {:<32} {verdict}",
             row.model, row.generation, row.version, row.size_bytes, name
         );
     }
     let bad = rows.iter().filter(|r| !r.problems.is_empty()).count();
-    println!("\n{} files, {} ok, {bad} with problems", rows.len(), rows.len() - bad);
-    if bad == 0 { exit_code::PASS } else { exit_code::CONFIG_ERROR }
+    println!(
+        "\n{} files, {} ok, {bad} with problems",
+        rows.len(),
+        rows.len() - bad
+    );
+    if bad == 0 {
+        exit_code::PASS
+    } else {
+        exit_code::CONFIG_ERROR
+    }
 }
 
 #[cfg(test)]
@@ -176,9 +219,28 @@ mod tests {
         let rows = check_drop(dir.path());
         let bad: Vec<&DropRow> = rows.iter().filter(|r| !r.problems.is_empty()).collect();
         assert_eq!(bad.len(), 3, "{bad:#?}");
-        assert!(bad[0].problems.iter().any(|p| p.contains("names device `T48G`")), "{bad:#?}");
-        assert!(bad[0].problems.iter().any(|p| p.contains("differs from the manifest's 28.83.0.120")));
-        assert!(bad.iter().any(|r| r.problems.iter().any(|p| p.contains("checksum mismatch"))), "{bad:#?}");
-        assert!(bad.iter().any(|r| r.problems[0].contains("not listed in manifest.toml")), "{bad:#?}");
+        assert!(
+            bad[0]
+                .problems
+                .iter()
+                .any(|p| p.contains("names device `T48G`")),
+            "{bad:#?}"
+        );
+        assert!(
+            bad[0]
+                .problems
+                .iter()
+                .any(|p| p.contains("differs from the manifest's 28.83.0.120"))
+        );
+        assert!(
+            bad.iter()
+                .any(|r| r.problems.iter().any(|p| p.contains("checksum mismatch"))),
+            "{bad:#?}"
+        );
+        assert!(
+            bad.iter()
+                .any(|r| r.problems[0].contains("not listed in manifest.toml")),
+            "{bad:#?}"
+        );
     }
 }

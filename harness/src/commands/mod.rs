@@ -1,6 +1,7 @@
 //! The subcommands of the `harness` binary, one file each. They return the process exit
 //! code; the binary only parses arguments.
 
+pub mod bench;
 pub mod drop;
 pub mod fixtures;
 pub mod hand;

@@ -23,7 +23,9 @@ pub fn options(
     let stamp = crate::report::new_run_dir();
     RunOptions {
         lab,
-        snapshots_dir: scenarios_dir.as_ref().map_or_else(|| paths.snapshots(), |d| d.join("snapshots")),
+        snapshots_dir: scenarios_dir
+            .as_ref()
+            .map_or_else(|| paths.snapshots(), |d| d.join("snapshots")),
         scenarios_dir: scenarios_dir.unwrap_or_else(|| paths.scenarios()),
         scenario_globs: scenarios,
         benches,

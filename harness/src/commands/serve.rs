@@ -45,6 +45,7 @@ pub async fn execute(_paths: &Paths, lab_path: &Path, account: &str, admin_passw
     println!("foreign       {}", endpoints.foreign_provisioning_url());
     println!("sip           {}", endpoints.addrs.sip);
     println!("syslog        {}", endpoints.addrs.syslog);
+    println!("tftp          {}", endpoints.addrs.tftp);
     println!("every bench: account {account}, admin password {admin_password}; Ctrl-C stops");
     let mut events = endpoints.bus.subscribe();
     loop {

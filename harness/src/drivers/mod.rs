@@ -6,6 +6,7 @@
 //! `spawn_blocking`.
 
 pub mod actuator;
+pub mod media;
 pub mod power;
 pub mod transport;
 pub mod web;

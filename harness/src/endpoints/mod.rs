@@ -1,6 +1,6 @@
 //! The servers the lab's phones talk to: provisioning HTTP (with the Auto-P call-home and
-//! firmware downloads), a foreign provisioning server, the SIP registrar and the syslog
-//! collector. Each publishes what it sees on one event bus, tagged with the bench.
+//! firmware downloads), a foreign provisioning server, the recovery TFTP server, the SIP
+//! registrar and the syslog collector. Each publishes what it sees on one event bus, tagged with the bench.
 
 pub mod accounts;
 pub mod directory;
@@ -11,10 +11,12 @@ pub mod provisioning;
 pub mod registrar;
 pub mod sip_message;
 pub mod syslog;
+pub mod tftp;
 
 use std::future::IntoFuture;
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +30,7 @@ use crate::lab::Lab;
 pub use accounts::{Accounts, BenchAccount, FirmwareOffer};
 pub use directory::BenchDirectory;
 pub use events::{EndpointEvent, EventBus, HttpServer, TaggedEvent, event_bus};
+pub use tftp::{TftpError, TftpRecovery};
 
 /// How long `shutdown` lets a server finish what it is sending (a firmware download in
 /// flight) before cutting it off.
@@ -64,6 +67,9 @@ pub enum EndpointError {
         #[source]
         source: io::Error,
     },
+    /// The recovery TFTP server did not start.
+    #[error(transparent)]
+    Tftp(#[from] TftpError),
 }
 
 /// Where each server actually listens (port 0 in the lab file resolved to the real port).
@@ -73,6 +79,8 @@ pub struct BoundAddrs {
     pub provisioning: SocketAddr,
     /// The provisioning server that is not Intermedia's, TCP.
     pub foreign_provisioning: SocketAddr,
+    /// The recovery TFTP server, UDP: what a phone is told as its TFTP server.
+    pub tftp: SocketAddr,
     /// The SIP registrar, UDP.
     pub sip: SocketAddr,
     /// The syslog collector, UDP.
@@ -88,6 +96,7 @@ pub struct Endpoints {
     pub accounts: Accounts,
     /// Where each server listens, for URLs handed to phones and for tests.
     pub addrs: BoundAddrs,
+    tftp: TftpRecovery,
     stop: watch::Sender<bool>,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
 }
@@ -102,6 +111,9 @@ impl Endpoints {
             bind_tcp("foreign provisioning", config.foreign_provisioning).await?;
         let sip_socket = bind_udp("SIP registrar", config.sip).await?;
         let syslog_socket = bind_udp("syslog", config.syslog).await?;
+        let bus = event_bus();
+        let directory = Arc::new(BenchDirectory::new(lab));
+        let tftp = TftpRecovery::start(config.tftp, directory.clone(), bus.clone())?;
         let addrs = BoundAddrs {
             provisioning: local_addr("provisioning", config.provisioning, &provisioning_listener)?,
             foreign_provisioning: local_addr(
@@ -109,13 +121,12 @@ impl Endpoints {
                 config.foreign_provisioning,
                 &foreign_listener,
             )?,
+            tftp: tftp.addr(),
             sip: local_addr("SIP registrar", config.sip, &sip_socket)?,
             syslog: local_addr("syslog", config.syslog, &syslog_socket)?,
         };
 
-        let bus = event_bus();
         let accounts = Accounts::new();
-        let directory = Arc::new(BenchDirectory::new(lab));
         let (stop, stopped) = watch::channel(false);
 
         let provisioning = provisioning::router(provisioning::ProvisioningServer {
@@ -179,6 +190,7 @@ impl Endpoints {
             bus,
             accounts,
             addrs,
+            tftp,
             stop,
             tasks,
         })
@@ -192,6 +204,20 @@ impl Endpoints {
     /// The URL of the foreign provisioning server (a phone re-provisioned elsewhere).
     pub fn foreign_provisioning_url(&self) -> String {
         format!("http://{}/", self.addrs.foreign_provisioning)
+    }
+
+    /// The folder holding one TFTP folder per bench (`<root>/<bench>/`). Removed on
+    /// shutdown.
+    pub fn tftp_root(&self) -> &Path {
+        self.tftp.root()
+    }
+
+    /// Puts exactly `files` (name served, source file) in the bench's TFTP folder,
+    /// replacing what was staged before: what its phone gets when it asks the recovery
+    /// server. Hard links when possible, else copies; blocking file I/O (a copy of a 27 MB
+    /// image takes milliseconds).
+    pub fn stage_recovery(&self, bench: &str, files: &[(String, PathBuf)]) -> io::Result<()> {
+        self.tftp.stage(bench, files)
     }
 
     /// Stops every server: no new requests are taken, answers in flight get
@@ -213,6 +239,8 @@ impl Endpoints {
                 }
             }
         }
+        // Joins the TFTP thread; transfers still running are cut (their events say so).
+        self.tftp.stop();
         tracing::info!("endpoints stopped");
     }
 }

@@ -63,7 +63,8 @@ const GENERATIONS: [Generation; 4] = [
 ];
 
 /// The files of a recovery package: extension and the `part` its declaration names.
-pub const RECOVERY_PARTS: [(&str, &str); 3] = [("bin", "kernel"), ("rfs", "rootfs"), ("rom", "firmware")];
+pub const RECOVERY_PARTS: [(&str, &str); 3] =
+    [("bin", "kernel"), ("rfs", "rootfs"), ("rom", "firmware")];
 
 /// The vendor's file-name prefix of a model's images (`T46-28.83.0.120.rom`); the S family
 /// shares one image upstream, named per model here so each folder stands alone.

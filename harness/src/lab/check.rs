@@ -10,16 +10,16 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
+use super::model::UsbConfig;
 use super::model::{
     Actuator, Approval, Bench, EndpointsConfig, Key, Lab, LcusFrame, Mac, Model, PowerState,
     RelayBoard, RelayChannel, RelayKind,
 };
+use super::raw::RawUsb;
 use super::raw::{
     Indexed, RawActuator, RawApproval, RawBench, RawEndpoints, RawKeymap, RawLab, RawPowerState,
     RawRelayBoard, RawRelayChannel, RawRelayKind, quoted_list,
 };
-use super::model::UsbConfig;
-use super::raw::RawUsb;
 use crate::config_error::{FileProblems, join_key};
 
 /// The keys the harness presses in its scenarios and recovery procedures (the speaker key
@@ -454,18 +454,29 @@ impl Checker<'_, '_> {
     fn usb(&mut self, path: &str, usb: &RawUsb, table_span: &Range<usize>) -> Option<UsbConfig> {
         let empty = |text: &Spanned<String>| text.get_ref().trim().is_empty();
         match (&usb.image, &usb.device, &usb.size_mb) {
-            (Some(image), None, None) if !empty(image) => {
-                Some(UsbConfig::ImageFile { path: PathBuf::from(image.get_ref()) })
-            }
+            (Some(image), None, None) if !empty(image) => Some(UsbConfig::ImageFile {
+                path: PathBuf::from(image.get_ref()),
+            }),
             (None, Some(device), Some(size)) if !empty(device) && *size.get_ref() > 0 => {
-                Some(UsbConfig::BlockDevice { path: PathBuf::from(device.get_ref()), size_mb: *size.get_ref() })
+                Some(UsbConfig::BlockDevice {
+                    path: PathBuf::from(device.get_ref()),
+                    size_mb: *size.get_ref(),
+                })
             }
             (Some(_), Some(device), _) => {
-                self.problems.at(&device.span(), format!("{path}.device"), "a stick is either `image` or `device`, not both");
+                self.problems.at(
+                    &device.span(),
+                    format!("{path}.device"),
+                    "a stick is either `image` or `device`, not both",
+                );
                 None
             }
             (Some(_), None, Some(size)) => {
-                self.problems.at(&size.span(), format!("{path}.size_mb"), "`size_mb` goes with `device`, not with `image`");
+                self.problems.at(
+                    &size.span(),
+                    format!("{path}.size_mb"),
+                    "`size_mb` goes with `device`, not with `image`",
+                );
                 None
             }
             (None, Some(device), None) => {
@@ -477,11 +488,16 @@ impl Checker<'_, '_> {
                 None
             }
             (None, Some(_), Some(size)) if *size.get_ref() == 0 => {
-                self.problems.at(&size.span(), format!("{path}.size_mb"), "size_mb must be more than 0");
+                self.problems.at(
+                    &size.span(),
+                    format!("{path}.size_mb"),
+                    "size_mb must be more than 0",
+                );
                 None
             }
             (Some(text), ..) | (None, Some(text), _) => {
-                self.problems.at(&text.span(), path.to_string(), "the path is empty");
+                self.problems
+                    .at(&text.span(), path.to_string(), "the path is empty");
                 None
             }
             (None, None, _) => {

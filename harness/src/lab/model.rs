@@ -94,15 +94,6 @@ pub struct Bench {
     pub usb: Option<UsbConfig>,
 }
 
-/// Where a bench's USB stick is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UsbConfig {
-    /// An image file: the virtual bench's stick.
-    ImageFile { path: PathBuf },
-    /// The host side of a USB-SD-mux: written only when removable and of this size.
-    BlockDevice { path: PathBuf, size_mb: u64 },
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelayChannel {
     /// Name of the board (an entry of `Lab::relay_boards`).
@@ -260,4 +251,22 @@ impl std::fmt::Display for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The USB stick in the phone's port: where the harness puts the recovery stick it builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsbConfig {
+    /// The virtual bench's stick: an image file the twin reads; no file means no stick.
+    ImageFile {
+        /// The image file the twin phone reads as its stick.
+        path: PathBuf,
+    },
+    /// A USB-SD-mux's host side on a rack: the whole disk, written raw.
+    BlockDevice {
+        /// The disk, best a stable `/dev/disk/by-id/usb-...` link.
+        path: PathBuf,
+        /// The disk's size in MiB (as `lsblk -b` bytes / 1048576), checked before every
+        /// write so a wrong path can never overwrite another disk.
+        size_mb: u64,
+    },
 }

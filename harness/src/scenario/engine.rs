@@ -409,18 +409,27 @@ impl Case<'_, '_> {
             }
             Step::Pause { seconds } => {
                 tokio::time::sleep(self.ctx.scaled(*seconds)).await;
-                self.transcript.action(format!("{number}. pause {seconds} s"));
+                self.transcript
+                    .action(format!("{number}. pause {seconds} s"));
             }
             Step::OfferFirmware(generation) => {
                 let image = self.image(generation)?;
                 let bench = &self.rig.bench.name;
                 let mut account = self.ctx.endpoints.accounts.get(bench).ok_or_else(|| {
-                    Abort::Config(format!("bench {bench} has no account to offer firmware through"))
+                    Abort::Config(format!(
+                        "bench {bench} has no account to offer firmware through"
+                    ))
                 })?;
                 let file_name = file_name(&image.rom);
-                account.firmware = Some(FirmwareOffer { file_name: file_name.clone(), path: image.rom.clone() });
+                account.firmware = Some(FirmwareOffer {
+                    file_name: file_name.clone(),
+                    path: image.rom.clone(),
+                });
                 self.ctx.endpoints.accounts.set(bench, account);
-                self.transcript.action(format!("{number}. server: firmware {} ({file_name}) offered", image.version));
+                self.transcript.action(format!(
+                    "{number}. server: firmware {} ({file_name}) offered",
+                    image.version
+                ));
             }
             Step::Package(package) => self.package(number, package).await?,
         }
@@ -429,11 +438,18 @@ impl Case<'_, '_> {
 
     async fn package(&mut self, number: usize, step: &PackageStep) -> Result<(), Abort> {
         let image = self.image(&step.generation)?;
-        let words = package::stage(self.ctx.endpoints, &self.rig.bench, &image, step).await.map_err(|e| match e {
-            package::PackageError::Fixtures(m) => Abort::Config(m),
-            package::PackageError::Lab(m) => Abort::Lab(m),
-        })?;
-        self.transcript.action(format!("{number}. {words}"));
+        let staged = package::stage(self.ctx.endpoints, &self.rig.bench, &image, step)
+            .await
+            .map_err(|e| match e {
+                package::PackageError::Fixtures(m) => Abort::Config(m),
+                package::PackageError::Lab(m) => Abort::Lab(m),
+            })?;
+        for size in staged.sizes {
+            self.redactor
+                .replace(format!("({size} bytes)"), "(whole file)");
+        }
+        self.transcript
+            .action(format!("{number}. {}", staged.words));
         Ok(())
     }
 
@@ -444,7 +460,12 @@ impl Case<'_, '_> {
             Abort::Config(format!(
                 "no `{generation}` firmware for {} in its manifest (generations: {})",
                 manifest.model,
-                manifest.images.iter().map(|i| i.generation.as_str()).collect::<Vec<_>>().join(", ")
+                manifest
+                    .images
+                    .iter()
+                    .map(|i| i.generation.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })
     }
@@ -577,7 +598,9 @@ fn account_words(account: AccountState) -> &'static str {
 
 /// The name a fixture file is served under.
 fn file_name(path: &std::path::Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// A password a person could type on a phone keypad, unlike any default.

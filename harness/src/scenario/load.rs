@@ -13,8 +13,8 @@ use super::model::{
     PowerAction, ProvisioningUrl, Scenario, Step, WaitFor,
 };
 use super::raw::{
-    RawAccount, RawGiven, RawLink, RawModels, RawPower, RawProvisioning, RawScenario, RawStep,
-    RawFilesystem, RawPart, RawWait, STEP_ACTIONS,
+    RawAccount, RawFilesystem, RawGiven, RawLink, RawModels, RawPart, RawPower, RawProvisioning,
+    RawScenario, RawStep, RawWait, STEP_ACTIONS,
 };
 use crate::config_error::{ConfigError, ConfigProblem, FileProblems};
 use crate::lab::raw::{Indexed, quoted_list};
@@ -300,15 +300,35 @@ fn check_step(problems: &mut FileProblems<'_>, entry: &Indexed<RawStep>) -> Opti
     }
 
     for (modifier, span, allowed) in [
-        ("filesystem", step.filesystem.as_ref().map(Spanned::span), action == "usb_stick"),
-        ("omit", step.omit.as_ref().map(Spanned::span), matches!(action, "usb_stick" | "tftp_package")),
-        ("corrupt", step.corrupt.as_ref().map(Spanned::span), matches!(action, "usb_stick" | "tftp_package")),
+        (
+            "filesystem",
+            step.filesystem.as_ref().map(Spanned::span),
+            action == "usb_stick",
+        ),
+        (
+            "omit",
+            step.omit.as_ref().map(Spanned::span),
+            matches!(action, "usb_stick" | "tftp_package"),
+        ),
+        (
+            "corrupt",
+            step.corrupt.as_ref().map(Spanned::span),
+            matches!(action, "usb_stick" | "tftp_package"),
+        ),
     ] {
         if let Some(span) = span
             && !allowed
         {
-            let owners = if modifier == "filesystem" { "`usb_stick`" } else { "`usb_stick` and `tftp_package`" };
-            problems.at(&span, format!("{path}.{modifier}"), format!("`{modifier}` applies to {owners} only, not to `{action}`"));
+            let owners = if modifier == "filesystem" {
+                "`usb_stick`"
+            } else {
+                "`usb_stick` and `tftp_package`"
+            };
+            problems.at(
+                &span,
+                format!("{path}.{modifier}"),
+                format!("`{modifier}` applies to {owners} only, not to `{action}`"),
+            );
             ok = false;
         }
     }
@@ -339,15 +359,28 @@ fn check_step(problems: &mut FileProblems<'_>, entry: &Indexed<RawStep>) -> Opti
     } else if let Some(seconds) = &step.pause_s {
         pause(problems, &format!("{path}.pause_s"), seconds)
     } else if let Some(generation) = &step.offer_firmware {
-        generation_name(problems, &format!("{path}.offer_firmware"), generation).map(Step::OfferFirmware)
+        generation_name(problems, &format!("{path}.offer_firmware"), generation)
+            .map(Step::OfferFirmware)
     } else if let Some(generation) = &step.tftp_package {
-        package(problems, &format!("{path}.tftp_package"), generation, Medium::Tftp, step)
+        package(
+            problems,
+            &format!("{path}.tftp_package"),
+            generation,
+            Medium::Tftp,
+            step,
+        )
     } else if let Some(generation) = &step.usb_stick {
         let medium = match step.filesystem.as_ref().map(|f| *f.get_ref()) {
             None | Some(RawFilesystem::Fat) => Medium::UsbFat,
             Some(RawFilesystem::Ntfs) => Medium::UsbNtfs,
         };
-        package(problems, &format!("{path}.usb_stick"), generation, medium, step)
+        package(
+            problems,
+            &format!("{path}.usb_stick"),
+            generation,
+            medium,
+            step,
+        )
     } else {
         None
     };
@@ -481,16 +514,28 @@ fn pause(problems: &mut FileProblems<'_>, path: &str, seconds: &Spanned<f64>) ->
     if value > 0.0 && value <= PAUSE_S_MAX {
         return Some(Step::Pause { seconds: value });
     }
-    problems.at(&seconds.span(), path, format!("pause_s must be above 0 and at most {PAUSE_S_MAX}, found {value}"));
+    problems.at(
+        &seconds.span(),
+        path,
+        format!("pause_s must be above 0 and at most {PAUSE_S_MAX}, found {value}"),
+    );
     None
 }
 
-fn generation_name(problems: &mut FileProblems<'_>, path: &str, name: &Spanned<String>) -> Option<String> {
+fn generation_name(
+    problems: &mut FileProblems<'_>,
+    path: &str,
+    name: &Spanned<String>,
+) -> Option<String> {
     let text = name.get_ref().trim();
     if !text.is_empty() {
         return Some(text.to_string());
     }
-    problems.at(&name.span(), path, "a firmware generation name (e.g. `current`), found an empty string");
+    problems.at(
+        &name.span(),
+        path,
+        "a firmware generation name (e.g. `current`), found an empty string",
+    );
     None
 }
 

@@ -21,16 +21,30 @@ pub enum PackageError {
     Lab(String),
 }
 
-/// Stages `step`'s package for `bench`; returns the transcript's words for what was done.
+/// What staging did.
+pub struct Staged {
+    /// The transcript's words.
+    pub words: String,
+    /// The size of each file put in place: a phone that reads one whole is not a finding
+    /// about the drop's size.
+    pub sizes: Vec<u64>,
+}
+
+/// Stages `step`'s package for `bench`.
 pub async fn stage(
     endpoints: &Endpoints,
     bench: &Bench,
     image: &ImageEntry,
     step: &PackageStep,
-) -> Result<String, PackageError> {
+) -> Result<Staged, PackageError> {
     let files = package_files(bench, image, step)?;
+    let sizes = files.iter().map(|f| f.contents.len() as u64).collect();
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-    let listed = if names.is_empty() { "no files".to_string() } else { names.join(", ") };
+    let listed = if names.is_empty() {
+        "no files".to_string()
+    } else {
+        names.join(", ")
+    };
     let tampered = step
         .corrupt
         .filter(|c| Some(*c) != step.omit)
@@ -38,40 +52,67 @@ pub async fn stage(
         .unwrap_or_default();
     match step.medium {
         Medium::Tftp => {
-            let staging = tempfile::tempdir().map_err(|e| PackageError::Lab(format!("temporary folder: {e}")))?;
+            let staging = tempfile::tempdir()
+                .map_err(|e| PackageError::Lab(format!("temporary folder: {e}")))?;
             let mut sources = Vec::new();
             for file in &files {
                 let path = staging.path().join(&file.name);
-                std::fs::write(&path, &file.contents).map_err(|e| PackageError::Lab(format!("{}: {e}", path.display())))?;
+                std::fs::write(&path, &file.contents)
+                    .map_err(|e| PackageError::Lab(format!("{}: {e}", path.display())))?;
                 sources.push((file.name.clone(), path));
             }
             endpoints
                 .stage_recovery(&bench.name, &sources)
-                .map_err(|e| PackageError::Lab(format!("staging the TFTP folder of {}: {e}", bench.name)))?;
-            Ok(format!("tftp: recovery package {} staged: {listed}{tampered}", image.version))
+                .map_err(|e| {
+                    PackageError::Lab(format!("staging the TFTP folder of {}: {e}", bench.name))
+                })?;
+            let words = format!(
+                "tftp: recovery package {} staged: {listed}{tampered}",
+                image.version
+            );
+            Ok(Staged { words, sizes })
         }
         Medium::UsbFat | Medium::UsbNtfs => {
             let usb = bench.usb.clone().ok_or_else(|| {
-                PackageError::Fixtures(format!("bench {} has no `usb` stick in the lab file", bench.name))
+                PackageError::Fixtures(format!(
+                    "bench {} has no `usb` stick in the lab file",
+                    bench.name
+                ))
             })?;
             let (filesystem, words) = match step.medium {
-                Medium::UsbNtfs => (Filesystem::Ntfs, "NTFS"),
-                _ => (Filesystem::Fat, "FAT"),
+                // A real NTFS stick holds the files, but no phone reads NTFS: the image is a
+                // well-formed NTFS volume start without them (drivers/media/ntfs.rs).
+                Medium::UsbNtfs => (
+                    Filesystem::Ntfs,
+                    "NTFS-formatted stick (files not written: NTFS is unreadable to the phone) for",
+                ),
+                _ => (Filesystem::Fat, "FAT stick with"),
             };
             tokio::task::spawn_blocking(move || {
-                let stick = build_stick(filesystem, &files).map_err(|e| PackageError::Lab(e.to_string()))?;
+                let stick = build_stick(filesystem, &files)
+                    .map_err(|e| PackageError::Lab(e.to_string()))?;
                 let mut media = open_usb_media(&usb);
-                media.deliver(&stick).map_err(|e| PackageError::Lab(e.to_string()))
+                media
+                    .deliver(&stick)
+                    .map_err(|e| PackageError::Lab(e.to_string()))
             })
             .await
             .map_err(|e| PackageError::Lab(format!("writing the stick panicked: {e}")))??;
-            Ok(format!("usb: {words} stick with recovery package {}: {listed}{tampered}", image.version))
+            let words = format!(
+                "usb: {words} recovery package {}: {listed}{tampered}",
+                image.version
+            );
+            Ok(Staged { words, sizes })
         }
     }
 }
 
 /// The package's files in the phone's order, read from the fixtures.
-fn package_files(bench: &Bench, image: &ImageEntry, step: &PackageStep) -> Result<Vec<StickFile>, PackageError> {
+fn package_files(
+    bench: &Bench,
+    image: &ImageEntry,
+    step: &PackageStep,
+) -> Result<Vec<StickFile>, PackageError> {
     let mut files = Vec::new();
     for part in [PackagePart::Bin, PackagePart::Rfs, PackagePart::Rom] {
         if step.omit == Some(part) {
@@ -90,15 +131,18 @@ fn package_files(bench: &Bench, image: &ImageEntry, step: &PackageStep) -> Resul
                 part.extension()
             ))
         })?;
-        let mut contents =
-            std::fs::read(source).map_err(|e| PackageError::Fixtures(format!("{}: {e}", source.display())))?;
+        let mut contents = std::fs::read(source)
+            .map_err(|e| PackageError::Fixtures(format!("{}: {e}", source.display())))?;
         if step.corrupt == Some(part) {
             // One flipped bit in the middle: the header still names the model, only the
             // checksum can tell.
             let middle = contents.len() / 2;
             contents[middle] ^= 0x01;
         }
-        files.push(StickFile { name: package_name(bench, part), contents });
+        files.push(StickFile {
+            name: package_name(bench, part),
+            contents,
+        });
     }
     Ok(files)
 }

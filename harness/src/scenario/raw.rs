@@ -216,8 +216,14 @@ impl RawStep {
         note("wait", self.wait.as_ref().map(Spanned::span));
         note("login", self.login.as_ref().map(Spanned::span));
         note("pause_s", self.pause_s.as_ref().map(Spanned::span));
-        note("offer_firmware", self.offer_firmware.as_ref().map(Spanned::span));
-        note("tftp_package", self.tftp_package.as_ref().map(Spanned::span));
+        note(
+            "offer_firmware",
+            self.offer_firmware.as_ref().map(Spanned::span),
+        );
+        note(
+            "tftp_package",
+            self.tftp_package.as_ref().map(Spanned::span),
+        );
         note("usb_stick", self.usb_stick.as_ref().map(Spanned::span));
         found.sort_by_key(|(_, span)| span.start);
         found

@@ -155,7 +155,6 @@ pub fn wait_line(
     false
 }
 
-
 /// The lines a child writes to one of its streams, as they come.
 pub fn lines_of(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, lines) = mpsc::channel();

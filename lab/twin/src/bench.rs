@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use crate::lab::{LabError, RelayKind, TwinBench, TwinLab};
@@ -26,6 +27,9 @@ pub struct BenchOptions {
     pub provisioning_url: Option<String>,
     /// Multiplies every phone delay. Default: `[lab] time_scale`.
     pub time_scale: Option<f64>,
+    /// The recovery TFTP server phones are told about (DHCP next-server / option 150); the
+    /// harness passes the address it actually bound. Default: from `[endpoints] tftp`.
+    pub tftp_server: Option<SocketAddr>,
 }
 
 /// Why the virtual bench could not start, or a fault hook could not act.
@@ -131,6 +135,13 @@ impl VirtualBench {
             );
         }
 
+        let tftp_server = opts.tftp_server.or_else(|| lab.tftp_server());
+        if tftp_server.is_none() {
+            tracing::warn!(
+                "no recovery TFTP server is known (no [endpoints] tftp with a port, none given): TFTP recovery will fail"
+            );
+        }
+
         let mut firmware = Vec::new();
         for bench in &lab.benches {
             firmware.push(lab.initial_firmware_path(&bench.model)?);
@@ -158,6 +169,8 @@ impl VirtualBench {
                 time_scale,
                 dhcp_provisioning_url: provisioning_url.clone(),
                 initial_firmware,
+                tftp_server,
+                usb_image: spec.usb_image.clone(),
             })?;
             // A bench without a network relay has its cable plugged in for good.
             let cable = Arc::new(Cable {

@@ -80,6 +80,7 @@ struct RawLabTable {
 #[derive(Debug, Deserialize)]
 struct RawEndpoints {
     provisioning: String,
+    tftp: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +109,18 @@ struct RawBench {
     network: Option<RawRelayChannel>,
     actuator: String,
     keymap: String,
+    usb: Option<RawUsb>,
+}
+
+/// A bench's USB stick: an image file on the virtual bench, or a USB-SD-mux's block device
+/// on a rack (which the twin has no use for).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUsb {
+    image: Option<PathBuf>,
+    device: Option<String>,
+    #[allow(dead_code)] // read so the rack form parses; only the harness uses it
+    size_mb: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,6 +222,10 @@ pub struct TwinBench {
     pub actuator: String,
     /// Actuator channel to key name (one of `KEY_NAMES`), from the bench's keymap.
     pub keys: BTreeMap<u16, String>,
+    /// The USB stick image in the phone's slot (`usb = { image = ... }`), resolved against
+    /// the lab file's folder; no file there means no stick. `None`: no stick slot wired (or
+    /// a rack's block device, which the virtual bench cannot use).
+    pub usb_image: Option<PathBuf>,
 }
 
 impl TwinBench {
@@ -233,6 +250,8 @@ pub struct TwinLab {
     pub time_scale: f64,
     /// The provisioning endpoint's address (`[endpoints] provisioning`).
     pub provisioning: SocketAddr,
+    /// The recovery TFTP endpoint's address (`[endpoints] tftp`), if the file has one.
+    pub tftp: Option<SocketAddr>,
     /// The relay boards, in file order.
     pub relay_boards: Vec<TwinRelayBoard>,
     /// The actuators, in file order.
@@ -270,6 +289,12 @@ impl TwinLab {
     /// that bound it knows the URL.
     pub fn provisioning_url(&self) -> Option<String> {
         (self.provisioning.port() != 0).then(|| format!("http://{}/", self.provisioning))
+    }
+
+    /// The recovery TFTP server phones are told about (DHCP next-server / option 150).
+    /// `None` when the lab file has none or leaves its port to be picked at run time.
+    pub fn tftp_server(&self) -> Option<SocketAddr> {
+        self.tftp.filter(|addr| addr.port() != 0)
     }
 
     /// A bench by name.
@@ -389,6 +414,19 @@ fn parse(text: &str, base_dir: &Path, file: String) -> Result<TwinLab, LabError>
             ),
         )
     })?;
+    let tftp = raw
+        .endpoints
+        .tftp
+        .as_deref()
+        .map(|text| {
+            text.parse::<SocketAddr>().map_err(|_| {
+                check.invalid(
+                    "endpoints.tftp",
+                    format!("expected an address like 127.0.0.1:10069, found `{text}`"),
+                )
+            })
+        })
+        .transpose()?;
 
     check.unique(
         "relay_board",
@@ -605,6 +643,36 @@ fn parse(text: &str, base_dir: &Path, file: String) -> Result<TwinLab, LabError>
                 ),
             ));
         }
+        let usb_image = match &raw.usb {
+            None => None,
+            Some(RawUsb {
+                image: Some(_),
+                device: Some(_),
+                ..
+            }) => {
+                return Err(check.invalid(
+                    key("usb"),
+                    "give either `image` (a stick image file) or `device` (a block device), not both",
+                ));
+            }
+            Some(RawUsb {
+                image: Some(image), ..
+            }) if image.as_os_str().is_empty() => {
+                return Err(check.invalid(key("usb.image"), "must not be empty"));
+            }
+            Some(RawUsb {
+                image: Some(image), ..
+            }) => Some(base_dir.join(image)),
+            Some(RawUsb {
+                device: Some(_), ..
+            }) => None,
+            Some(_) => {
+                return Err(check.invalid(
+                    key("usb"),
+                    "expected `image = \"<stick image file>\"` or `device = \"/dev/...\"`",
+                ));
+            }
+        };
         benches.push(TwinBench {
             name: raw.name.clone(),
             model: (*model).to_string(),
@@ -615,6 +683,7 @@ fn parse(text: &str, base_dir: &Path, file: String) -> Result<TwinLab, LabError>
             network,
             actuator: actuator.name.clone(),
             keys: keys.clone(),
+            usb_image,
         });
     }
     // Two benches sharing an actuator would press each other's keys.
@@ -649,6 +718,7 @@ fn parse(text: &str, base_dir: &Path, file: String) -> Result<TwinLab, LabError>
         base_dir: base_dir.to_path_buf(),
         time_scale: raw.lab.time_scale,
         provisioning,
+        tftp,
         relay_boards,
         actuators,
         benches,

@@ -23,6 +23,9 @@ struct Args {
     /// Multiplies every phone delay (default: `[lab] time_scale`).
     #[arg(long)]
     time_scale: Option<f64>,
+    /// The recovery TFTP server phones are told about (default: from `[endpoints] tftp`).
+    #[arg(long)]
+    tftp_server: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
@@ -38,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let opts = BenchOptions {
         provisioning_url: args.provisioning_url,
         time_scale: args.time_scale,
+        tftp_server: args.tftp_server,
     };
     let bench = VirtualBench::start(lab, opts)
         .await

@@ -204,6 +204,7 @@ async fn relays_and_keys_reach_the_phone_on_the_wire() {
         BenchOptions {
             provisioning_url: Some(url),
             time_scale: None,
+            tftp_server: None,
         },
     )
     .await
@@ -312,6 +313,7 @@ async fn unplugging_the_power_board_cuts_power_and_faults_name_devices() {
         BenchOptions {
             provisioning_url: Some(url),
             time_scale: Some(0.002),
+            tftp_server: None,
         },
     )
     .await

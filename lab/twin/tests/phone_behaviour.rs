@@ -205,6 +205,8 @@ impl Lab {
             time_scale: TIME_SCALE,
             dhcp_provisioning_url: Some(format!("http://{}/", self.http)),
             initial_firmware: self.firmware.clone(),
+            tftp_server: None,
+            usb_image: None,
         };
         (Phone::spawn(spec.clone()).unwrap(), spec)
     }
@@ -770,7 +772,7 @@ async fn long_press_on_a_2017_build_factory_resets() {
 #[tokio::test]
 async fn long_press_on_a_2019_build_shows_the_recovery_menu_and_keeps_settings() {
     let (mut lab, phone, spec) = long_press("2019-06-01").await;
-    screen_shows(&phone, "Recovery: TFTP / USB").await;
+    screen_shows(&phone, "Recovery: 1 TFTP / 2 USB").await;
     phone.set_key(Key::Speaker, false);
     tap(&phone, Key::Cancel);
     let seen = lab

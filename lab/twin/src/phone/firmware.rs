@@ -69,6 +69,9 @@ pub struct Declaration {
     pub intermedia: bool,
     /// Declared features, e.g. `autop-reset` (the `**7283` activation code).
     pub features: Vec<String>,
+    /// Which file of a recovery package this is (`kernel`, `rootfs`, `firmware`); `None`
+    /// for an image that does not say (a plain `.rom` from a firmware URL).
+    pub part: Option<String>,
 }
 
 /// A checked firmware image, as the phone keeps it in flash (the payload itself is not kept).
@@ -172,6 +175,7 @@ fn parse_declaration(data: &[u8]) -> Result<Declaration, ImageError> {
     let mut build_date = None;
     let mut intermedia = false;
     let mut features = Vec::new();
+    let mut part = None;
     for line in text.lines() {
         let Some((key, value)) = line.split_once('=') else {
             continue;
@@ -180,6 +184,7 @@ fn parse_declaration(data: &[u8]) -> Result<Declaration, ImageError> {
         match key.trim() {
             "build_date" => build_date = Some(value.to_owned()),
             "intermedia" => intermedia = value == "true",
+            "part" => part = Some(value.to_owned()),
             "features" => {
                 features = value
                     .split(',')
@@ -203,6 +208,7 @@ fn parse_declaration(data: &[u8]) -> Result<Declaration, ImageError> {
         build_date,
         intermedia,
         features,
+        part,
     })
 }
 
@@ -253,6 +259,7 @@ mod tests {
         assert_eq!(fw.declaration.build_date, "2021-03-01");
         assert!(fw.declaration.intermedia);
         assert!(fw.has_feature("autop-reset"));
+        assert_eq!(fw.declaration.part, None);
     }
 
     #[test]

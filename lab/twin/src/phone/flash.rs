@@ -157,6 +157,7 @@ mod tests {
                 build_date: "2021-01-01".to_owned(),
                 intermedia: true,
                 features: vec![],
+                part: None,
             },
         })
     }

@@ -17,6 +17,7 @@ pub mod keypad;
 pub mod model;
 pub mod net;
 pub mod provision;
+pub mod recovery;
 pub mod runtime;
 pub mod serve;
 pub mod sip;
@@ -24,7 +25,7 @@ pub mod syslog;
 pub mod timing;
 pub mod web;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -54,6 +55,12 @@ pub struct PhoneSpec {
     pub dhcp_provisioning_url: Option<String>,
     /// The `.rom` the phone runs when the bench starts.
     pub initial_firmware: PathBuf,
+    /// The recovery TFTP server, as DHCP's next-server / option 150 names it on the lab
+    /// network; `None`: the TFTP recovery entry has no server to ask and fails.
+    pub tftp_server: Option<SocketAddr>,
+    /// The phone's USB slot: the stick image file (no file there = no stick). `None`: the
+    /// bench has no stick wired.
+    pub usb_image: Option<PathBuf>,
 }
 
 impl PhoneSpec {

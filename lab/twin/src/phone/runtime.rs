@@ -7,6 +7,7 @@
 //! before the next event is handled, which keeps a fast power cycle from racing the old
 //! session's sockets.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -18,13 +19,18 @@ use tokio::task::{AbortHandle, JoinSet};
 use super::firmware::Firmware;
 use super::flash::Flash;
 use super::keypad::{Action, Keypad};
-use super::model::Key;
+use super::model::{Key, Model};
 use super::net::Net;
 use super::provision;
+use super::recovery::menu::{Entry, Menu, MenuAction};
+use super::recovery::{self, Part, RecoveryError};
 use super::serve::serve;
 use super::sip::{Outcome, Registration};
 use super::syslog::{self, Severity};
-use super::timing::{BOOTLOADER_S, Clock, DHCP_S, FIRMWARE_START_S, FLASH_S};
+use super::timing::{
+    BOOTLOADER_S, Clock, DHCP_S, FIRMWARE_START_S, FLASH_S, RECOVERY_FLASH_S, RECOVERY_REBOOT_S,
+    RECOVERY_REBOOTS, UPDATE_FAILED_S,
+};
 use super::web::WebUi;
 use super::{PhoneSpec, Physical};
 
@@ -57,12 +63,27 @@ pub enum Screen {
     UpdatingFirmware,
     /// The bootloader's recovery menu (speaker held at power-on, firmware after August 2018).
     RecoveryMenu,
+    /// The recovery reads one package file from the TFTP server.
+    RecoveryTftp {
+        /// The phone's model: the file is named after it.
+        model: Model,
+        /// The file being read.
+        part: Part,
+    },
+    /// The recovery reads the package from the USB stick.
+    RecoveryUsb,
+    /// A checked recovery package is being written.
+    Flashing,
+    /// One of the reboots after a recovery flash (1 to 3).
+    Rebooting(u8),
+    /// The recovery was aborted; the phone will boot the firmware it has.
+    UpdateFailed,
 }
 
 impl Screen {
     /// The text on the screen.
-    pub fn text(self) -> &'static str {
-        match self {
+    pub fn text(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             Screen::Off => "",
             Screen::Booting => "Booting",
             Screen::Initializing => "Initializing",
@@ -70,8 +91,17 @@ impl Screen {
             Screen::Registering => "Registering",
             Screen::Registered => "Registered",
             Screen::UpdatingFirmware => "Updating firmware",
-            Screen::RecoveryMenu => "Recovery: TFTP / USB",
-        }
+            Screen::RecoveryMenu => "Recovery: 1 TFTP / 2 USB",
+            Screen::RecoveryTftp { model, part } => {
+                return Cow::Owned(format!("TFTP: {}", part.file_name(model)));
+            }
+            Screen::RecoveryUsb => "USB: reading",
+            Screen::Flashing => "Flashing",
+            Screen::Rebooting(n) => {
+                return Cow::Owned(format!("Rebooting ({n}/{RECOVERY_REBOOTS})"));
+            }
+            Screen::UpdateFailed => "Update failed",
+        })
     }
 }
 
@@ -155,7 +185,7 @@ impl Shared {
 
     pub(crate) fn screen_text(&self) -> String {
         let state = self.lock();
-        let mut text = state.screen.text().to_owned();
+        let mut text = state.screen.text().into_owned();
         for extra in [
             Some(state.keypad.dial_string()).filter(|d| !d.is_empty()),
             state.keypad.popup(),
@@ -213,9 +243,13 @@ struct Tagged {
 enum Internal {
     BootloaderDone,
     FirmwareStarted,
-    DhcpDone { link: u64 },
+    DhcpDone {
+        link: u64,
+    },
     NetworkStageDone,
     Flashed,
+    /// The recovery is over (flashed and rebooted, or aborted): boot the firmware in flash.
+    RecoveryEnded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +258,10 @@ enum Stage {
     Bootloader,
     Hung,
     RecoveryMenu,
+    /// A recovery entry runs; `tftp` when it needs the network.
+    Recovering {
+        tftp: bool,
+    },
     Starting,
     Running,
 }
@@ -247,6 +285,7 @@ struct Actor {
     boot_tasks: JoinSet<()>,
     link_tasks: JoinSet<()>,
     autop: Option<AbortHandle>,
+    menu: Menu,
 }
 
 /// The phone's task: runs until `Shutdown` or until every `Phone` handle is gone.
@@ -276,6 +315,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut events: mpsc::UnboundedReceiver
         boot_tasks: JoinSet::new(),
         link_tasks: JoinSet::new(),
         autop: None,
+        menu: Menu::default(),
     };
     loop {
         tokio::select! {
@@ -308,7 +348,10 @@ impl Actor {
                 self.link = connected;
                 self.link_gen += 1;
                 if connected {
-                    if self.stage == Stage::Running {
+                    if matches!(
+                        self.stage,
+                        Stage::Running | Stage::Recovering { tftp: true }
+                    ) {
                         self.spawn_dhcp();
                     }
                 } else {
@@ -337,7 +380,13 @@ impl Actor {
             Internal::BootloaderDone => self.bootloader_done(),
             Internal::FirmwareStarted => self.firmware_started(),
             Internal::DhcpDone { link } => {
-                if link == self.link_gen && self.link {
+                if link != self.link_gen || !self.link {
+                    return;
+                }
+                if matches!(self.stage, Stage::Recovering { .. }) {
+                    // The bootloader has an address but no web UI and no provisioning.
+                    self.shared.set_online(true);
+                } else {
                     self.network_up();
                 }
             }
@@ -351,6 +400,13 @@ impl Actor {
                 // The new firmware is in flash: reboot without the power being cut.
                 self.stop_session().await;
                 self.start_boot();
+            }
+            Internal::RecoveryEnded => {
+                // The recovery's own reboots are done (or it gave up): the firmware in flash
+                // starts, as after any bootloader.
+                self.stop_session().await;
+                self.new_boot();
+                self.start_firmware();
             }
         }
     }
@@ -370,10 +426,15 @@ impl Actor {
         state.notice = None;
     }
 
-    fn start_boot(&mut self) {
+    /// A new boot of this power session: its tasks' messages are told from the old ones'.
+    fn new_boot(&mut self) {
         self.boot_gen += 1;
         self.network_started = false;
         self.boot_done = false;
+    }
+
+    fn start_boot(&mut self) {
+        self.new_boot();
         // The bootloader samples the speaker key as it starts.
         self.speaker_at_boot = self.held.contains(&Key::Speaker);
         self.stage = Stage::Bootloader;
@@ -393,7 +454,9 @@ impl Actor {
                 tracing::info!(bench = %self.shared.spec.bench, "Long Press: factory reset");
                 self.shared.update_flash(Flash::factory_reset);
             } else {
+                // Speaker key held: the bootloader shows the recovery menu and waits.
                 self.stage = Stage::RecoveryMenu;
+                self.menu = Menu::default();
                 self.shared.set_screen(Screen::RecoveryMenu);
                 return;
             }
@@ -457,8 +520,11 @@ impl Actor {
 
     fn key_pressed(&mut self, key: Key) {
         match self.stage {
-            // TFTP and USB entries are not built yet; Cancel leaves the menu and boots.
-            Stage::RecoveryMenu if key == Key::Cancel => self.start_firmware(),
+            Stage::RecoveryMenu => match self.menu.press(key) {
+                MenuAction::Stay => {}
+                MenuAction::Leave => self.start_firmware(),
+                MenuAction::Enter(entry) => self.start_recovery(entry),
+            },
             Stage::Running => {
                 let action = {
                     let mut state = self.shared.lock();
@@ -475,6 +541,46 @@ impl Actor {
             }
             _ => {}
         }
+    }
+
+    /// Runs a recovery entry: read the package, check it, flash it and reboot, or show
+    /// `Update failed`; either way the phone then boots the firmware in flash.
+    fn start_recovery(&mut self, entry: Entry) {
+        let source = match entry {
+            Entry::Tftp => {
+                self.stage = Stage::Recovering { tftp: true };
+                self.shared.set_screen(Screen::RecoveryTftp {
+                    model: self.shared.spec.model,
+                    part: Part::Kernel,
+                });
+                match Net::new(
+                    self.shared.spec.ip,
+                    &self.shared.user_agent(),
+                    self.shared.clock.http_timeout(),
+                    self.shared.online.subscribe(),
+                ) {
+                    Ok(net) => {
+                        self.net = Some(net.clone());
+                        if self.link {
+                            self.spawn_dhcp();
+                        }
+                        Source::Tftp(net)
+                    }
+                    Err(error) => Source::Broken(error.to_string()),
+                }
+            }
+            Entry::Usb => {
+                self.stage = Stage::Recovering { tftp: false };
+                self.shared.set_screen(Screen::RecoveryUsb);
+                Source::Usb
+            }
+        };
+        let shared = Arc::clone(&self.shared);
+        let done = self.sender();
+        self.boot_tasks.spawn(async move {
+            recover(&shared, source).await;
+            done(Internal::RecoveryEnded);
+        });
     }
 
     fn start_autop(&mut self) {
@@ -733,4 +839,81 @@ async fn call_home(shared: &Shared, net: &Net) {
             )
             .await;
     }
+}
+
+/// Where a recovery reads its package from.
+enum Source {
+    Tftp(Net),
+    Usb,
+    /// The phone's network interface could not be set up (its address is taken).
+    Broken(String),
+}
+
+/// The recovery after the menu: read, check, flash and reboot; or `Update failed` with the
+/// flash untouched.
+async fn recover(shared: &Shared, source: Source) {
+    let bench = &shared.spec.bench;
+    let outcome = match source {
+        Source::Tftp(net) => read_from_tftp(shared, &net).await,
+        Source::Usb => read_from_usb(shared).await,
+        Source::Broken(reason) => Err(RecoveryError::Network { reason }),
+    }
+    .and_then(|package| {
+        recovery::verify::verify(&package, shared.spec.model).map_err(RecoveryError::from)
+    });
+    match outcome {
+        Ok(firmware) => {
+            tracing::info!(%bench, version = %firmware.version, "Rom check ok: flashing the recovery package");
+            shared.set_screen(Screen::Flashing);
+            shared.clock.sleep(RECOVERY_FLASH_S).await;
+            // The recovered phone runs the package's firmware with factory settings.
+            shared.update_flash(|flash| *flash = Flash::factory(firmware));
+            for n in 1..=RECOVERY_REBOOTS {
+                shared.set_screen(Screen::Rebooting(n));
+                shared.clock.sleep(RECOVERY_REBOOT_S).await;
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%bench, %error, "recovery aborted, flash untouched");
+            shared.set_screen(Screen::UpdateFailed);
+            shared.clock.sleep(UPDATE_FAILED_S).await;
+        }
+    }
+}
+
+/// Entry 1: once DHCP has given an address, the three files in order from the TFTP server;
+/// the first failure ends the read.
+async fn read_from_tftp(shared: &Shared, net: &Net) -> Result<recovery::Package, RecoveryError> {
+    let server = shared.spec.tftp_server.ok_or(RecoveryError::NoTftpServer)?;
+    // No cable: the bootloader waits for a link and an address, as the firmware does.
+    let mut online = shared.online.subscribe();
+    if online.wait_for(|online| *online).await.is_err() {
+        return Err(RecoveryError::Network {
+            reason: "the phone's network state is gone".into(),
+        });
+    }
+    let mut files = Vec::new();
+    for part in Part::ALL {
+        let model = shared.spec.model;
+        shared.set_screen(Screen::RecoveryTftp { model, part });
+        let name = part.file_name(model);
+        let bytes =
+            recovery::tftp_client::read_file(net, server, &name, shared.clock.tftp_wait()).await?;
+        files.push((part, name, bytes));
+    }
+    Ok(recovery::Package { files })
+}
+
+/// Entry 2: the three files from the stick in the USB slot.
+async fn read_from_usb(shared: &Shared) -> Result<recovery::Package, RecoveryError> {
+    let image = shared.spec.usb_image.clone();
+    let model = shared.spec.model;
+    // Reading a stick is blocking file I/O; keep it off the runtime's workers.
+    let read =
+        tokio::task::spawn_blocking(move || recovery::usb::read_package(image.as_deref(), model))
+            .await
+            .map_err(|error| RecoveryError::StickReader {
+                reason: error.to_string(),
+            })?;
+    Ok(read?)
 }

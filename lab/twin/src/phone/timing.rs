@@ -13,6 +13,14 @@ pub const FIRMWARE_START_S: f64 = 40.0;
 pub const DHCP_S: f64 = 2.0;
 /// Writing a downloaded firmware to flash, before the reboot.
 pub const FLASH_S: f64 = 90.0;
+/// Writing a recovery package to flash, after its check.
+pub const RECOVERY_FLASH_S: f64 = 90.0;
+/// Each of the reboots that follow a recovery flash.
+pub const RECOVERY_REBOOT_S: f64 = 30.0;
+/// How many reboots follow a recovery flash (KB: "several reboots").
+pub const RECOVERY_REBOOTS: u8 = 3;
+/// How long `Update failed` shows before the phone boots the firmware it has.
+pub const UPDATE_FAILED_S: f64 = 5.0;
 /// SIP T1 (RFC 3261).
 pub const SIP_T1_S: f64 = 0.5;
 /// SIP T2 (RFC 3261): the retransmission interval cap.
@@ -29,6 +37,9 @@ pub const MIN_REFRESH_S: f64 = 1.0;
 const SIP_T1_FLOOR: Duration = Duration::from_millis(50);
 /// Floor of the scaled HTTP timeout, for the same reason.
 const HTTP_TIMEOUT_FLOOR: Duration = Duration::from_secs(2);
+/// Floor of the scaled TFTP retransmission wait: a retransmission is harmless, but five in a
+/// row abort a recovery the server did not fail.
+const TFTP_WAIT_FLOOR: Duration = Duration::from_millis(500);
 
 /// The delays of one phone at its lab's `time_scale`.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +78,13 @@ impl Clock {
         self.scaled(HTTP_TIMEOUT_S).max(HTTP_TIMEOUT_FLOOR)
     }
 
+    /// How long the TFTP client waits for an answer before a retransmission: the `timeout`
+    /// option it asks for, scaled, with its floor.
+    pub fn tftp_wait(&self) -> Duration {
+        self.scaled(f64::from(super::recovery::tftp_client::ASKED_TIMEOUT_S))
+            .max(TFTP_WAIT_FLOOR)
+    }
+
     /// When to refresh a registration granted for `expires_s`: half of it (RFC 3261 leaves
     /// the choice to the client; ASSUMED in BEHAVIOUR.md).
     pub fn refresh_after(&self, expires_s: u32) -> Duration {
@@ -90,6 +108,8 @@ mod tests {
             Clock::new(0.01).scaled(BOOTLOADER_S),
             Duration::from_millis(30)
         );
+        assert_eq!(Clock::new(1.0).tftp_wait(), Duration::from_secs(1));
+        assert_eq!(Clock::new(0.01).tftp_wait(), Duration::from_millis(500));
         assert_eq!(
             Clock::new(1.0).refresh_after(3600),
             Duration::from_secs(1800)
