@@ -9,6 +9,7 @@ pub mod list;
 pub mod run;
 pub mod serve;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Where the project's folders are: the current directory when it holds `lab/virtual.toml`
@@ -63,5 +64,7 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

@@ -9,6 +9,7 @@ pub mod actuator;
 pub mod media;
 pub mod power;
 pub mod transport;
+pub mod usb;
 pub mod web;
 
 use std::fmt;

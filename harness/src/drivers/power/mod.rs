@@ -1,8 +1,11 @@
 //! Relay boards that switch a phone's power or network cable: one file per board family.
 //! Adding a board family is one file here and one arm in [`super::open_power_switch`].
 
+pub mod hid_relay;
 pub mod lcus;
 pub mod numato;
+pub mod pdudaemon;
+pub mod ykush;
 
 use super::{DeviceRef, DriverError};
 
