@@ -1,7 +1,7 @@
 //! The virtual actuator answers lab/actuator/conformance.txt line for line, through its
 //! published serial port, as a host would see it.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
