@@ -84,10 +84,38 @@ enum Command {
         #[command(subcommand)]
         action: BenchAction,
     },
+    /// Bring up a rack: check its devices, list what is plugged in, print its DHCP setup.
+    Lab {
+        #[command(subcommand)]
+        action: LabAction,
+    },
     /// Write the synthetic firmware fixture set.
     Fixtures {
         #[command(subcommand)]
         action: FixturesAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum LabAction {
+    /// Open every device of every bench and read its state; switches and presses nothing.
+    /// Exits 0 when every device was found, 3 otherwise.
+    Check {
+        #[arg(long)]
+        lab: Option<PathBuf>,
+    },
+    /// List serial ports (with their /dev/serial/by-id links) and USB devices.
+    Ports,
+    /// Print (never run) a dnsmasq configuration for the lab VLAN.
+    Dnsmasq {
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        /// The lab VLAN's interface, such as `enp3s0.50`.
+        #[arg(long)]
+        interface: String,
+        /// The DHCP range, `START,END`.
+        #[arg(long)]
+        range: String,
     },
 }
 
@@ -262,6 +290,15 @@ fn main() -> ExitCode {
                     files,
                     bind,
                 } => commands::bench::tftp_serve(&lab(l), &bench, &files, bind).await,
+            },
+            Command::Lab { action } => match action {
+                LabAction::Check { lab: l } => commands::lab::check(&lab(l)).await,
+                LabAction::Ports => commands::lab::ports(),
+                LabAction::Dnsmasq {
+                    lab: l,
+                    interface,
+                    range,
+                } => commands::lab::dnsmasq(&lab(l), &interface, &range),
             },
             Command::Fixtures { action } => match action {
                 FixturesAction::Write { out } => {

@@ -8,7 +8,7 @@ use harness::drivers::ButtonActuator;
 use harness::drivers::DeviceRef;
 use harness::drivers::actuator::serial::SerialActuator;
 use harness::drivers::transport::ScriptedLink;
-use harness::lab::Actuator;
+use harness::lab::{Actuator, ActuatorKind};
 
 fn script() -> Vec<(String, String)> {
     let text = std::fs::read_to_string(
@@ -73,8 +73,9 @@ fn call_for(command: &str) -> Option<Call> {
 fn the_driver_follows_the_conformance_script() {
     let actuator = Actuator {
         name: "keys".into(),
-        port: "/dev/null".into(),
+        port: Some("/dev/null".into()),
         channels: 24,
+        kind: ActuatorKind::Serial,
     };
     let pairs = script();
     let (hello, hello_reply) = &pairs[0];

@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use harness::lab::{
-    self, Approval, Key, LcusFrame, Mac, Model, PowerState, RelayChannel, RelayKind,
+    self, ActuatorKind, Approval, Key, LcusFrame, Mac, Model, PowerState, RelayChannel, RelayKind,
 };
 
 /// A small valid lab: two relay boards, two actuators, one keymap, two benches.
@@ -90,6 +90,12 @@ approval = "required"
 
 const KEY_NAMES: &str = "`speaker`, `ok`, `cancel`, `f1`, `f2`, `f3`, `f4`, `up`, `down`, `left`, `right`, `1`, \
 `2`, `3`, `4`, `5`, `6`, `7`, `8`, `9`, `0`, `star`, `pound`, `mute` or `headset`";
+
+/// Turns actuator `keys-2` into keys pressed by the relays of an LCUS-24 board defined
+/// after the benches (channel 24 of that board is left free).
+const KEYS_ON_RELAYS: &str = "kind = \"relay\"\nrelay_board = \"key-relays\"\nrelays = [1, 2, 3, 4, 5, 6, 7, 8, 9, \
+    10, 11, 12, 13, 14, 15, 16, 17, 18, 19]\n\n[[relay_board]]\nname = \"key-relays\"\nkind = \"lcus\"\nport = \
+    \"/dev/serial/by-id/usb-1a86_USB_Serial_key-relays-if00-port0\"\nchannels = 24";
 
 /// A table row: what the mistake is, the edits that make it, the exact message.
 type Row = (&'static str, Vec<(&'static str, &'static str)>, String);
@@ -425,7 +431,7 @@ fn each_kind_of_mistake_gets_its_exact_message() {
         (
             "unknown relay kind",
             vec![("kind = \"numato\"", "kind = \"hid\"")],
-            "lab.toml:20:8: relay_board[1].kind: unknown variant `hid`, expected `lcus` or `numato`".into(),
+            "lab.toml:20:8: relay_board[1].kind: unknown variant `hid`, expected one of `lcus`, `numato`, `usb-hid-relay`, `ykush`, `pdudaemon`".into(),
         ),
         (
             "board with too many channels",
@@ -440,8 +446,8 @@ fn each_kind_of_mistake_gets_its_exact_message() {
         (
             "frame on a Numato board",
             vec![("kind = \"numato\"", "kind = \"numato\"\nframe = { header = 0xA1 }")],
-            "lab.toml:21:9: relay_board[1].frame: `frame` applies to LCUS boards only: a Numato board speaks ASCII \
-             commands"
+            "lab.toml:21:9: relay_board[1].frame: `frame` applies to LCUS boards only: a `numato` board has its own \
+             protocol"
                 .into(),
         ),
         (
@@ -450,6 +456,86 @@ fn each_kind_of_mistake_gets_its_exact_message() {
             "lab.toml:15:26: relay_board[0].frame.start: unknown field `start`, expected one of `header`, `on`, \
              `off`"
                 .into(),
+        ),
+        (
+            "a port on a usb-hid-relay board",
+            vec![("kind = \"lcus\"", "kind = \"usb-hid-relay\"")],
+            "lab.toml:15:8: relay_board[0].port: a `usb-hid-relay` board has no serial port: it is found on the USB bus, by its `serial` when there are several".into(),
+        ),
+        (
+            "more than 8 channels on a usb-hid-relay board",
+            vec![
+                ("kind = \"lcus\"", "kind = \"usb-hid-relay\""),
+                ("port = \"/dev/serial/by-id/usb-1a86_USB_Serial-if00-port0\"\n", ""),
+                ("channels = 4\n\n[[relay_board]]", "channels = 9\n\n[[relay_board]]"),
+            ],
+            "lab.toml:15:12: relay_board[0].channels: channels must be 1 to 8 on a `usb-hid-relay` board (USB-HID relay boards have 1 to 8 relays), found 9".into(),
+        ),
+        (
+            "a pdudaemon board without its url",
+            vec![(
+                "kind = \"lcus\"\nport = \"/dev/serial/by-id/usb-1a86_USB_Serial-if00-port0\"",
+                "kind = \"pdudaemon\"\npdu = \"pdu01\"",
+            )],
+            "lab.toml:12:1: relay_board[0].url: a `pdudaemon` board needs `url`: pdudaemon's HTTP listener, such as `http://localhost:16421`".into(),
+        ),
+        (
+            "a serial port missing on an LCUS board",
+            vec![("port = \"/dev/serial/by-id/usb-1a86_USB_Serial-if00-port0\"\n", "")],
+            "lab.toml:12:1: relay_board[0].port: a `lcus` board needs `port`: its serial device (a /dev/serial/by-id link)".into(),
+        ),
+        (
+            "a serial number on an LCUS board",
+            vec![("kind = \"lcus\"", "kind = \"lcus\"\nserial = \"QAAMZ\"")],
+            "lab.toml:15:10: relay_board[0].serial: `serial` applies to `usb-hid-relay` and `ykush` boards, not to a `lcus` board".into(),
+        ),
+        (
+            "a ykush with other than 3 channels",
+            vec![(
+                "kind = \"lcus\"\nport = \"/dev/serial/by-id/usb-1a86_USB_Serial-if00-port0\"",
+                "kind = \"ykush\"",
+            )],
+            "lab.toml:15:12: relay_board[0].channels: channels must be 3 on a `ykush` board (a YKUSH has 3 switchable ports; leave it out), found 4".into(),
+        ),
+        (
+            "a pdudaemon url on a Numato board",
+            vec![("kind = \"numato\"", "kind = \"numato\"\nurl = \"http://localhost:16421\"")],
+            "lab.toml:21:7: relay_board[1].url: `url` applies to `pdudaemon` boards only, not to a `numato` board".into(),
+        ),
+        (
+            "a relay actuator on an unknown board",
+            vec![(
+                "port = \"/dev/serial/by-id/usb-yealink-lab_actuator_keys-2-if00\"\nchannels = 32",
+                "kind = \"relay\"\nrelay_board = \"nope\"\nrelays = [1, 2, 3]",
+            )],
+            "lab.toml:32:15: actuator[1].relay_board: no relay board named `nope` (relay boards: `net`, `power`)".into(),
+        ),
+        (
+            "a relay actuator with a port and no board",
+            vec![(
+                "port = \"/dev/serial/by-id/usb-yealink-lab_actuator_keys-2-if00\"\nchannels = 32",
+                "kind = \"relay\"\nport = \"/dev/ttyUSB9\"",
+            )],
+            ["lab.toml:29:1: actuator[1].relay_board: a relay actuator needs `relay_board`: the name of the `[[relay_board]]` whose relays press the keys", "lab.toml:32:8: actuator[1].port: a relay actuator has no `port`: its relay board is the device"].join("\n"),
+        ),
+        (
+            "a relay board shared by power and keys",
+            vec![
+                (
+                    "port = \"/dev/serial/by-id/usb-yealink-lab_actuator_keys-2-if00\"\nchannels = 32",
+                    KEYS_ON_RELAYS,
+                ),
+                ("network = { board = \"net\", channel = 1 }", "network = { board = \"key-relays\", channel = 20 }"),
+            ],
+            "lab.toml:79:21: bench[1].network.board: relay board `key-relays` presses the keys of actuator `keys-2` (actuator[1]): a board wired to keys must not switch power or network too".into(),
+        ),
+        (
+            "a relay pressing two keys, on a board that also powers the benches",
+            vec![(
+                "port = \"/dev/serial/by-id/usb-yealink-lab_actuator_keys-2-if00\"\nchannels = 32",
+                "kind = \"relay\"\nrelay_board = \"power\"\nrelays = [3, 3]",
+            )],
+            ["lab.toml:33:10: actuator[1].relays: relay 3 is listed twice: one relay presses one key", "lab.toml:61:19: bench[0].power.board: relay board `power` presses the keys of actuator `keys-2` (actuator[1]): a board wired to keys must not switch power or network too", "lab.toml:72:19: bench[1].power.board: relay board `power` presses the keys of actuator `keys-2` (actuator[1]): a board wired to keys must not switch power or network too"].join("\n"),
         ),
         (
             "empty serial port path",
@@ -508,8 +594,52 @@ fn a_broken_board_is_not_reported_again_as_missing() {
     assert_eq!(
         error_of(&text),
         "lab.toml:21:1: relay_board[1].channel: unknown field `channel`, expected one of `name`, `kind`, `port`, \
-         `channels`, `frame`"
+         `channels`, `frame`, `serial`, `url`, `pdu`, `timeout_s`"
     );
+}
+
+#[test]
+fn keys_on_relays_and_the_usb_kinds_load() {
+    let text = edited(&[
+        (
+            "port = \"/dev/serial/by-id/usb-yealink-lab_actuator_keys-2-if00\"\nchannels = 32",
+            KEYS_ON_RELAYS,
+        ),
+        (
+            "kind = \"numato\"\nport = \"/dev/serial/by-id/usb-Numato_Systems_4_Channel_USB_Relay_Module-if00\"\nchannels = 4",
+            "kind = \"usb-hid-relay\"\nserial = \"QAAMZ\"\nchannels = 4",
+        ),
+        (
+            "network = { board = \"net\", channel = 0 }",
+            "network = { board = \"net\", channel = 3 }",
+        ),
+        (
+            "network = { board = \"net\", channel = 1 }",
+            "network = { board = \"net\", channel = 4 }",
+        ),
+    ]);
+    let lab = lab::parse(&text, Path::new("lab.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let net = lab.relay_boards.iter().find(|b| b.name == "net").unwrap();
+    assert_eq!(net.port, None);
+    assert_eq!(
+        net.kind,
+        RelayKind::UsbHidRelay {
+            serial: Some("QAAMZ".into())
+        }
+    );
+    assert_eq!(net.first_channel(), 1);
+    let keys = lab.actuators.iter().find(|a| a.name == "keys-2").unwrap();
+    assert_eq!(keys.port, None);
+    assert_eq!(keys.channels, 19);
+    match &keys.kind {
+        ActuatorKind::Relay { board, relays } => {
+            assert_eq!(board.name, "key-relays");
+            assert_eq!(relays.len(), 19);
+            assert_eq!(relays[18], 19);
+        }
+        other => panic!("expected keys on relays, got {other:?}"),
+    }
+    assert_eq!(lab.actuators[0].kind, ActuatorKind::Serial);
 }
 
 #[test]
@@ -606,16 +736,43 @@ fn the_example_rack_loads() {
     assert_eq!(lab.time_scale, 1.0);
     assert_eq!(lab.benches.len(), 4);
     assert_eq!(lab.actuators.len(), 4);
-    let kinds: Vec<bool> = lab
+    let kinds: Vec<&str> = lab
         .relay_boards
         .iter()
-        .map(|b| matches!(b.kind, RelayKind::Numato))
+        .map(|b| match b.kind {
+            RelayKind::Lcus(_) => "lcus",
+            RelayKind::Numato => "numato",
+            RelayKind::UsbHidRelay { .. } => "usb-hid-relay",
+            RelayKind::Ykush { .. } => "ykush",
+            RelayKind::Pdudaemon { .. } => "pdudaemon",
+        })
         .collect();
-    assert_eq!(kinds, [false, true]);
+    assert_eq!(kinds, ["lcus", "numato", "ykush", "pdudaemon"]);
     // Real rack wiring goes through stable /dev/serial/by-id links, never /dev/ttyUSBn.
-    let by_id = |port: &Path| port.starts_with("/dev/serial/by-id/");
-    assert!(lab.relay_boards.iter().all(|b| by_id(&b.port)));
+    let by_id = |port: &Option<PathBuf>| {
+        port.as_deref()
+            .is_some_and(|p| p.starts_with("/dev/serial/by-id/"))
+    };
+    let serial_boards = lab
+        .relay_boards
+        .iter()
+        .filter(|b| matches!(b.kind, RelayKind::Lcus(_) | RelayKind::Numato));
+    assert!(serial_boards.clone().all(|b| by_id(&b.port)));
+    assert!(
+        lab.relay_boards
+            .iter()
+            .filter(|b| !serial_boards.clone().any(|s| s == *b))
+            .all(|b| b.port.is_none())
+    );
     assert!(lab.actuators.iter().all(|a| by_id(&a.port)));
+    let ykush = &lab.relay_boards[2];
+    assert_eq!(ykush.channels, 3);
+    assert_eq!(
+        ykush.kind,
+        RelayKind::Ykush {
+            serial: Some("YK21234".into())
+        }
+    );
     for bench in &lab.benches {
         assert!(
             bench.network.is_some(),

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use harness::drivers::{DriverError, open_actuator, open_power_switch};
-use harness::lab::{Actuator, LcusFrame, RelayBoard, RelayKind};
+use harness::lab::{Actuator, ActuatorKind, LcusFrame, RelayBoard, RelayKind};
 use serialport::{SerialPort, TTYPort};
 
 /// A pseudo-terminal: the device side, and the path the driver opens. The slave end from
@@ -34,7 +34,7 @@ fn board(name: &str, kind: RelayKind, port: PathBuf, channels: u16) -> RelayBoar
     RelayBoard {
         name: name.into(),
         kind,
-        port,
+        port: Some(port),
         channels,
     }
 }
@@ -176,7 +176,8 @@ fn actuator_presses_keys_and_releases_them_when_dropped() {
     let board_thread = actuator_board(pty.master, 4, log.clone());
     let config = Actuator {
         name: "keys-t46g".into(),
-        port: pty.path.clone(),
+        port: Some(pty.path.clone()),
+        kind: ActuatorKind::Serial,
         channels: 4,
     };
     let mut actuator = open_actuator(&config).unwrap();
@@ -204,7 +205,8 @@ fn actuator_with_other_channel_count_is_refused() {
     let board_thread = actuator_board(pty.master, 18, log.clone());
     let config = Actuator {
         name: "keys-t42g".into(),
-        port: pty.path.clone(),
+        port: Some(pty.path.clone()),
+        kind: ActuatorKind::Serial,
         channels: 24,
     };
     let err = open_actuator(&config).err().unwrap();
@@ -260,7 +262,8 @@ fn a_port_that_vanishes_mid_run_is_a_lab_fault() {
     });
     let config = Actuator {
         name: "keys-t40p".into(),
-        port: path,
+        port: Some(path),
+        kind: ActuatorKind::Serial,
         channels: 4,
     };
     let mut actuator = open_actuator(&config).unwrap();

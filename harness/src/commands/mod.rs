@@ -5,6 +5,7 @@ pub mod bench;
 pub mod drop;
 pub mod fixtures;
 pub mod hand;
+pub mod lab;
 pub mod list;
 pub mod run;
 pub mod serve;

@@ -14,10 +14,10 @@ pub mod web;
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::lab::{Actuator, RelayBoard, RelayKind};
+use crate::lab::{Actuator, ActuatorKind, RelayBoard, RelayKind};
 
 /// Switches mains (or PoE, or a network cable) of a phone through one relay channel.
 pub trait PowerSwitch: Send {
@@ -64,7 +64,7 @@ impl DeviceRef {
         DeviceRef {
             table: "relay_board",
             name: board.name.clone(),
-            port: board.port.clone(),
+            port: PathBuf::from(board.address()),
         }
     }
 
@@ -73,7 +73,7 @@ impl DeviceRef {
         DeviceRef {
             table: "actuator",
             name: actuator.name.clone(),
-            port: actuator.port.clone(),
+            port: PathBuf::from(actuator.address()),
         }
     }
 }
@@ -244,19 +244,73 @@ impl DriverError {
     }
 }
 
+/// The serial port of a device that needs one. A checked lab always gives one to the kinds
+/// that use it; a hand-built spec without one is refused rather than opened at random.
+pub(crate) fn serial_port<'a>(
+    device: &DeviceRef,
+    port: Option<&'a Path>,
+) -> Result<&'a Path, DriverError> {
+    port.ok_or_else(|| DriverError::Unsupported {
+        device: Box::new(device.clone()),
+        request: "open a serial port".into(),
+        reason: "the lab file gives it no `port`".into(),
+    })
+}
+
 /// Open the driver for a relay board of the lab file; the board's kind picks the driver.
 pub fn open_power_switch(board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {
+    let device = DeviceRef::relay_board(board);
     match &board.kind {
         RelayKind::Lcus(frame) => Ok(Box::new(power::lcus::LcusSwitch::open(
             board,
             frame.clone(),
         )?)),
         RelayKind::Numato => Ok(Box::new(power::numato::NumatoSwitch::open(board)?)),
+        RelayKind::UsbHidRelay { serial } => {
+            let channels =
+                u8::try_from(board.channels).map_err(|_| DriverError::NoSuchChannel {
+                    device: Box::new(device.clone()),
+                    channel: board.channels,
+                    first: 1,
+                    last: u16::from(power::hid_relay::MAX_CHANNELS),
+                })?;
+            Ok(Box::new(power::hid_relay::HidRelaySwitch::open(
+                device,
+                serial.as_deref(),
+                channels,
+            )?))
+        }
+        RelayKind::Ykush { serial } => Ok(Box::new(power::ykush::YkushSwitch::open(
+            device,
+            serial.as_deref(),
+        )?)),
+        RelayKind::Pdudaemon {
+            url,
+            pdu,
+            timeout_s,
+        } => {
+            let switch = power::pdudaemon::PdudaemonSwitch::new(device, url, pdu)?;
+            Ok(Box::new(match timeout_s {
+                Some(timeout_s) => switch.with_timeout(Duration::from_secs(*timeout_s)),
+                None => switch,
+            }))
+        }
     }
 }
 
 /// Open the driver for a button actuator of the lab file and check that it is the board
-/// the lab file describes.
+/// the lab file describes. A relay actuator opens its own relay board: the lab file checks
+/// that no bench powers or switches anything through that board.
 pub fn open_actuator(actuator: &Actuator) -> Result<Box<dyn ButtonActuator>, DriverError> {
-    Ok(Box::new(actuator::serial::SerialActuator::open(actuator)?))
+    match &actuator.kind {
+        ActuatorKind::Serial => Ok(Box::new(actuator::serial::SerialActuator::open(actuator)?)),
+        ActuatorKind::Relay { board, relays } => {
+            let switch = open_power_switch(board)?;
+            Ok(Box::new(actuator::relay::RelayKeyActuator::new(
+                switch,
+                DeviceRef::actuator(actuator),
+                relays.clone(),
+            )?))
+        }
+    }
 }

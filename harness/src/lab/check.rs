@@ -12,13 +12,13 @@ use toml::Spanned;
 
 use super::model::UsbConfig;
 use super::model::{
-    Actuator, Approval, Bench, EndpointsConfig, Key, Lab, LcusFrame, Mac, Model, PowerState,
-    RelayBoard, RelayChannel, RelayKind,
+    Actuator, ActuatorKind, Approval, Bench, EndpointsConfig, Key, Lab, LcusFrame, Mac, Model,
+    PowerState, RelayBoard, RelayChannel, RelayKind,
 };
 use super::raw::RawUsb;
 use super::raw::{
-    Indexed, RawActuator, RawApproval, RawBench, RawEndpoints, RawKeymap, RawLab, RawPowerState,
-    RawRelayBoard, RawRelayChannel, RawRelayKind, quoted_list,
+    Indexed, RawActuator, RawActuatorKind, RawApproval, RawBench, RawEndpoints, RawKeymap, RawLab,
+    RawPowerState, RawRelayBoard, RawRelayChannel, RawRelayKind, quoted_list,
 };
 use crate::config_error::{FileProblems, join_key};
 
@@ -32,6 +32,15 @@ pub const HARNESS_KEYS: [&str; 19] = [
 
 /// Relay and actuator boards sold for labs have at most 64 outputs; more is a typo.
 const MAX_CHANNELS: u16 = 64;
+
+/// A YKUSH hub has three switchable downstream ports.
+const YKUSH_PORTS: u16 = 3;
+
+/// USB-HID relay boards report their relays in one byte.
+const MAX_HID_RELAYS: u16 = 8;
+
+/// Above ten minutes pdudaemon is not answering, not slow.
+const MAX_PDU_TIMEOUT_S: u64 = 600;
 
 /// The highest `time_scale`: above it a real rack's timeouts would run for hours.
 const MAX_TIME_SCALE: f64 = 10.0;
@@ -65,6 +74,8 @@ struct Seen {
     actuator_uses: BTreeMap<String, Vec<(usize, BTreeSet<u16>)>>,
     /// (keymap, actuator) pairs whose channel ranges were already checked.
     keymap_fits: BTreeSet<(String, String)>,
+    /// Relay boards that press keys, to the actuator name and key path that uses them.
+    key_boards: BTreeMap<String, (String, String)>,
 }
 
 /// Checks a read lab file. Returns the `Lab` only when neither reading nor checking found
@@ -90,7 +101,7 @@ pub(crate) fn check(raw: RawLab, source: &Path, problems: &mut FileProblems<'_>)
     let actuators: Vec<Actuator> = raw
         .actuators
         .iter()
-        .filter_map(|a| checker.actuator(a))
+        .filter_map(|a| checker.actuator(a, &relay_boards, &raw.broken_boards))
         .collect();
     for keymap in &raw.keymaps {
         checker.keymap(keymap);
@@ -206,30 +217,129 @@ impl Checker<'_, '_> {
         let path = format!("relay_board[{}]", entry.index);
         let board = &entry.item;
         let name = board.name.get_ref().clone();
+        let kind_name = board.kind.get_ref().as_str();
         let mut ok = self.non_empty(&format!("{path}.name"), &board.name, "a relay board's name");
-        ok &= self.non_empty_path(&format!("{path}.port"), &board.port);
-        let channels = self.channel_count(&format!("{path}.channels"), &board.channels);
-        ok &= channels.is_some();
-        let kind = match (board.kind, &board.frame) {
-            (RawRelayKind::Lcus, None) => RelayKind::Lcus(LcusFrame::default()),
-            (RawRelayKind::Lcus, Some(frame)) => {
-                let frame = frame.get_ref();
-                RelayKind::Lcus(LcusFrame {
-                    header: frame.header,
-                    on: frame.on,
-                    off: frame.off,
-                })
+        let serial_device = matches!(
+            board.kind.get_ref(),
+            RawRelayKind::Lcus | RawRelayKind::Numato
+        );
+        let port = if serial_device {
+            match &board.port {
+                Some(port) => {
+                    ok &= self.non_empty_path(&format!("{path}.port"), port);
+                    Some(port.get_ref().clone())
+                }
+                None => {
+                    self.missing(&entry.span, &path, "port", &format!(
+                        "a `{kind_name}` board needs `port`: its serial device (a /dev/serial/by-id link)"
+                    ));
+                    ok = false;
+                    None
+                }
             }
-            (RawRelayKind::Numato, Some(frame)) => {
-                self.problems.at(
-                    &frame.span(),
-                    format!("{path}.frame"),
-                    "`frame` applies to LCUS boards only: a Numato board speaks ASCII commands",
+        } else {
+            let how = match board.kind.get_ref() {
+                RawRelayKind::Pdudaemon => "pdudaemon is reached at its `url`",
+                _ => "it is found on the USB bus, by its `serial` when there are several",
+            };
+            ok &= self.refused(
+                &path,
+                "port",
+                board.port.as_ref().map(Spanned::span),
+                &format!("a `{kind_name}` board has no serial port: {how}"),
+            );
+            None
+        };
+        if !matches!(board.kind.get_ref(), RawRelayKind::Lcus) {
+            ok &= self.refused(
+                &path,
+                "frame",
+                board.frame.as_ref().map(Spanned::span),
+                &format!("`frame` applies to LCUS boards only: a `{kind_name}` board has its own protocol"),
+            );
+        }
+        if !matches!(
+            board.kind.get_ref(),
+            RawRelayKind::UsbHidRelay | RawRelayKind::Ykush
+        ) {
+            ok &= self.refused(
+                &path,
+                "serial",
+                board.serial.as_ref().map(Spanned::span),
+                &format!("`serial` applies to `usb-hid-relay` and `ykush` boards, not to a `{kind_name}` board"),
+            );
+        }
+        if !matches!(board.kind.get_ref(), RawRelayKind::Pdudaemon) {
+            for (key, span) in [
+                ("url", board.url.as_ref().map(Spanned::span)),
+                ("pdu", board.pdu.as_ref().map(Spanned::span)),
+                ("timeout_s", board.timeout_s.as_ref().map(Spanned::span)),
+            ] {
+                ok &= self.refused(
+                    &path,
+                    key,
+                    span,
+                    &format!(
+                        "`{key}` applies to `pdudaemon` boards only, not to a `{kind_name}` board"
+                    ),
                 );
-                ok = false;
-                RelayKind::Numato
             }
-            (RawRelayKind::Numato, None) => RelayKind::Numato,
+        }
+        let channels = self.board_channels(&path, entry, *board.kind.get_ref());
+        ok &= channels.is_some();
+        let serial = || {
+            board
+                .serial
+                .as_ref()
+                .map(|s| s.get_ref().trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let kind = match board.kind.get_ref() {
+            RawRelayKind::Lcus => RelayKind::Lcus(match &board.frame {
+                None => LcusFrame::default(),
+                Some(frame) => {
+                    let frame = frame.get_ref();
+                    LcusFrame {
+                        header: frame.header,
+                        on: frame.on,
+                        off: frame.off,
+                    }
+                }
+            }),
+            RawRelayKind::Numato => RelayKind::Numato,
+            RawRelayKind::UsbHidRelay => RelayKind::UsbHidRelay { serial: serial() },
+            RawRelayKind::Ykush => RelayKind::Ykush { serial: serial() },
+            RawRelayKind::Pdudaemon => {
+                let url = self.required_text(entry, &path, "url", &board.url,
+                    "a `pdudaemon` board needs `url`: pdudaemon's HTTP listener, such as `http://localhost:16421`");
+                let pdu = self.required_text(entry, &path, "pdu", &board.pdu,
+                    "a `pdudaemon` board needs `pdu`: the PDU's hostname as pdudaemon.conf names it");
+                let timeout_s = board.timeout_s.as_ref().map(|t| *t.get_ref());
+                if let Some(t) = &board.timeout_s
+                    && !(1..=MAX_PDU_TIMEOUT_S).contains(t.get_ref())
+                {
+                    self.problems.at(
+                        &t.span(),
+                        format!("{path}.timeout_s"),
+                        format!(
+                            "timeout_s must be 1 to {MAX_PDU_TIMEOUT_S}, found {}",
+                            t.get_ref()
+                        ),
+                    );
+                    ok = false;
+                }
+                match (url, pdu) {
+                    (Some(url), Some(pdu)) => RelayKind::Pdudaemon {
+                        url,
+                        pdu,
+                        timeout_s,
+                    },
+                    _ => {
+                        ok = false;
+                        RelayKind::Numato
+                    }
+                }
+            }
         };
         if let Some(first) = self.boards.get(&name) {
             let first = self.problems.line_of(&first.name_span);
@@ -243,7 +353,7 @@ impl Checker<'_, '_> {
         self.boards.insert(
             name.clone(),
             BoardInfo {
-                kind: board.kind,
+                kind: *board.kind.get_ref(),
                 channels,
                 name_span: board.name.span(),
             },
@@ -251,12 +361,66 @@ impl Checker<'_, '_> {
         ok.then(|| RelayBoard {
             name,
             kind,
-            port: board.port.get_ref().clone(),
+            port,
             channels: channels.unwrap_or(0),
         })
     }
 
-    fn actuator(&mut self, entry: &Indexed<RawActuator>) -> Option<Actuator> {
+    /// The channel count of a board: required and range-checked per kind (a YKUSH has 3).
+    fn board_channels(
+        &mut self,
+        path: &str,
+        entry: &Indexed<RawRelayBoard>,
+        kind: RawRelayKind,
+    ) -> Option<u16> {
+        let key = format!("{path}.channels");
+        let (limit, what) = match kind {
+            RawRelayKind::Ykush => (YKUSH_PORTS, "a YKUSH has 3 switchable ports"),
+            RawRelayKind::UsbHidRelay => {
+                (MAX_HID_RELAYS, "USB-HID relay boards have 1 to 8 relays")
+            }
+            _ => (MAX_CHANNELS, ""),
+        };
+        let Some(channels) = &entry.item.channels else {
+            if kind == RawRelayKind::Ykush {
+                return Some(YKUSH_PORTS);
+            }
+            self.missing(
+                &entry.span,
+                path,
+                "channels",
+                "missing `channels`: how many relays the board has",
+            );
+            return None;
+        };
+        let count = *channels.get_ref();
+        if kind == RawRelayKind::Ykush && count != YKUSH_PORTS {
+            self.problems.at(
+                &channels.span(),
+                key,
+                format!(
+                    "channels must be 3 on a `ykush` board ({what}; leave it out), found {count}"
+                ),
+            );
+            return None;
+        }
+        if kind == RawRelayKind::UsbHidRelay && !(1..=limit).contains(&count) {
+            self.problems.at(
+                &channels.span(),
+                key,
+                format!("channels must be 1 to {limit} on a `usb-hid-relay` board ({what}), found {count}"),
+            );
+            return None;
+        }
+        self.channel_count(&key, channels)
+    }
+
+    fn actuator(
+        &mut self,
+        entry: &Indexed<RawActuator>,
+        boards: &[RelayBoard],
+        broken_boards: &BTreeSet<String>,
+    ) -> Option<Actuator> {
         let path = format!("actuator[{}]", entry.index);
         let actuator = &entry.item;
         let name = actuator.name.get_ref().clone();
@@ -265,9 +429,81 @@ impl Checker<'_, '_> {
             &actuator.name,
             "an actuator's name",
         );
-        ok &= self.non_empty_path(&format!("{path}.port"), &actuator.port);
-        let channels = self.channel_count(&format!("{path}.channels"), &actuator.channels);
-        ok &= channels.is_some();
+        let kind = actuator
+            .kind
+            .as_ref()
+            .map_or(RawActuatorKind::Serial, |k| *k.get_ref());
+        let (port, channels, checked_kind) = match kind {
+            RawActuatorKind::Serial => {
+                for (key, span) in [
+                    (
+                        "relay_board",
+                        actuator.relay_board.as_ref().map(Spanned::span),
+                    ),
+                    ("relays", actuator.relays.as_ref().map(Spanned::span)),
+                ] {
+                    ok &= self.refused(
+                        &path,
+                        key,
+                        span,
+                        &format!("`{key}` applies to actuators of `kind = \"relay\"`; a serial actuator presses keys itself"),
+                    );
+                }
+                let port = match &actuator.port {
+                    Some(port) => {
+                        ok &= self.non_empty_path(&format!("{path}.port"), port);
+                        Some(port.get_ref().clone())
+                    }
+                    None => {
+                        self.missing(&entry.span, &path, "port",
+                            "a serial actuator needs `port`: its serial device (a /dev/serial/by-id link)");
+                        ok = false;
+                        None
+                    }
+                };
+                let channels = match &actuator.channels {
+                    Some(channels) => self.channel_count(&format!("{path}.channels"), channels),
+                    None => {
+                        self.missing(
+                            &entry.span,
+                            &path,
+                            "channels",
+                            "missing `channels`: how many outputs the actuator has",
+                        );
+                        None
+                    }
+                };
+                (port, channels, Some(ActuatorKind::Serial))
+            }
+            RawActuatorKind::Relay => {
+                for (key, span, why) in [
+                    (
+                        "port",
+                        actuator.port.as_ref().map(Spanned::span),
+                        "its relay board is the device",
+                    ),
+                    (
+                        "channels",
+                        actuator.channels.as_ref().map(Spanned::span),
+                        "it has one channel per entry of `relays`",
+                    ),
+                ] {
+                    ok &= self.refused(
+                        &path,
+                        key,
+                        span,
+                        &format!("a relay actuator has no `{key}`: {why}"),
+                    );
+                }
+                let relay_kind = self.relay_keys(entry, &path, &name, boards, broken_boards);
+                let channels = match &relay_kind {
+                    Some(ActuatorKind::Relay { relays, .. }) => u16::try_from(relays.len()).ok(),
+                    _ => None,
+                };
+                (None, channels, relay_kind)
+            }
+        };
+        ok &= channels.is_some() && checked_kind.is_some();
         if let Some(first) = self.actuators.get(&name) {
             let first = self.problems.line_of(&first.name_span);
             self.problems.at(
@@ -284,11 +520,161 @@ impl Checker<'_, '_> {
                 name_span: actuator.name.span(),
             },
         );
+        let kind = checked_kind?;
         ok.then(|| Actuator {
             name,
-            port: actuator.port.get_ref().clone(),
+            port,
             channels: channels.unwrap_or(0),
+            kind,
         })
+    }
+
+    /// Resolves a relay actuator's board and relays, and claims them so that no bench
+    /// powers or switches a phone through a relay that presses a key.
+    fn relay_keys(
+        &mut self,
+        entry: &Indexed<RawActuator>,
+        path: &str,
+        name: &str,
+        boards: &[RelayBoard],
+        broken_boards: &BTreeSet<String>,
+    ) -> Option<ActuatorKind> {
+        let actuator = &entry.item;
+        let Some(board_name) = &actuator.relay_board else {
+            self.missing(&entry.span, path, "relay_board",
+                "a relay actuator needs `relay_board`: the name of the `[[relay_board]]` whose relays press the keys");
+            return None;
+        };
+        let Some(relays) = &actuator.relays else {
+            self.missing(
+                &entry.span,
+                path,
+                "relays",
+                "a relay actuator needs `relays`: the relay pressed by actuator channel 1, 2, ...",
+            );
+            return None;
+        };
+        let Some(info) = self.boards.get(board_name.get_ref()) else {
+            if !broken_boards.contains(board_name.get_ref()) {
+                let known: Vec<&str> = self.boards.keys().map(String::as_str).collect();
+                self.problems.at(
+                    &board_name.span(),
+                    format!("{path}.relay_board"),
+                    format!(
+                        "no relay board named `{}` ({})",
+                        board_name.get_ref(),
+                        listing("relay boards", &known)
+                    ),
+                );
+            }
+            return None;
+        };
+        let count = info.channels?;
+        let first = if info.kind == RawRelayKind::Numato {
+            0
+        } else {
+            1
+        };
+        let last = first + count - 1;
+        if relays.get_ref().is_empty() {
+            self.problems.at(
+                &relays.span(),
+                format!("{path}.relays"),
+                "`relays` must list at least one relay: the one pressed by actuator channel 1",
+            );
+            return None;
+        }
+        let mut ok = true;
+        let mut seen = BTreeSet::new();
+        for relay in relays.get_ref() {
+            if !(first..=last).contains(relay) {
+                self.problems.at(
+                    &relays.span(),
+                    format!("{path}.relays"),
+                    format!(
+                        "relay {relay} does not exist on relay board `{}` (it has channels {first}-{last})",
+                        board_name.get_ref()
+                    ),
+                );
+                ok = false;
+            } else if !seen.insert(*relay) {
+                self.problems.at(
+                    &relays.span(),
+                    format!("{path}.relays"),
+                    format!("relay {relay} is listed twice: one relay presses one key"),
+                );
+                ok = false;
+            } else {
+                let claim = (board_name.get_ref().clone(), *relay);
+                if let Some((user, user_span)) = self.seen.relay_uses.get(&claim) {
+                    let line = self.problems.line_of(user_span);
+                    self.problems.at(
+                        &relays.span(),
+                        format!("{path}.relays"),
+                        format!(
+                            "relay {relay} of relay board `{}` is already used by {user} (line {line})",
+                            board_name.get_ref()
+                        ),
+                    );
+                    ok = false;
+                } else {
+                    self.seen
+                        .relay_uses
+                        .insert(claim, (format!("{path}.relays"), relays.span()));
+                }
+            }
+        }
+        self.seen
+            .key_boards
+            .entry(board_name.get_ref().clone())
+            .or_insert_with(|| (name.to_string(), path.to_string()));
+        let board = boards.iter().find(|b| &b.name == board_name.get_ref())?;
+        ok.then(|| ActuatorKind::Relay {
+            board: board.clone(),
+            relays: relays.get_ref().clone(),
+        })
+    }
+
+    /// Records that a required key is absent, at the entry's header.
+    fn missing(&mut self, entry_span: &Range<usize>, path: &str, key: &str, message: &str) {
+        self.problems
+            .at(entry_span, format!("{path}.{key}"), message.to_string());
+    }
+
+    /// Records a key the entry's kind does not use; true when it is absent.
+    fn refused(
+        &mut self,
+        path: &str,
+        key: &str,
+        span: Option<Range<usize>>,
+        message: &str,
+    ) -> bool {
+        let Some(span) = span else {
+            return true;
+        };
+        self.problems
+            .at(&span, format!("{path}.{key}"), message.to_string());
+        false
+    }
+
+    /// A required, non-empty text key of an entry.
+    fn required_text(
+        &mut self,
+        entry: &Indexed<RawRelayBoard>,
+        path: &str,
+        key: &str,
+        value: &Option<Spanned<String>>,
+        missing: &str,
+    ) -> Option<String> {
+        match value {
+            None => {
+                self.missing(&entry.span, path, key, missing);
+                None
+            }
+            Some(text) => self
+                .non_empty(&format!("{path}.{key}"), text, &format!("`{key}`"))
+                .then(|| text.get_ref().trim().to_string()),
+        }
     }
 
     /// Checks a keymap on its own; whether its channels fit an actuator is checked per bench.
@@ -598,10 +984,20 @@ impl Checker<'_, '_> {
             }
             return None;
         };
+        if let Some((actuator, actuator_path)) = self.seen.key_boards.get(board_name) {
+            self.problems.at(
+                &raw.board.span(),
+                format!("{path}.board"),
+                format!(
+                    "relay board `{board_name}` presses the keys of actuator `{actuator}` ({actuator_path}): a board wired to keys must not switch power or network too"
+                ),
+            );
+            return None;
+        }
         let count = board.channels?;
         let range = match board.kind {
-            RawRelayKind::Lcus => 1..=count,
             RawRelayKind::Numato => 0..=count - 1,
+            _ => 1..=count,
         };
         if !range.contains(&channel) {
             self.problems.at(

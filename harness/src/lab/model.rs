@@ -35,9 +35,39 @@ pub struct EndpointsConfig {
 pub struct RelayBoard {
     pub name: String,
     pub kind: RelayKind,
-    /// Stable device path, e.g. a /dev/serial/by-id link.
-    pub port: PathBuf,
+    /// Stable device path of the board's serial port, e.g. a /dev/serial/by-id link; `None`
+    /// for the kinds that are not serial devices (USB-HID relays, YKUSH, pdudaemon).
+    pub port: Option<PathBuf>,
     pub channels: u16,
+}
+
+impl RelayBoard {
+    /// The lowest channel number, as printed on the board: Numato counts from 0, every
+    /// other kind from 1.
+    pub fn first_channel(&self) -> u16 {
+        match self.kind {
+            RelayKind::Numato => 0,
+            _ => 1,
+        }
+    }
+
+    /// Where the board is found, for messages and `lab check`: its serial port, its USB
+    /// ids and serial number, or its pdudaemon URL.
+    pub fn address(&self) -> String {
+        if let Some(port) = &self.port {
+            return port.display().to_string();
+        }
+        let serial = |serial: &Option<String>| match serial {
+            Some(serial) => format!("serial {serial}"),
+            None => "the only one plugged in".to_string(),
+        };
+        match &self.kind {
+            RelayKind::UsbHidRelay { serial: s } => format!("usb 16c0:05df, {}", serial(s)),
+            RelayKind::Ykush { serial: s } => format!("usb 04d8:f2f7/f11b, {}", serial(s)),
+            RelayKind::Pdudaemon { url, pdu, .. } => format!("{url} pdu {pdu}"),
+            RelayKind::Lcus(_) | RelayKind::Numato => "(no port)".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +76,27 @@ pub enum RelayKind {
     Lcus(LcusFrame),
     /// Numato USB relay modules (CDC serial, ASCII commands); channels from 0.
     Numato,
+    /// USB-HID relay boards (16c0:05df `USBRelay<N>`), 1-8 relays from 1; no serial port.
+    UsbHidRelay {
+        /// The board's serial number from its state report (as `usbrelay` prints it);
+        /// `None` takes the only board plugged in.
+        serial: Option<String>,
+    },
+    /// A YKUSH switchable USB hub: its three downstream ports are channels 1-3.
+    Ykush {
+        /// The hub's USB serial number (as `ykushcmd -l` lists it); `None` takes the only
+        /// hub plugged in.
+        serial: Option<String>,
+    },
+    /// A PDU behind a pdudaemon server; ports from 1. It cannot read state back.
+    Pdudaemon {
+        /// pdudaemon's HTTP listener, e.g. `http://localhost:16421`.
+        url: String,
+        /// The PDU's hostname as pdudaemon.conf names it.
+        pdu: String,
+        /// How long to wait for pdudaemon; its driver's default when `None`.
+        timeout_s: Option<u64>,
+    },
 }
 
 /// The LCUS frame: some boards use other header bytes or on/off codes.
@@ -69,8 +120,38 @@ impl Default for LcusFrame {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Actuator {
     pub name: String,
-    pub port: PathBuf,
+    /// Stable device path of a serial actuator's port; `None` for relay-driven keys.
+    pub port: Option<PathBuf>,
+    /// Actuator channels, from 1 (for relay-driven keys: how many relays are mapped).
     pub channels: u16,
+    pub kind: ActuatorKind,
+}
+
+impl Actuator {
+    /// Where the actuator is found, for messages and `lab check`.
+    pub fn address(&self) -> String {
+        match (&self.port, &self.kind) {
+            (Some(port), _) => port.display().to_string(),
+            (None, ActuatorKind::Relay { board, .. }) => {
+                format!("relay board `{}` ({})", board.name, board.address())
+            }
+            (None, ActuatorKind::Serial) => "(no port)".to_string(),
+        }
+    }
+}
+
+/// What presses a bench's keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActuatorKind {
+    /// The button actuator of lab/actuator/PROTOCOL.md on a serial port.
+    Serial,
+    /// Relays soldered across the keys' contacts.
+    Relay {
+        /// The board whose relays press the keys; it powers and switches nothing else.
+        board: RelayBoard,
+        /// `relays[n - 1]` is the relay (board numbering) pressed by actuator channel `n`.
+        relays: Vec<u16>,
+    },
 }
 
 /// One phone and everything wired to it.

@@ -40,31 +40,65 @@ pub struct RawEndpoints {
     pub syslog: Spanned<String>,
 }
 
-/// One `[[relay_board]]`.
+/// One `[[relay_board]]`. Which keys apply depends on `kind`; `check.rs` refuses the keys
+/// a kind does not use and asks for the ones it needs.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRelayBoard {
     /// Referenced by benches' `power.board` and `network.board`.
     pub name: Spanned<String>,
     /// Decides the wire protocol and how channels are numbered.
-    pub kind: RawRelayKind,
-    /// Stable device path of the board's serial port.
-    pub port: Spanned<PathBuf>,
-    /// How many relays the board has.
-    pub channels: Spanned<u16>,
+    pub kind: Spanned<RawRelayKind>,
+    /// Stable device path of the board's serial port (LCUS and Numato only).
+    #[serde(default)]
+    pub port: Option<Spanned<PathBuf>>,
+    /// How many relays the board has (a YKUSH always has 3).
+    #[serde(default)]
+    pub channels: Option<Spanned<u16>>,
     /// Only for LCUS boards whose frames differ from the common `A0 <ch> <01|00> <sum>`.
     #[serde(default)]
     pub frame: Option<Spanned<RawLcusFrame>>,
+    /// Picks one USB-HID relay board or YKUSH hub among several.
+    #[serde(default)]
+    pub serial: Option<Spanned<String>>,
+    /// pdudaemon's HTTP listener.
+    #[serde(default)]
+    pub url: Option<Spanned<String>>,
+    /// The PDU's hostname in pdudaemon.conf.
+    #[serde(default)]
+    pub pdu: Option<Spanned<String>>,
+    /// How long to wait for pdudaemon, in seconds.
+    #[serde(default)]
+    pub timeout_s: Option<Spanned<u64>>,
 }
 
 /// `kind` of a relay board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum RawRelayKind {
     /// CH340 LCUS board, channels from 1.
     Lcus,
     /// Numato USB relay module, channels from 0.
     Numato,
+    /// USB-HID relay board (16c0:05df), channels from 1.
+    UsbHidRelay,
+    /// YKUSH switchable USB hub, ports 1-3.
+    Ykush,
+    /// A PDU driven through pdudaemon, ports from 1.
+    Pdudaemon,
+}
+
+impl RawRelayKind {
+    /// The kind as written in the lab file, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RawRelayKind::Lcus => "lcus",
+            RawRelayKind::Numato => "numato",
+            RawRelayKind::UsbHidRelay => "usb-hid-relay",
+            RawRelayKind::Ykush => "ykush",
+            RawRelayKind::Pdudaemon => "pdudaemon",
+        }
+    }
 }
 
 /// `frame = { header, on, off }` of an LCUS board; an omitted byte keeps the common value.
@@ -96,10 +130,32 @@ fn default_lcus_on() -> u8 {
 pub struct RawActuator {
     /// Referenced by benches' `actuator`.
     pub name: Spanned<String>,
-    /// Stable device path of the actuator's serial port.
-    pub port: Spanned<PathBuf>,
-    /// How many outputs the board has (numbered from 1, PROTOCOL.md).
-    pub channels: Spanned<u16>,
+    /// What presses the keys (`serial` when omitted).
+    #[serde(default)]
+    pub kind: Option<Spanned<RawActuatorKind>>,
+    /// Stable device path of a serial actuator's port.
+    #[serde(default)]
+    pub port: Option<Spanned<PathBuf>>,
+    /// How many outputs a serial actuator has (numbered from 1, PROTOCOL.md).
+    #[serde(default)]
+    pub channels: Option<Spanned<u16>>,
+    /// The `[[relay_board]]` whose relays press the keys of a relay actuator.
+    #[serde(default)]
+    pub relay_board: Option<Spanned<String>>,
+    /// The relay pressed by actuator channel 1, 2, ... of a relay actuator.
+    #[serde(default)]
+    pub relays: Option<Spanned<Vec<u16>>>,
+}
+
+/// `kind` of an actuator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawActuatorKind {
+    /// The serial button actuator of lab/actuator/PROTOCOL.md.
+    #[default]
+    Serial,
+    /// Relays of a relay board soldered across the keys.
+    Relay,
 }
 
 /// A `{ board, channel }` reference of a bench.

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::drivers::transport::{FramedLink, SerialLink, TtyLink, printable};
-use crate::drivers::{ButtonActuator, DeviceRef, DriverError};
+use crate::drivers::{ButtonActuator, DeviceRef, DriverError, serial_port};
 use crate::lab::Actuator;
 
 /// The actuator's baud rate.
@@ -192,11 +192,14 @@ impl SerialActuator {
     /// Open the actuator's port and check the board with `HELLO`.
     pub fn open(actuator: &Actuator) -> Result<Self, DriverError> {
         let device = DeviceRef::actuator(actuator);
-        let link =
-            TtyLink::open(&actuator.port, ACTUATOR_BAUD).map_err(|source| DriverError::Open {
-                device: Box::new(device.clone()),
-                source,
-            })?;
+        let link = TtyLink::open(
+            serial_port(&device, actuator.port.as_deref())?,
+            ACTUATOR_BAUD,
+        )
+        .map_err(|source| DriverError::Open {
+            device: Box::new(device.clone()),
+            source,
+        })?;
         Self::connect(Box::new(link), device, actuator.channels)
     }
 

@@ -5,7 +5,7 @@
 //! cannot be read back: [`LcusSwitch`] says so (`get` is `Ok(None)`) instead of guessing.
 
 use crate::drivers::transport::{SerialLink, TtyLink, printable};
-use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
+use crate::drivers::{DeviceRef, DriverError, PowerSwitch, serial_port};
 use crate::lab::{LcusFrame, RelayBoard};
 
 use super::check_channel;
@@ -33,10 +33,12 @@ impl LcusSwitch {
     /// Open the board's serial port. Nothing is sent: a frame would switch a relay.
     pub fn open(board: &RelayBoard, frame: LcusFrame) -> Result<Self, DriverError> {
         let device = DeviceRef::relay_board(board);
-        let link = TtyLink::open(&board.port, LCUS_BAUD).map_err(|source| DriverError::Open {
-            device: Box::new(device.clone()),
-            source,
-        })?;
+        let link = TtyLink::open(serial_port(&device, board.port.as_deref())?, LCUS_BAUD).map_err(
+            |source| DriverError::Open {
+                device: Box::new(device.clone()),
+                source,
+            },
+        )?;
         Self::new(Box::new(link), device, frame, board.channels)
     }
 

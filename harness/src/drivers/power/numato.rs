@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::drivers::transport::{FramedLink, SerialLink, TtyLink, printable};
-use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
+use crate::drivers::{DeviceRef, DriverError, PowerSwitch, serial_port};
 use crate::lab::RelayBoard;
 
 use super::check_channel;
@@ -88,10 +88,11 @@ impl NumatoSwitch {
     /// Open the module's serial port and bring it to a fresh prompt.
     pub fn open(board: &RelayBoard) -> Result<Self, DriverError> {
         let device = DeviceRef::relay_board(board);
-        let link = TtyLink::open(&board.port, NUMATO_BAUD).map_err(|source| DriverError::Open {
-            device: Box::new(device.clone()),
-            source,
-        })?;
+        let link = TtyLink::open(serial_port(&device, board.port.as_deref())?, NUMATO_BAUD)
+            .map_err(|source| DriverError::Open {
+                device: Box::new(device.clone()),
+                source,
+            })?;
         Self::connect(Box::new(link), device, board.channels)
     }
 
