@@ -14,5 +14,6 @@ pub mod outcome;
 pub mod rack;
 pub mod report;
 pub mod run;
+pub mod safety;
 pub mod scenario;
 pub mod virtual_bench;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use harness::commands::{self, Paths};
 use harness::outcome::exit_code;
+use harness::safety::lock::LockWait;
 
 /// Hardware-in-the-loop lab for Yealink desk-phone recovery.
 ///
@@ -17,6 +18,11 @@ use harness::outcome::exit_code;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Where bench leases and crash journals live, shared by every harness process of the
+    /// host [default: the lab's `lock_dir`, else $XDG_RUNTIME_DIR/yealink-lab or
+    /// /tmp/yealink-lab-locks].
+    #[arg(long, global = true)]
+    lock_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -204,6 +210,13 @@ struct RunArgs {
     /// Do not start the in-process virtual bench: the twin runs as its own process.
     #[arg(long)]
     external_bench: bool,
+    /// How long to wait for a bench another harness process drives, in seconds
+    /// [default: 3600].
+    #[arg(long)]
+    lock_timeout_s: Option<u64>,
+    /// Do not wait for a busy bench: its cases are skipped, naming who holds it.
+    #[arg(long)]
+    no_wait: bool,
 }
 
 fn main() -> ExitCode {
@@ -221,6 +234,8 @@ fn main() -> ExitCode {
         }
     };
     let lab = |lab: Option<PathBuf>| lab.unwrap_or_else(|| paths.default_lab());
+    let lock_dir = cli.lock_dir.clone();
+    let locks = lock_dir.as_deref();
     let code = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
             Command::Run(args) => {
@@ -235,6 +250,14 @@ fn main() -> ExitCode {
                     args.out,
                     args.approval,
                     !args.external_bench,
+                    lock_dir.clone(),
+                    if args.no_wait {
+                        LockWait::NoWait
+                    } else {
+                        LockWait::UpTo(std::time::Duration::from_secs(
+                            args.lock_timeout_s.unwrap_or(3600),
+                        ))
+                    },
                 );
                 commands::run::execute(options).await
             }
@@ -243,23 +266,23 @@ fn main() -> ExitCode {
                 bench,
                 action,
                 lab: l,
-            } => commands::hand::power(&lab(l), &bench, &action).await,
+            } => commands::hand::power(&lab(l), locks, &bench, &action).await,
             Command::Network {
                 bench,
                 action,
                 lab: l,
-            } => commands::hand::network(&lab(l), &bench, &action).await,
+            } => commands::hand::network(&lab(l), locks, &bench, &action).await,
             Command::Press {
                 bench,
                 key,
                 hold_ms,
                 lab: l,
-            } => commands::hand::press(&lab(l), &bench, &key, hold_ms).await,
+            } => commands::hand::press(&lab(l), locks, &bench, &key, hold_ms).await,
             Command::Dial {
                 bench,
                 digits,
                 lab: l,
-            } => commands::hand::dial(&lab(l), &bench, &digits).await,
+            } => commands::hand::dial(&lab(l), locks, &bench, &digits).await,
             Command::Serve {
                 lab: l,
                 account,

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::drivers::{ButtonActuator, DriverError, PowerSwitch, open_actuator, open_power_switch};
 use crate::lab::{Bench, Key, Lab, PowerState, RelayChannel};
+use crate::safety::journal::{Journal, JournalEntry, Leftover};
 
 type Shared<T> = Arc<Mutex<Box<T>>>;
 
@@ -34,6 +35,9 @@ pub enum RigError {
     NoSuchKey(Key),
     #[error("bench has no network-link relay")]
     NoNetworkRelay,
+    /// The crash journal could not record an action, so the action was not sent.
+    #[error("{0}")]
+    Journal(String),
 }
 
 impl From<DriverError> for RigError {
@@ -107,6 +111,7 @@ impl Rack {
             network,
             actuator,
             held: Arc::new(Mutex::new(BTreeSet::new())),
+            journal: None,
         })
     }
 }
@@ -120,6 +125,8 @@ pub struct BenchRig {
     actuator: Shared<dyn ButtonActuator>,
     /// Channels this bench holds, so that `make_safe` releases exactly them.
     held: Arc<Mutex<BTreeSet<u16>>>,
+    /// Where every action that leaves state behind is recorded before it is sent.
+    journal: Option<Arc<Journal>>,
 }
 
 async fn blocking<D: ?Sized + Send + 'static, R: Send + 'static>(
@@ -139,9 +146,55 @@ async fn blocking<D: ?Sized + Send + 'static, R: Send + 'static>(
 }
 
 impl BenchRig {
+    /// Records every later hold, release, power and network action in `journal` before
+    /// sending it, and empties it once `make_safe` succeeds.
+    pub fn with_journal(mut self, journal: Arc<Journal>) -> BenchRig {
+        self.journal = Some(journal);
+        self
+    }
+
+    fn record(&self, entry: JournalEntry) -> Result<(), RigError> {
+        match &self.journal {
+            Some(journal) => journal
+                .append(&entry)
+                .map_err(|e| RigError::Journal(e.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts the bench back in its safe state after a process died on it, from what its
+    /// journal says: every key it may still hold is released, power goes to the safe
+    /// state, a pulled network cable is connected again. Returns what was done, in words
+    /// for the log and the run summary.
+    pub async fn recover(&self, left: &Leftover) -> Result<String, RigError> {
+        let mut done = Vec::new();
+        {
+            let mut held = self.held.lock().expect("held set");
+            held.extend(left.held.keys().copied());
+        }
+        for key in left.held.values() {
+            done.push(format!("released {key}"));
+        }
+        if left.network == Some(false) {
+            self.network(true).await?;
+            done.push("network connected".into());
+        }
+        self.make_safe().await?;
+        done.push(format!(
+            "power {}",
+            if self.bench.safe_power == PowerState::On {
+                "on"
+            } else {
+                "off"
+            }
+        ));
+        Ok(done.join(", "))
+    }
+
     /// Closes (`true`: power applied) or opens the bench's power relay.
     pub async fn power(&self, on: bool) -> Result<(), RigError> {
         let channel = self.bench.power.channel;
+        self.record(JournalEntry::Power { on })?;
         blocking(&self.power, move |d| d.set(channel, on)).await
     }
 
@@ -151,6 +204,7 @@ impl BenchRig {
             return Err(RigError::NoNetworkRelay);
         };
         let channel = ch.channel;
+        self.record(JournalEntry::Network { connected })?;
         blocking(board, move |d| d.set(channel, connected)).await
     }
 
@@ -165,6 +219,10 @@ impl BenchRig {
     /// Presses a key and keeps it pressed.
     pub async fn hold(&self, key: &Key) -> Result<(), RigError> {
         let channel = self.channel(key)?;
+        self.record(JournalEntry::Hold {
+            key: key.0.clone(),
+            channel,
+        })?;
         self.held.lock().expect("held set").insert(channel);
         blocking(&self.actuator, move |d| d.hold(channel)).await
     }
@@ -172,6 +230,10 @@ impl BenchRig {
     /// Releases a key.
     pub async fn release(&self, key: &Key) -> Result<(), RigError> {
         let channel = self.channel(key)?;
+        self.record(JournalEntry::Release {
+            key: key.0.clone(),
+            channel,
+        })?;
         blocking(&self.actuator, move |d| d.release(channel)).await?;
         self.held.lock().expect("held set").remove(&channel);
         Ok(())
@@ -184,7 +246,8 @@ impl BenchRig {
     }
 
     /// Releases every key this bench holds and puts its power in the configured safe state.
-    /// Tries every part even when one fails, and reports the first failure.
+    /// Tries every part even when one fails, and reports the first failure. On success the
+    /// journal is emptied: nothing is left to undo after a crash.
     pub async fn make_safe(&self) -> Result<(), RigError> {
         let mut first_error = None;
         let held: Vec<u16> = self
@@ -195,6 +258,15 @@ impl BenchRig {
             .copied()
             .collect();
         for channel in held {
+            let key = self
+                .bench
+                .keys
+                .iter()
+                .find(|(_, c)| **c == channel)
+                .map_or_else(|| format!("channel {channel}"), |(k, _)| k.0.clone());
+            if let Err(e) = self.record(JournalEntry::Release { key, channel }) {
+                first_error.get_or_insert(e);
+            }
             match blocking(&self.actuator, move |d| d.release(channel)).await {
                 Ok(()) => {
                     self.held.lock().expect("held set").remove(&channel);
@@ -207,6 +279,12 @@ impl BenchRig {
         let safe_on = self.bench.safe_power == PowerState::On;
         if let Err(e) = self.power(safe_on).await {
             first_error.get_or_insert(e);
+        }
+        if first_error.is_none()
+            && let Some(journal) = &self.journal
+            && let Err(e) = journal.clear()
+        {
+            first_error = Some(RigError::Journal(e.to_string()));
         }
         first_error.map_or(Ok(()), Err)
     }

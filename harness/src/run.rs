@@ -13,6 +13,8 @@ use crate::lab::{Approval, Bench, Lab};
 use crate::outcome::{Outcome, exit_code_for};
 use crate::rack::{BenchRig, Rack};
 use crate::report::{CaseReport, Progress, RunReport};
+use crate::safety::journal::Journal;
+use crate::safety::lock::{BenchLock, LockError, LockWait, acquire};
 use crate::scenario::Scenario;
 use crate::scenario::engine::{CaseEnd, EngineContext, run_case};
 
@@ -37,6 +39,11 @@ pub struct RunOptions {
     /// Start the in-process virtual bench when the lab has a `[twin]` table. Off when the
     /// twin runs as its own process.
     pub start_virtual_bench: bool,
+    /// Where bench leases and crash journals live; `None`: the lab's `lock_dir`, else the
+    /// host default (`safety::default_lock_dir`).
+    pub lock_dir: Option<PathBuf>,
+    /// How long to wait for a bench another process drives.
+    pub lock_wait: LockWait,
 }
 
 /// One case to run.
@@ -79,6 +86,33 @@ pub async fn run(opts: RunOptions) -> RunReport {
     let (plan, mut skipped) = plan(&lab, &selected, &opts);
     report.cases.append(&mut skipped);
 
+    let progress = opts.progress.start(
+        &dedup_benches(&plan),
+        &plan
+            .iter()
+            .map(|p| p.bench.name.clone())
+            .collect::<Vec<_>>(),
+    );
+    // Every bench is ours before anything is opened or bound: the other process holds its
+    // serial ports exclusively and the endpoints' ports.
+    let lock_dir =
+        crate::safety::resolve_lock_dir(opts.lock_dir.as_deref(), lab.lock_dir.as_deref());
+    let (plan, locks, mut refused) = take_locks(&lock_dir, plan, opts.lock_wait, &progress).await;
+    report.cases.append(&mut refused);
+    if plan.is_empty() {
+        progress.finish();
+        report.duration = started.elapsed();
+        report.exit_code = exit_code_for(report.cases.iter().map(|c| c.outcome));
+        return report;
+    }
+    if let Some(approval) = &opts.approval
+        && plan
+            .iter()
+            .any(|p| p.scenario.destructive && p.bench.approval == Approval::Required)
+    {
+        report.approval = Some(approval.clone());
+    }
+
     let endpoints = match Endpoints::start(&lab).await {
         Ok(e) => e,
         Err(e) => {
@@ -114,13 +148,6 @@ pub async fn run(opts: RunOptions) -> RunReport {
         }
     });
 
-    let progress = opts.progress.start(
-        &benches,
-        &plan
-            .iter()
-            .map(|p| p.bench.name.clone())
-            .collect::<Vec<_>>(),
-    );
     let ctx = EngineContext {
         endpoints: &endpoints,
         fixtures_dir: &opts.fixtures_dir,
@@ -129,10 +156,20 @@ pub async fn run(opts: RunOptions) -> RunReport {
     };
     let bench_runs = benches.iter().map(|bench| {
         let cases: Vec<&Planned> = plan.iter().filter(|p| p.bench.name == bench.name).collect();
-        run_bench(&ctx, &rack, bench, cases, &snapshots_dir, &progress)
+        run_bench(
+            &ctx,
+            &rack,
+            bench,
+            cases,
+            &snapshots_dir,
+            &progress,
+            &lock_dir,
+            opts.approval.as_deref(),
+        )
     });
-    for mut cases in futures::future::join_all(bench_runs).await {
+    for (mut cases, recovery) in futures::future::join_all(bench_runs).await {
         report.cases.append(&mut cases);
+        report.recoveries.extend(recovery);
     }
     progress.finish();
     ctrl_c.abort();
@@ -141,12 +178,82 @@ pub async fn run(opts: RunOptions) -> RunReport {
         v.shutdown().await;
     }
     endpoints.shutdown().await;
+    for lock in locks {
+        let bench = lock.bench().to_string();
+        match lock.release() {
+            Ok(()) => tracing::info!(bench = %bench, "bench released"),
+            Err(e) => tracing::warn!(bench = %bench, "could not give the bench up: {e}"),
+        }
+    }
     report.duration = started.elapsed();
     report.exit_code = exit_code_for(report.cases.iter().map(|c| c.outcome));
     report
 }
 
-/// Runs a bench's cases in series; on any exit its keys are released and its power made safe.
+/// Takes every planned bench's lease, waiting as `wait` allows (all benches at once, so
+/// the total wait is the longest, not the sum). Returns the plan of the benches taken,
+/// their locks (held until the run ends), and the cases of the others: `skipped` naming
+/// the holder when the bench is busy, `lab-fault` when the lock folder is unusable.
+async fn take_locks(
+    lock_dir: &Path,
+    plan: Vec<Planned>,
+    wait: LockWait,
+    progress: &crate::report::LiveProgress,
+) -> (Vec<Planned>, Vec<BenchLock>, Vec<CaseReport>) {
+    let benches: Vec<Bench> = dedup_benches(&plan).into_iter().cloned().collect();
+    let attempts = benches.iter().map(|bench| {
+        let scenarios: Vec<&str> = plan
+            .iter()
+            .filter(|p| p.bench.name == bench.name)
+            .map(|p| p.scenario.name.as_str())
+            .collect();
+        let purpose = format!("run {}", scenarios.join(" "));
+        async move {
+            let got = acquire(lock_dir, &bench.name, &purpose, wait, |holder| {
+                tracing::warn!(bench = %bench.name, "waiting for the bench: it is in use by {holder}");
+                progress.bench_message(&bench.name, &format!("waiting: in use by {holder}"));
+            })
+            .await;
+            (bench, got)
+        }
+    });
+    let mut locks = Vec::new();
+    let mut refused = Vec::new();
+    let mut unlocked: Vec<(String, Outcome, String)> = Vec::new();
+    for (bench, got) in futures::future::join_all(attempts).await {
+        match got {
+            Ok((mut lock, reclaimed)) => {
+                if let Some(dead) = reclaimed {
+                    tracing::warn!(bench = %bench.name, "took over the lease of a dead or hung owner: {dead}");
+                }
+                tracing::info!(bench = %bench.name, pid = std::process::id(), "bench locked");
+                lock.keep_renewed();
+                locks.push(lock);
+            }
+            Err(e @ LockError::Busy { .. }) => {
+                unlocked.push((bench.name.clone(), Outcome::Skipped, e.to_string()));
+            }
+            Err(e) => unlocked.push((bench.name.clone(), Outcome::LabFault, e.to_string())),
+        }
+    }
+    let mut kept = Vec::new();
+    for p in plan {
+        match unlocked.iter().find(|(name, _, _)| *name == p.bench.name) {
+            Some((_, outcome, reason)) => {
+                let r = CaseReport::new(&p.scenario, &p.bench, *outcome, reason.clone());
+                progress.case_done(&r);
+                refused.push(r);
+            }
+            None => kept.push(p),
+        }
+    }
+    (kept, locks, refused)
+}
+
+/// Runs a bench's cases in series; on any exit its keys are released and its power made
+/// safe. First, a crash journal left by a dead owner is replayed; what that did is returned
+/// for the run summary.
+#[allow(clippy::too_many_arguments)]
 async fn run_bench(
     ctx: &EngineContext<'_>,
     rack: &Rack,
@@ -154,17 +261,37 @@ async fn run_bench(
     cases: Vec<&Planned>,
     snapshots_dir: &Path,
     progress: &crate::report::LiveProgress,
-) -> Vec<CaseReport> {
+    lock_dir: &Path,
+    approval: Option<&str>,
+) -> (Vec<CaseReport>, Option<String>) {
     let mut reports = Vec::new();
+    let fault = |reports: &mut Vec<CaseReport>, cases: Vec<&Planned>, reason: String| {
+        for case in cases {
+            let r = CaseReport::new(&case.scenario, bench, Outcome::LabFault, reason.clone());
+            progress.case_done(&r);
+            reports.push(r);
+        }
+    };
     let rig = match rack.rig(bench) {
         Ok(rig) => rig,
         Err(e) => {
-            for case in cases {
-                let r = CaseReport::new(&case.scenario, bench, Outcome::LabFault, e.to_string());
-                progress.case_done(&r);
-                reports.push(r);
-            }
-            return reports;
+            fault(&mut reports, cases, e.to_string());
+            return (reports, None);
+        }
+    };
+    let journal = match Journal::open(lock_dir, &bench.name) {
+        Ok(j) => Arc::new(j),
+        Err(e) => {
+            fault(&mut reports, cases, e.to_string());
+            return (reports, None);
+        }
+    };
+    let rig = rig.with_journal(journal.clone());
+    let recovery = match recover(&rig, &journal).await {
+        Ok(note) => note,
+        Err(reason) => {
+            fault(&mut reports, cases, reason);
+            return (reports, None);
         }
     };
     let mut out_of_service: Option<String> = None;
@@ -176,7 +303,8 @@ async fn run_bench(
             continue;
         }
         progress.case_started(&bench.name, &case.scenario.name);
-        let r = run_one(ctx, &rig, &case.scenario, snapshots_dir).await;
+        let approval = approval.filter(|_| bench.approval == Approval::Required);
+        let r = run_one(ctx, &rig, &case.scenario, snapshots_dir, approval).await;
         match r.outcome {
             Outcome::LabFault => {
                 out_of_service = Some(format!(
@@ -193,14 +321,39 @@ async fn run_bench(
     if let Err(e) = rig.make_safe().await {
         tracing::error!(bench = %bench.name, "could not make the bench safe: {e}");
     }
-    reports
+    (reports, recovery)
 }
 
+/// Replays the bench's journal if a dead owner left one: `Ok(Some(what was done))`.
+pub(crate) async fn recover(rig: &BenchRig, journal: &Journal) -> Result<Option<String>, String> {
+    let bench = &rig.bench.name;
+    let left = journal.leftover().map_err(|e| e.to_string())?;
+    if left.is_empty() {
+        return Ok(None);
+    }
+    match rig.recover(&left).await {
+        Ok(done) => {
+            let note = format!("recovered bench {bench} after a crash: {done}");
+            tracing::warn!(bench = %bench, "{note}");
+            Ok(Some(note))
+        }
+        Err(e) => Err(format!(
+            "bench {bench} was left unsafe by a crashed run and could not be recovered \
+             ({e}); its journal {} is kept for the next attempt",
+            journal.path().display()
+        )),
+    }
+}
+
+/// Runs one case. `approval` is given only on a bench that requires it: it goes into the
+/// raw transcript's header and the case report, never into the compared (redacted) text,
+/// so the same snapshot holds with and without approval and on the virtual benches.
 async fn run_one(
     ctx: &EngineContext<'_>,
     rig: &BenchRig,
     scenario: &Scenario,
     snapshots_dir: &Path,
+    approval: Option<&str>,
 ) -> CaseReport {
     let started = Instant::now();
     let run = run_case(ctx, rig, scenario).await;
@@ -225,8 +378,27 @@ async fn run_one(
     let mut report = CaseReport::new(scenario, &rig.bench, outcome, detail);
     report.duration = started.elapsed();
     report.transcript = redacted;
-    report.raw_transcript = run.transcript.text();
+    report.raw_transcript = with_approval(&run.transcript.text(), approval);
+    report.approval = approval.map(str::to_string);
     report
+}
+
+/// The transcript with an `approval:` line closing its header (the lines before the first
+/// blank line).
+fn with_approval(transcript: &str, approval: Option<&str>) -> String {
+    let Some(approval) = approval else {
+        return transcript.to_string();
+    };
+    let line = format!("approval: {approval}\n");
+    match transcript.find("\n\n") {
+        Some(end) => format!(
+            "{}\n{}{}",
+            &transcript[..end],
+            line.trim_end(),
+            &transcript[end..]
+        ),
+        None => format!("{transcript}{line}"),
+    }
 }
 
 /// Scenarios picked by the globs, benches picked by name; unknown names are errors.
@@ -323,4 +495,19 @@ fn dedup_benches(plan: &[Planned]) -> Vec<&Bench> {
 fn absolute(path: &Path) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(path)?;
     path.canonicalize()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_approval;
+
+    #[test]
+    fn approval_closes_the_header() {
+        let t = "scenario: x\nsource: kb\n\n== given\npower on\n";
+        assert_eq!(
+            with_approval(t, Some("TICKET-7")),
+            "scenario: x\nsource: kb\napproval: TICKET-7\n\n== given\npower on\n"
+        );
+        assert_eq!(with_approval(t, None), t);
+    }
 }

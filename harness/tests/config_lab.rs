@@ -215,6 +215,12 @@ fn each_kind_of_mistake_gets_its_exact_message() {
                 .into(),
         ),
         (
+            "empty lock_dir",
+            vec![("time_scale = 1.0", "time_scale = 1.0\nlock_dir = \"\"")],
+            "lab.toml:4:12: lab.lock_dir: lock_dir must name a folder (e.g. \"/run/yealink-lab\"), found an empty string"
+                .into(),
+        ),
+        (
             "time_scale zero",
             vec![("time_scale = 1.0", "time_scale = 0")],
             "lab.toml:3:14: lab.time_scale: time_scale must be above 0 and at most 10 (1.0 on a real rack), found 0"

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::commands::Paths;
 use crate::report::{Progress, console, junit, run_folder};
 use crate::run::{RunOptions, run};
+use crate::safety::lock::LockWait;
 
 /// Options for a run with the project's folders as defaults.
 #[allow(clippy::too_many_arguments)]
@@ -19,6 +20,8 @@ pub fn options(
     out: Option<PathBuf>,
     approval: Option<String>,
     start_virtual_bench: bool,
+    lock_dir: Option<PathBuf>,
+    lock_wait: LockWait,
 ) -> RunOptions {
     let stamp = crate::report::new_run_dir();
     RunOptions {
@@ -37,6 +40,8 @@ pub fn options(
         approval,
         progress: Progress::detect(),
         start_virtual_bench,
+        lock_dir,
+        lock_wait,
     }
 }
 

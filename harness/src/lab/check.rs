@@ -92,6 +92,11 @@ pub(crate) fn check(raw: RawLab, source: &Path, problems: &mut FileProblems<'_>)
         .lab
         .as_ref()
         .and_then(|lab| checker.lab_section(lab.name.clone(), &lab.time_scale));
+    let lock_dir = raw
+        .lab
+        .as_ref()
+        .and_then(|lab| lab.lock_dir.as_ref())
+        .and_then(|dir| checker.lock_dir(source, dir));
     let endpoints = raw.endpoints.as_ref().and_then(|e| checker.endpoints(e));
     let relay_boards: Vec<RelayBoard> = raw
         .relay_boards
@@ -127,6 +132,7 @@ pub(crate) fn check(raw: RawLab, source: &Path, problems: &mut FileProblems<'_>)
         actuators,
         benches,
         twin: raw.twin,
+        lock_dir,
     })
 }
 
@@ -154,6 +160,22 @@ impl Checker<'_, '_> {
             ok = false;
         }
         ok.then(|| (name.into_inner(), scale))
+    }
+
+    /// A lock folder must name a folder: an empty value would silently put leases in the
+    /// current directory, where another process would not look.
+    fn lock_dir(&mut self, source: &Path, dir: &Spanned<String>) -> Option<PathBuf> {
+        let text = dir.get_ref().trim();
+        if text.is_empty() {
+            self.problems.at(
+                &dir.span(),
+                "lab.lock_dir",
+                "lock_dir must name a folder (e.g. \"/run/yealink-lab\"), found an empty string",
+            );
+            return None;
+        }
+        let base = source.parent().unwrap_or(Path::new("."));
+        Some(base.join(text))
     }
 
     fn endpoints(&mut self, raw: &RawEndpoints) -> Option<EndpointsConfig> {

@@ -19,6 +19,9 @@ pub struct Lab {
     pub benches: Vec<Bench>,
     /// The raw `[twin]` table, untouched: only the virtual bench reads it.
     pub twin: Option<toml::Table>,
+    /// Where bench leases and crash journals live (`[lab] lock_dir`, resolved against the
+    /// lab file's folder); `None`: `--lock-dir` or the host default.
+    pub lock_dir: Option<PathBuf>,
 }
 
 /// Bind addresses of the servers the phones call. Port 0 picks a free port.

@@ -21,6 +21,10 @@ pub struct RawLabSection {
     pub name: Spanned<String>,
     /// Multiplies every timeout; range-checked in `check.rs`.
     pub time_scale: Spanned<f64>,
+    /// Where bench leases and crash journals live, shared by every harness process that
+    /// drives this rack; relative to the lab file.
+    #[serde(default)]
+    pub lock_dir: Option<Spanned<String>>,
 }
 
 /// `[endpoints]`: bind addresses as text, parsed in `check.rs` for a message that shows the

@@ -72,6 +72,19 @@ impl LiveProgress {
         }
     }
 
+    /// A bench's state while it has no case running (waiting for another process's lease).
+    pub fn bench_message(&self, bench: &str, message: &str) {
+        match self.mode {
+            Progress::Live => {
+                if let Some(bar) = self.bars.get(bench) {
+                    bar.set_message(message.to_string());
+                }
+            }
+            Progress::Lines => eprintln!("{bench:>8}  {message}"),
+            Progress::Quiet => {}
+        }
+    }
+
     pub fn case_done(&self, case: &CaseReport) {
         let line = format!(
             "{:>8}  {:<34} {:<12} {:>6.1} s",
@@ -156,6 +169,14 @@ pub fn summary(report: &RunReport) -> String {
             case.bench,
             case.outcome.word(),
             case.detail.trim_end()
+        ));
+    }
+    for recovery in &report.recoveries {
+        out.push_str(&format!("\n{recovery}\n"));
+    }
+    if let Some(approval) = &report.approval {
+        out.push_str(&format!(
+            "\napproval: {approval} (destructive scenarios on benches requiring approval)\n"
         ));
     }
     out.push_str(&format!(

@@ -41,10 +41,19 @@ pub fn junit_xml(report: &RunReport) -> String {
         if !case.transcript.is_empty() {
             test_case.set_system_out(case.transcript.clone());
         }
-        suites
+        let suite = suites
             .entry(suite_name.clone())
-            .or_insert_with(|| TestSuite::new(suite_name))
-            .add_test_case(test_case);
+            .or_insert_with(|| TestSuite::new(suite_name));
+        // The approval a bench's destructive cases ran under, once per suite, for the audit.
+        if let Some(approval) = &case.approval
+            && !suite
+                .properties
+                .iter()
+                .any(|p| p.name.as_str() == "approval")
+        {
+            suite.add_property(("approval", approval.as_str()));
+        }
+        suite.add_test_case(test_case);
     }
     junit.add_test_suites(suites.into_values());
     junit

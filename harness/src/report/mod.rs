@@ -34,6 +34,9 @@ pub struct CaseReport {
     /// Unredacted, for the engineer reading the run folder.
     #[serde(skip)]
     pub raw_transcript: String,
+    /// The approval this case ran under, on a bench that requires one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -51,6 +54,7 @@ impl CaseReport {
             duration: Duration::ZERO,
             transcript: String::new(),
             raw_transcript: String::new(),
+            approval: None,
         }
     }
 
@@ -65,6 +69,7 @@ impl CaseReport {
             duration: Duration::ZERO,
             transcript: String::new(),
             raw_transcript: String::new(),
+            approval: None,
         }
     }
 
@@ -86,6 +91,11 @@ pub struct RunReport {
     #[serde(serialize_with = "seconds")]
     pub duration: Duration,
     pub exit_code: i32,
+    /// The `--approval` given, when destructive cases ran under it on a bench requiring it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+    /// Benches put back in their safe state after a crashed run, in words.
+    pub recoveries: Vec<String>,
 }
 
 impl RunReport {
@@ -98,6 +108,8 @@ impl RunReport {
             config_error: None,
             duration: Duration::ZERO,
             exit_code: exit_code::PASS,
+            approval: None,
+            recoveries: Vec::new(),
         }
     }
 

@@ -34,6 +34,14 @@ pub fn private_lab(dir: &Path, ports: [u16; 5], fixtures: &Path) -> PathBuf {
         )
         .replace("\"127.0.0.", &format!("\"127.{a}.{b}."))
         .replace("\"127.0.1.", &format!("\"127.{a}.{}.", b + 1))
+        // Leases and journals of its own: a test's bench never waits for another test's.
+        .replace(
+            "[lab]\n",
+            &format!(
+                "[lab]\nlock_dir = {:?}\n",
+                dir.join("locks").display().to_string()
+            ),
+        )
         .replace(
             "\"../firmware-fixtures\"",
             &format!("{:?}", fixtures.display().to_string()),
@@ -66,6 +74,8 @@ pub fn options(
         approval: None,
         progress: harness::report::Progress::Quiet,
         start_virtual_bench: true,
+        lock_dir: None,
+        lock_wait: harness::safety::lock::LockWait::NoWait,
     }
 }
 

@@ -70,6 +70,7 @@ pub fn lab(benches: Vec<Bench>) -> Lab {
         actuators: Vec::new(),
         benches,
         twin: None,
+        lock_dir: None,
     }
 }
 
