@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Reaped, free_port, harness_exe, harness_ok, lines_of, twin_exe, wait_line};
+use common::{Reaped, free_port, harness_exe, harness_ok, lines_of, wait_line};
 
 #[test]
 fn hand_commands_drive_a_separately_started_bench() {
@@ -22,7 +21,6 @@ fn hand_commands_drive_a_separately_started_bench() {
         free_port(true),
     ];
     let lab = common::private_lab(dir.path(), ports, &fixtures);
-    let lab_text = std::fs::read_to_string(&lab).unwrap();
 
     // The endpoints, with every account cancelled: the phone will show No Service.
     let mut serve = Command::new(harness_exe())
@@ -41,28 +39,7 @@ fn hand_commands_drive_a_separately_started_bench() {
     );
 
     // The virtual bench, alone.
-    let twin = Command::new(twin_exe())
-        .arg("--lab")
-        .arg(&lab)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _twin = Reaped(twin);
-    let actuator_line = lab_text
-        .lines()
-        .find(|l| l.contains("keys-t46g-if00"))
-        .unwrap();
-    let actuator_path = actuator_line.split('"').nth(1).unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !Path::new(&actuator_path).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the twin did not publish {actuator_path}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_twin, _actuator) = common::start_twin(&lab);
 
     harness_ok(&lab, &["network", "t46g", "connect"]);
     harness_ok(&lab, &["power", "t46g", "on"]);

@@ -6,11 +6,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Reaped, free_port, harness_exe, lines_of, twin_exe, wait_line};
+use common::{free_port, harness_exe, lines_of, wait_line};
 
 const HELD_SCENARIO: &str = r#"summary = "the speaker key held through a long wait"
 source = "test"
@@ -29,11 +28,6 @@ wait = "tftp"
 timeout_s = 3600
 "#;
 
-fn quoted_value(lab_text: &str, needle: &str) -> String {
-    let line = lab_text.lines().find(|l| l.contains(needle)).unwrap();
-    line.split('"').nth(1).unwrap().to_string()
-}
-
 #[test]
 fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,24 +45,7 @@ fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
     std::fs::create_dir_all(&scenarios).unwrap();
     std::fs::write(scenarios.join("held.toml"), HELD_SCENARIO).unwrap();
 
-    let twin = Command::new(twin_exe())
-        .arg("--lab")
-        .arg(&lab)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _twin = Reaped(twin);
-    let actuator = quoted_value(&lab_text, "keys-t46g-if00");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !Path::new(&actuator).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the twin did not publish {actuator}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_twin, actuator) = common::start_twin(&lab);
 
     let mut run = Command::new(harness_exe())
         .args(["run", "--external-bench", "--bench", "t46g", "--lab"])

@@ -8,12 +8,12 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Reaped, free_port, harness_exe, lines_of, twin_exe, wait_line};
+use common::{Reaped, free_port, harness_exe, lines_of, wait_line};
 
 const HELD_SCENARIO: &str = r#"summary = "the speaker key held through a wait"
 source = "test"
@@ -64,28 +64,7 @@ fn bench(wait_s: u32) -> Bench {
         HELD_SCENARIO.replace("WAIT_S", &wait_s.to_string()),
     )
     .unwrap();
-    let twin = Command::new(twin_exe())
-        .arg("--lab")
-        .arg(&lab)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let twin = Reaped(twin);
-    let line = lab_text
-        .lines()
-        .find(|l| l.contains("keys-t46g-if00"))
-        .unwrap();
-    let actuator = line.split('"').nth(1).unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !Path::new(&actuator).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the twin did not publish {actuator}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (twin, actuator) = common::start_twin(&lab);
     Bench {
         dir,
         lab,

@@ -177,3 +177,32 @@ pub fn lines_of(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     });
     lines
 }
+
+/// Starts the virtual bench of `lab` as its own process, as a lab engineer would, and waits
+/// until it has published the T46G bench's actuator; returns the process and that path.
+pub fn start_twin(lab: &Path) -> (Reaped, String) {
+    let lab_text = std::fs::read_to_string(lab).unwrap();
+    let twin = Command::new(twin_exe())
+        .arg("--lab")
+        .arg(lab)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let twin = Reaped(twin);
+    let line = lab_text
+        .lines()
+        .find(|l| l.contains("keys-t46g-if00"))
+        .unwrap();
+    let actuator = line.split('"').nth(1).unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !Path::new(&actuator).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the twin did not publish {actuator}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (twin, actuator)
+}
