@@ -180,12 +180,13 @@ pub fn lines_of(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
 
 /// Starts the virtual bench of `lab` as its own process, as a lab engineer would, and waits
 /// until it has published the T46G bench's actuator; returns the process and that path.
+/// Its standard input stays open: a test may type fault commands there (`unplug ...`).
 pub fn start_twin(lab: &Path) -> (Reaped, String) {
     let lab_text = std::fs::read_to_string(lab).unwrap();
     let twin = Command::new(twin_exe())
         .arg("--lab")
         .arg(lab)
-        .stdin(std::process::Stdio::null())
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
