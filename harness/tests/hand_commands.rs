@@ -7,19 +7,13 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Reaped, free_port, harness_exe, harness_ok, lines_of, wait_line};
+use common::{Reaped, harness_exe, harness_ok, lines_of, wait_line};
 
 #[test]
 fn hand_commands_drive_a_separately_started_bench() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = common::root().join("firmware-fixtures");
-    let ports = [
-        free_port(false),
-        free_port(false),
-        free_port(true),
-        free_port(true),
-        free_port(true),
-    ];
+    let ports = common::free_endpoint_ports();
     let lab = common::private_lab(dir.path(), ports, &fixtures);
 
     // The endpoints, with every account cancelled: the phone will show No Service.

@@ -6,10 +6,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{free_port, harness_exe, lines_of, wait_line};
+use common::{lines_of, wait_line};
 
 const HELD_SCENARIO: &str = r#"summary = "the speaker key held through a long wait"
 source = "test"
@@ -32,13 +32,7 @@ timeout_s = 3600
 fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = common::root().join("firmware-fixtures");
-    let ports = [
-        free_port(false),
-        free_port(false),
-        free_port(true),
-        free_port(true),
-        free_port(true),
-    ];
+    let ports = common::free_endpoint_ports();
     let lab = common::private_lab(dir.path(), ports, &fixtures);
     let lab_text = std::fs::read_to_string(&lab).unwrap();
     let scenarios = dir.path().join("scenarios");
@@ -47,16 +41,8 @@ fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
 
     let (_twin, actuator) = common::start_twin(&lab);
 
-    let mut run = Command::new(harness_exe())
-        .args(["run", "--external-bench", "--bench", "t46g", "--lab"])
-        .arg(&lab)
-        .arg("--scenarios")
-        .arg(&scenarios)
-        .arg("--out")
-        .arg(dir.path().join("run"))
-        .env("RUST_LOG", "harness=info")
+    let mut run = common::external_run(&lab, &scenarios, &dir.path().join("run"))
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let lines = lines_of(run.stderr.take().unwrap());

@@ -5,10 +5,10 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use common::{free_port, harness_exe, lines_of, wait_line};
+use common::{lines_of, wait_line};
 
 const PAUSED_SCENARIO: &str = r#"summary = "a long pause, then a power cycle"
 source = "test"
@@ -30,13 +30,7 @@ power = "cycle"
 fn an_unplugged_relay_board_is_a_lab_fault() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = common::root().join("firmware-fixtures");
-    let ports = [
-        free_port(false),
-        free_port(false),
-        free_port(true),
-        free_port(true),
-        free_port(true),
-    ];
+    let ports = common::free_endpoint_ports();
     let lab = common::private_lab(dir.path(), ports, &fixtures);
     let scenarios = dir.path().join("scenarios");
     std::fs::create_dir_all(&scenarios).unwrap();
@@ -45,16 +39,8 @@ fn an_unplugged_relay_board_is_a_lab_fault() {
     let (mut twin, _actuator) = common::start_twin(&lab);
     let mut console = twin.0.stdin.take().unwrap();
 
-    let mut run = Command::new(harness_exe())
-        .args(["run", "--external-bench", "--bench", "t46g", "--lab"])
-        .arg(&lab)
-        .arg("--scenarios")
-        .arg(&scenarios)
-        .arg("--out")
-        .arg(dir.path().join("run"))
-        .env("RUST_LOG", "harness=info")
+    let mut run = common::external_run(&lab, &scenarios, &dir.path().join("run"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let lines = lines_of(run.stderr.take().unwrap());

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Reaped, free_port, harness_exe, lines_of, wait_line};
+use common::{Reaped, harness_exe, lines_of, wait_line};
 
 const HELD_SCENARIO: &str = r#"summary = "the speaker key held through a wait"
 source = "test"
@@ -48,13 +48,7 @@ struct Bench {
 fn bench(wait_s: u32) -> Bench {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = common::root().join("firmware-fixtures");
-    let ports = [
-        free_port(false),
-        free_port(false),
-        free_port(true),
-        free_port(true),
-        free_port(true),
-    ];
+    let ports = common::free_endpoint_ports();
     let lab = common::private_lab(dir.path(), ports, &fixtures);
     let lab_text = std::fs::read_to_string(&lab).unwrap();
     let scenarios = dir.path().join("scenarios");
@@ -77,17 +71,8 @@ fn bench(wait_s: u32) -> Bench {
 
 impl Bench {
     fn run(&self, out: &str, extra: &[&str]) -> Command {
-        let mut cmd = Command::new(harness_exe());
-        cmd.args(["run", "--external-bench", "--bench", "t46g", "--lab"])
-            .arg(&self.lab)
-            .arg("--scenarios")
-            .arg(&self.scenarios)
-            .arg("--out")
-            .arg(self.dir.path().join(out))
-            .args(extra)
-            .env("RUST_LOG", "harness=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        let mut cmd = common::external_run(&self.lab, &self.scenarios, &self.dir.path().join(out));
+        cmd.args(extra).stdout(Stdio::null());
         cmd
     }
 

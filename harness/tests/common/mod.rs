@@ -207,3 +207,31 @@ pub fn start_twin(lab: &Path) -> (Reaped, String) {
     }
     (twin, actuator)
 }
+
+/// Five free loopback ports for the lab's endpoints (provisioning, foreign provisioning,
+/// TFTP, SIP, syslog), for labs shared by several processes that must agree on them.
+pub fn free_endpoint_ports() -> [u16; 5] {
+    [
+        free_port(false),
+        free_port(false),
+        free_port(true),
+        free_port(true),
+        free_port(true),
+    ]
+}
+
+/// `harness run` on the T46G bench of `lab`, driving a virtual bench started as its own
+/// process, with step-by-step logs on stderr (piped) and its run folder at `out`.
+pub fn external_run(lab: &Path, scenarios: &Path, out: &Path) -> Command {
+    let mut command = Command::new(harness_exe());
+    command
+        .args(["run", "--external-bench", "--bench", "t46g", "--lab"])
+        .arg(lab)
+        .arg("--scenarios")
+        .arg(scenarios)
+        .arg("--out")
+        .arg(out)
+        .env("RUST_LOG", "harness=info")
+        .stderr(std::process::Stdio::piped());
+    command
+}
