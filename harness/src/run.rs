@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::FutureExt;
 use tokio::sync::watch;
 
 use crate::endpoints::Endpoints;
@@ -304,7 +305,25 @@ async fn run_bench(
         }
         progress.case_started(&bench.name, &case.scenario.name);
         let approval = approval.filter(|_| bench.approval == Approval::Required);
-        let r = run_one(ctx, &rig, &case.scenario, snapshots_dir, approval).await;
+        // A panic in one case must not skip this bench's make_safe below: it is caught
+        // here, reported as a lab fault, and the bench leaves service.
+        let r = std::panic::AssertUnwindSafe(run_one(
+            ctx,
+            &rig,
+            &case.scenario,
+            snapshots_dir,
+            approval,
+        ))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            CaseReport::new(
+                &case.scenario,
+                bench,
+                Outcome::LabFault,
+                "the harness panicked in this case".into(),
+            )
+        });
         match r.outcome {
             Outcome::LabFault => {
                 out_of_service = Some(format!(
