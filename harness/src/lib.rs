@@ -9,6 +9,7 @@ pub mod drivers;
 pub mod endpoints;
 pub mod expect;
 pub mod firmware;
+pub mod history;
 pub mod lab;
 pub mod outcome;
 pub mod rack;

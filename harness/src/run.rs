@@ -399,6 +399,7 @@ async fn run_one(
     report.transcript = redacted;
     report.raw_transcript = with_approval(&run.transcript.text(), approval);
     report.approval = approval.map(str::to_string);
+    report.firmware_seen = run.transcript.firmware_seen().to_vec();
     report
 }
 

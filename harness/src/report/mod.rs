@@ -37,6 +37,16 @@ pub struct CaseReport {
     /// The approval this case ran under, on a bench that requires one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// Firmware versions the phone announced during the case, first seen first.
+    pub firmware_seen: Vec<String>,
+    /// How many times the case ran: more than 1 when a lab fault was retried.
+    pub attempts: u32,
+    /// The redacted transcript, relative to the run folder, once written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript_file: Option<String>,
+    /// The diff or reason, relative to the run folder, once written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff_file: Option<String>,
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -55,6 +65,10 @@ impl CaseReport {
             transcript: String::new(),
             raw_transcript: String::new(),
             approval: None,
+            firmware_seen: Vec::new(),
+            attempts: 1,
+            transcript_file: None,
+            diff_file: None,
         }
     }
 
@@ -70,6 +84,10 @@ impl CaseReport {
             transcript: String::new(),
             raw_transcript: String::new(),
             approval: None,
+            firmware_seen: Vec::new(),
+            attempts: 1,
+            transcript_file: None,
+            diff_file: None,
         }
     }
 
@@ -77,11 +95,59 @@ impl CaseReport {
     pub fn case_name(&self) -> String {
         format!("{}@{}", self.scenario, self.model)
     }
+
+    /// `<scenario>@<MODEL>@<bench>`: the case's file names in the run folder.
+    pub fn file_base(&self) -> String {
+        format!("{}@{}", self.case_name(), self.bench)
+    }
+}
+
+/// Whether a run folder is whole. A run writes `partial` first and `complete` last, so a
+/// run that died (killed, power cut) leaves a folder that says so, with every case it
+/// finished still in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Partial,
+    Complete,
+}
+
+/// How a bench came out of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthState {
+    /// No lab fault.
+    Healthy,
+    /// A lab fault, then a passed health check: the bench went on.
+    Recovered,
+    /// A failed health check (or an unrecoverable fault): its remaining cases were skipped.
+    Bad,
+}
+
+/// One bench's health over a run, for the summary, the history and the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchHealth {
+    pub bench: String,
+    pub model: String,
+    pub state: HealthState,
+    /// Lab faults met on this bench, retried ones included.
+    pub lab_faults: u32,
+    /// Case attempts repeated after a lab fault.
+    pub retries: u32,
+    /// Why the bench is not healthy, in words; empty when healthy.
+    pub detail: String,
 }
 
 /// A whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// The run folder's name: unique per host, sortable by start time.
+    pub run_id: String,
+    /// The host the run ran on (lab hosts publish their run folders to one history).
+    pub host: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub status: RunStatus,
     pub lab: PathBuf,
     pub lab_name: String,
     pub run_dir: PathBuf,
@@ -96,11 +162,23 @@ pub struct RunReport {
     pub approval: Option<String>,
     /// Benches put back in their safe state after a crashed run, in words.
     pub recoveries: Vec<String>,
+    /// Every bench that ran, with its health.
+    pub bench_health: Vec<BenchHealth>,
 }
 
 impl RunReport {
     pub fn new(run_dir: PathBuf, lab: PathBuf) -> RunReport {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         RunReport {
+            run_id: run_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            host: host_name(),
+            started_at: rfc3339(now.as_secs()),
+            status: RunStatus::Partial,
             lab,
             lab_name: String::new(),
             run_dir,
@@ -110,6 +188,7 @@ impl RunReport {
             exit_code: exit_code::PASS,
             approval: None,
             recoveries: Vec::new(),
+            bench_health: Vec::new(),
         }
     }
 
@@ -158,6 +237,33 @@ pub fn new_run_dir() -> PathBuf {
     ))
 }
 
+/// The host's name, for telling apart runs merged from several lab hosts.
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its whole length; gethostname writes at most that
+    // many bytes and we stop at the first NUL (or the end when it was truncated).
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown-host".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch.
+pub fn rfc3339(secs: u64) -> String {
+    let s = utc_stamp(secs);
+    format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &s[0..4],
+        &s[4..6],
+        &s[6..8],
+        &s[9..11],
+        &s[11..13],
+        &s[13..15]
+    )
+}
+
 /// `YYYYMMDDTHHMMSSZ` for seconds since the epoch (civil-from-days, proleptic Gregorian).
 pub fn utc_stamp(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
@@ -188,5 +294,6 @@ mod tests {
         assert_eq!(utc_stamp(0), "19700101T000000Z");
         assert_eq!(utc_stamp(951_782_400), "20000229T000000Z");
         assert_eq!(utc_stamp(1_795_809_845), "20261127T200405Z");
+        assert_eq!(rfc3339(1_795_809_845), "2026-11-27T20:04:05Z");
     }
 }

@@ -9,6 +9,9 @@ use crate::endpoints::events::{EndpointEvent, HttpServer};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Transcript {
     lines: Vec<String>,
+    /// Firmware versions the phone announced in its User-Agent, in the order first seen:
+    /// the history database keeps them per case, so a run says which build it exercised.
+    firmware_seen: Vec<String>,
 }
 
 impl Transcript {
@@ -35,6 +38,22 @@ impl Transcript {
     /// Something an endpoint saw, indented under the action that waited for it.
     pub fn event(&mut self, event: &EndpointEvent) {
         self.lines.push(format!("  {}", describe(event)));
+        let agent = match event {
+            EndpointEvent::Http { user_agent, .. } | EndpointEvent::Register { user_agent, .. } => {
+                user_agent.as_deref()
+            }
+            _ => None,
+        };
+        if let Some(version) = agent.and_then(firmware_of)
+            && !self.firmware_seen.iter().any(|v| v == version)
+        {
+            self.firmware_seen.push(version.to_string());
+        }
+    }
+
+    /// The firmware versions the phone announced, first seen first.
+    pub fn firmware_seen(&self) -> &[String] {
+        &self.firmware_seen
     }
 
     pub fn lines(&self) -> &[String] {
@@ -46,6 +65,20 @@ impl Transcript {
         text.push('\n');
         text
     }
+}
+
+/// The version in a Yealink User-Agent (`Yealink SIP-T46G 28.83.0.120 00:15:65:4a:a9:37`):
+/// the first token after the model shaped like a dotted firmware version.
+pub fn firmware_of(user_agent: &str) -> Option<&str> {
+    let mut tokens = user_agent.split_whitespace();
+    tokens.find(|t| t.starts_with("SIP-"))?;
+    tokens.find(|t| {
+        let parts: Vec<&str> = t.split('.').collect();
+        parts.len() == 4
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 /// One line per event, in words a lab engineer reads without the code at hand.
@@ -96,5 +129,41 @@ pub fn describe(event: &EndpointEvent) -> String {
             None => format!("tftp: read {file} ({bytes} bytes)"),
             Some(error) => format!("tftp: read {file} refused: {error}"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn firmware_versions_come_from_user_agents() {
+        assert_eq!(
+            firmware_of("Yealink SIP-T46G 28.83.0.120 00:15:65:4a:a9:37"),
+            Some("28.83.0.120")
+        );
+        assert_eq!(firmware_of("Yealink SIP-T46G"), None);
+        assert_eq!(firmware_of("curl/8.0 28.83.0.120"), None);
+        assert_eq!(firmware_of("Yealink SIP-T46G 28.83.x.120 mac"), None);
+    }
+
+    #[test]
+    fn each_version_is_kept_once_in_first_seen_order() {
+        let mut t = Transcript::new();
+        for ua in [
+            "Yealink SIP-T46G 28.81.0.10 00:15:65:00:00:01",
+            "Yealink SIP-T46G 28.81.0.10 00:15:65:00:00:01",
+            "Yealink SIP-T46G 28.83.0.120 00:15:65:00:00:01",
+        ] {
+            t.event(&EndpointEvent::Register {
+                client: "127.0.0.2:5060".parse().unwrap(),
+                user: "1001".into(),
+                user_agent: Some(ua.into()),
+                status: 200,
+                reason: "OK".into(),
+                expires: 60,
+            });
+        }
+        assert_eq!(t.firmware_seen(), ["28.81.0.10", "28.83.0.120"]);
     }
 }
