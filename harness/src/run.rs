@@ -143,10 +143,12 @@ pub async fn run(opts: RunOptions) -> RunReport {
     let rack = Rack::open(&lab, &benches);
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::warn!("interrupted: releasing every key and making every bench safe");
-            let _ = cancel_tx.send(true);
-        }
+        let signal = crate::safety::stop::stop_requested().await;
+        tracing::warn!(
+            "{}: releasing every key and making every bench safe",
+            signal.name()
+        );
+        let _ = cancel_tx.send(true);
     });
 
     let ctx = EngineContext {

@@ -1,5 +1,6 @@
-//! Ctrl-C in the middle of a scenario, with the speaker key held: the harness releases the
-//! key, leaves the bench in its safe power state (off) and exits 130. Checked on the wire:
+//! Ctrl-C (or SIGTERM, what a CI system or systemd sends to stop a job) in the middle of a
+//! scenario, with the speaker key held: the harness releases the key, leaves the bench in
+//! its safe power state (off) and exits 130. Checked on the wire:
 //! the actuator answers that no key is held, and the phone's web UI is gone with its power.
 
 mod common;
@@ -30,6 +31,15 @@ timeout_s = 3600
 
 #[test]
 fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
+    stop_mid_scenario(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_releases_held_keys_and_powers_the_bench_off() {
+    stop_mid_scenario(libc::SIGTERM);
+}
+
+fn stop_mid_scenario(signal: libc::c_int) {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = common::root().join("firmware-fixtures");
     let ports = common::free_endpoint_ports();
@@ -54,7 +64,7 @@ fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
         "the harness never reached the wait: {seen:?}"
     );
     // SAFETY: sending a signal to a child we spawned and have not reaped.
-    unsafe { libc::kill(pid, libc::SIGINT) };
+    unsafe { libc::kill(pid, signal) };
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = run.try_wait().unwrap() {
@@ -62,7 +72,7 @@ fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
         }
         assert!(
             Instant::now() < deadline,
-            "the harness did not stop after Ctrl-C"
+            "the harness did not stop after signal {signal}"
         );
         std::thread::sleep(Duration::from_millis(50));
     };

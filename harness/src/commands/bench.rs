@@ -147,7 +147,7 @@ pub async fn tftp_serve(lab_path: &Path, bench: &str, files: &[PathBuf], bind: S
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => println!("({n} events not shown)"),
                 Err(_) => break,
             },
-            _ = tokio::signal::ctrl_c() => break,
+            _ = crate::safety::stop::stop_requested() => break,
         }
     }
     drop(server);

@@ -55,7 +55,7 @@ pub async fn execute(_paths: &Paths, lab_path: &Path, account: &str, admin_passw
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => println!("({n} events not shown)"),
                 Err(_) => break,
             },
-            _ = tokio::signal::ctrl_c() => break,
+            _ = crate::safety::stop::stop_requested() => break,
         }
     }
     endpoints.shutdown().await;
