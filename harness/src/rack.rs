@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use crate::drivers::{ButtonActuator, DriverError, PowerSwitch, open_actuator, open_power_switch};
-use crate::lab::{Bench, Key, Lab, PowerState, RelayChannel};
+use crate::lab::{Actuator, Bench, Key, Lab, PowerState, RelayBoard, RelayChannel};
 use crate::safety::journal::{Journal, JournalEntry, Leftover};
 
 type Shared<T> = Arc<Mutex<Box<T>>>;
@@ -18,6 +18,9 @@ type Shared<T> = Arc<Mutex<Box<T>>>;
 pub struct Rack {
     boards: HashMap<String, Result<Shared<dyn PowerSwitch>, String>>,
     actuators: HashMap<String, Result<Shared<dyn ButtonActuator>, String>>,
+    /// The lab-file entries of the devices, to open one again after it was replugged.
+    board_specs: HashMap<String, RelayBoard>,
+    actuator_specs: HashMap<String, Actuator>,
 }
 
 /// A device that could not be used: the bench is a lab fault.
@@ -52,6 +55,8 @@ impl Rack {
     pub fn open(lab: &Lab, benches: &[&Bench]) -> Rack {
         let mut boards = HashMap::new();
         let mut actuators = HashMap::new();
+        let mut board_specs = HashMap::new();
+        let mut actuator_specs = HashMap::new();
         for bench in benches {
             let channels = std::iter::once(&bench.power).chain(bench.network.as_ref());
             for RelayChannel { board, .. } in channels {
@@ -67,6 +72,7 @@ impl Rack {
                     .map(|d| Arc::new(Mutex::new(d)))
                     .map_err(|e| e.to_string());
                 boards.insert(board.clone(), opened);
+                board_specs.insert(board.clone(), spec.clone());
             }
             if !actuators.contains_key(&bench.actuator) {
                 let spec = lab
@@ -78,9 +84,66 @@ impl Rack {
                     .map(|d| Arc::new(Mutex::new(d)))
                     .map_err(|e| e.to_string());
                 actuators.insert(bench.actuator.clone(), opened);
+                actuator_specs.insert(bench.actuator.clone(), spec.clone());
             }
         }
-        Rack { boards, actuators }
+        Rack {
+            boards,
+            actuators,
+            board_specs,
+            actuator_specs,
+        }
+    }
+
+    /// Opens relay board `name` again and puts the new handle in place of the old one, for
+    /// every bench wired to it: a board whose USB cable was pulled and plugged back is a new
+    /// device, and the old port stays dead for good.
+    pub async fn reopen_board(&self, name: &str) -> Result<(), RigError> {
+        let unavailable = |message: String| RigError::Unavailable {
+            device: "relay board",
+            name: name.to_string(),
+            message,
+        };
+        let (Some(Ok(shared)), Some(spec)) = (self.boards.get(name), self.board_specs.get(name))
+        else {
+            return Err(unavailable("it was never opened in this run".into()));
+        };
+        let (spec, shared) = (spec.clone(), shared.clone());
+        // Opened under the device's lock: benches sharing it wait, then find the new handle
+        // in place instead of opening the device a second time.
+        tokio::task::spawn_blocking(move || {
+            let mut device = shared.lock().unwrap_or_else(|p| p.into_inner());
+            *device = open_power_switch(&spec)?;
+            Ok::<(), DriverError>(())
+        })
+        .await
+        .map_err(|e| RigError::Driver(format!("opening the board panicked: {e}")))?
+        .map_err(|e| unavailable(e.to_string()))
+    }
+
+    /// Opens actuator `name` again, as `reopen_board` does for a relay board.
+    pub async fn reopen_actuator(&self, name: &str) -> Result<(), RigError> {
+        let unavailable = |message: String| RigError::Unavailable {
+            device: "actuator",
+            name: name.to_string(),
+            message,
+        };
+        let (Some(Ok(shared)), Some(spec)) =
+            (self.actuators.get(name), self.actuator_specs.get(name))
+        else {
+            return Err(unavailable("it was never opened in this run".into()));
+        };
+        let (spec, shared) = (spec.clone(), shared.clone());
+        // Opened under the device's lock: benches sharing it wait, then find the new handle
+        // in place instead of opening the device a second time.
+        tokio::task::spawn_blocking(move || {
+            let mut device = shared.lock().unwrap_or_else(|p| p.into_inner());
+            *device = open_actuator(&spec)?;
+            Ok::<(), DriverError>(())
+        })
+        .await
+        .map_err(|e| RigError::Driver(format!("opening the actuator panicked: {e}")))?
+        .map_err(|e| unavailable(e.to_string()))
     }
 
     /// The devices of one bench, or the first one that is unavailable.
@@ -236,6 +299,18 @@ impl BenchRig {
         })?;
         blocking(&self.actuator, move |d| d.release(channel)).await?;
         self.held.lock().expect("held set").remove(&channel);
+        Ok(())
+    }
+
+    /// Lets go of every key of this bench's keymap, one channel at a time (an actuator may
+    /// be shared with other benches on other channels). It leaves nothing pressed and proves
+    /// that the actuator answers.
+    pub async fn release_keys(&self) -> Result<(), RigError> {
+        let channels: BTreeSet<u16> = self.bench.keys.values().copied().collect();
+        for channel in channels {
+            blocking(&self.actuator, move |d| d.release(channel)).await?;
+            self.held.lock().expect("held set").remove(&channel);
+        }
         Ok(())
     }
 

@@ -10,10 +10,12 @@ use tokio::sync::watch;
 
 use crate::endpoints::Endpoints;
 use crate::expect::{SnapshotCheck, check};
-use crate::lab::{Approval, Bench, Lab};
+use crate::health::HealthError;
+use crate::lab::{Approval, Bench, FaultPolicy, Lab};
 use crate::outcome::{Outcome, exit_code_for};
 use crate::rack::{BenchRig, Rack};
-use crate::report::{CaseReport, Progress, RunReport};
+use crate::report::{BenchHealth, CaseReport, Progress, RunReport};
+use crate::retry::{self, Health, HealthTally, NextAction};
 use crate::safety::journal::Journal;
 use crate::safety::lock::{BenchLock, LockError, LockWait, acquire};
 use crate::scenario::Scenario;
@@ -168,11 +170,13 @@ pub async fn run(opts: RunOptions) -> RunReport {
             &progress,
             &lock_dir,
             opts.approval.as_deref(),
+            &lab.faults,
         )
     });
-    for (mut cases, recovery) in futures::future::join_all(bench_runs).await {
+    for (mut cases, recovery, health) in futures::future::join_all(bench_runs).await {
         report.cases.append(&mut cases);
         report.recoveries.extend(recovery);
+        report.bench_health.push(health);
     }
     progress.finish();
     ctrl_c.abort();
@@ -255,7 +259,11 @@ async fn take_locks(
 
 /// Runs a bench's cases in series; on any exit its keys are released and its power made
 /// safe. First, a crash journal left by a dead owner is replayed; what that did is returned
-/// for the run summary.
+/// for the run summary, with the bench's health over the run.
+///
+/// A case that ends as a lab fault is followed by the health check; a healthy bench runs
+/// the case again as `faults` allows (only the last attempt is reported), an unhealthy one
+/// leaves service and its remaining cases are skipped naming the check.
 #[allow(clippy::too_many_arguments)]
 async fn run_bench(
     ctx: &EngineContext<'_>,
@@ -266,9 +274,15 @@ async fn run_bench(
     progress: &crate::report::LiveProgress,
     lock_dir: &Path,
     approval: Option<&str>,
-) -> (Vec<CaseReport>, Option<String>) {
+    faults: &FaultPolicy,
+) -> (Vec<CaseReport>, Option<String>, BenchHealth) {
     let mut reports = Vec::new();
-    let fault = |reports: &mut Vec<CaseReport>, cases: Vec<&Planned>, reason: String| {
+    let mut tally = HealthTally::new(bench);
+    let fault = |reports: &mut Vec<CaseReport>,
+                 tally: &mut HealthTally,
+                 cases: Vec<&Planned>,
+                 reason: String| {
+        tally.unusable(&reason);
         for case in cases {
             let r = CaseReport::new(&case.scenario, bench, Outcome::LabFault, reason.clone());
             progress.case_done(&r);
@@ -278,23 +292,23 @@ async fn run_bench(
     let rig = match rack.rig(bench) {
         Ok(rig) => rig,
         Err(e) => {
-            fault(&mut reports, cases, e.to_string());
-            return (reports, None);
+            fault(&mut reports, &mut tally, cases, e.to_string());
+            return (reports, None, tally.finish());
         }
     };
     let journal = match Journal::open(lock_dir, &bench.name) {
         Ok(j) => Arc::new(j),
         Err(e) => {
-            fault(&mut reports, cases, e.to_string());
-            return (reports, None);
+            fault(&mut reports, &mut tally, cases, e.to_string());
+            return (reports, None, tally.finish());
         }
     };
     let rig = rig.with_journal(journal.clone());
     let recovery = match recover(&rig, &journal).await {
         Ok(note) => note,
         Err(reason) => {
-            fault(&mut reports, cases, reason);
-            return (reports, None);
+            fault(&mut reports, &mut tally, cases, reason);
+            return (reports, None, tally.finish());
         }
     };
     let mut out_of_service: Option<String> = None;
@@ -305,36 +319,60 @@ async fn run_bench(
             reports.push(r);
             continue;
         }
-        progress.case_started(&bench.name, &case.scenario.name);
         let approval = approval.filter(|_| bench.approval == Approval::Required);
-        // A panic in one case must not skip this bench's make_safe below: it is caught
-        // here, reported as a lab fault, and the bench leaves service.
-        let r = std::panic::AssertUnwindSafe(run_one(
-            ctx,
-            &rig,
-            &case.scenario,
-            snapshots_dir,
-            approval,
-        ))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| {
-            CaseReport::new(
-                &case.scenario,
-                bench,
-                Outcome::LabFault,
-                "the harness panicked in this case".into(),
-            )
-        });
-        match r.outcome {
-            Outcome::LabFault => {
-                out_of_service = Some(format!(
-                    "bench out of service after a lab fault: {}",
-                    r.detail
-                ));
+        let case_name = format!("{}@{}", case.scenario.name, bench.model);
+        let mut earlier: Vec<String> = Vec::new();
+        let mut attempt = 1;
+        let mut r = loop {
+            progress.case_started(&bench.name, &case.scenario.name);
+            let mut r = run_guarded(ctx, &rig, &case.scenario, snapshots_dir, approval).await;
+            r.attempts = attempt;
+            let health = if retry::needs_health_check(r.outcome) {
+                tally.lab_fault(&case_name, attempt, &r.detail);
+                progress.bench_message(&bench.name, "health check after a lab fault");
+                match crate::health::check(ctx, rack, &rig, faults).await {
+                    Ok(()) => {
+                        tally.healthy();
+                        Health::Healthy
+                    }
+                    Err(HealthError::Interrupted) => Health::Interrupted,
+                    Err(e) => {
+                        tracing::error!(bench = %bench.name, "health check failed: {e}");
+                        tally.unhealthy(&e.to_string());
+                        Health::Unhealthy(e.to_string())
+                    }
+                }
+            } else {
+                Health::NotChecked
+            };
+            let retries_left = (faults.retries + 1).saturating_sub(attempt);
+            match retry::next_action(r.outcome, retries_left, &health) {
+                NextAction::Retry => {
+                    tracing::warn!(bench = %bench.name, case = %case_name,
+                        "the bench is healthy again: attempt {} of the case", attempt + 1);
+                    earlier.push(format!("attempt {attempt}: lab fault: {}", r.detail));
+                    tally.retried();
+                    attempt += 1;
+                }
+                NextAction::Report => break r,
+                NextAction::RetireBench(reason) => {
+                    out_of_service = Some(retry::retired_reason(&bench.name, &reason));
+                    break r;
+                }
+                NextAction::Stop => {
+                    out_of_service = Some("run interrupted".into());
+                    break r;
+                }
             }
-            Outcome::Interrupted => out_of_service = Some("run interrupted".into()),
-            _ => {}
+        };
+        // A pass carries the earlier attempts' reasons; a diff is kept as it is, for its
+        // file, and the reasons are in the bench's health detail either way.
+        if r.outcome == Outcome::Pass && !earlier.is_empty() {
+            r.detail = format!(
+                "passed on attempt {} after a lab fault ({})",
+                r.attempts,
+                earlier.join("; ")
+            );
         }
         progress.case_done(&r);
         reports.push(r);
@@ -342,7 +380,29 @@ async fn run_bench(
     if let Err(e) = rig.make_safe().await {
         tracing::error!(bench = %bench.name, "could not make the bench safe: {e}");
     }
-    (reports, recovery)
+    (reports, recovery, tally.finish())
+}
+
+/// One attempt of a case. A panic in it must not skip the bench's `make_safe`: it is
+/// caught here and reported as a lab fault.
+async fn run_guarded(
+    ctx: &EngineContext<'_>,
+    rig: &BenchRig,
+    scenario: &Scenario,
+    snapshots_dir: &Path,
+    approval: Option<&str>,
+) -> CaseReport {
+    std::panic::AssertUnwindSafe(run_one(ctx, rig, scenario, snapshots_dir, approval))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            CaseReport::new(
+                scenario,
+                &rig.bench,
+                Outcome::LabFault,
+                "the harness panicked in this case".into(),
+            )
+        })
 }
 
 /// Replays the bench's journal if a dead owner left one: `Ok(Some(what was done))`.

@@ -5,7 +5,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use harness::lab::{
-    self, ActuatorKind, Approval, Key, LcusFrame, Mac, Model, PowerState, RelayChannel, RelayKind,
+    self, ActuatorKind, Approval, FaultPolicy, Key, LcusFrame, Mac, Model, PowerState,
+    RelayChannel, RelayKind,
 };
 
 /// A small valid lab: two relay boards, two actuators, one keymap, two benches.
@@ -172,8 +173,8 @@ fn each_kind_of_mistake_gets_its_exact_message() {
         (
             "unknown top-level key",
             vec![("[lab]\n", "colour = \"red\"\n[lab]\n")],
-            "lab.toml:1:1: colour: unknown key `colour`, expected one of `lab`, `endpoints`, `relay_board`, \
-             `actuator`, `keymap`, `bench` or `twin`"
+            "lab.toml:1:1: colour: unknown key `colour`, expected one of `lab`, `endpoints`, `lab_faults`, \
+             `relay_board`, `actuator`, `keymap`, `bench` or `twin`"
                 .into(),
         ),
         (
@@ -218,6 +219,35 @@ fn each_kind_of_mistake_gets_its_exact_message() {
             "empty lock_dir",
             vec![("time_scale = 1.0", "time_scale = 1.0\nlock_dir = \"\"")],
             "lab.toml:4:12: lab.lock_dir: lock_dir must name a folder (e.g. \"/run/yealink-lab\"), found an empty string"
+                .into(),
+        ),
+        (
+            "too many retries",
+            vec![("time_scale = 1.0\n", "time_scale = 1.0\n\n[lab_faults]\nretries = 9\n")],
+            "lab.toml:6:11: lab_faults.retries: retries must be 0 to 5 (attempts of a case after a lab fault; \
+             0 never retries), found 9"
+                .into(),
+        ),
+        (
+            "negative retries",
+            vec![("time_scale = 1.0\n", "time_scale = 1.0\n\n[lab_faults]\nretries = -1\n")],
+            "lab.toml:6:11: lab_faults.retries: invalid value: integer `-1`, expected u32".into(),
+        ),
+        (
+            "health check timeout zero",
+            vec![(
+                "time_scale = 1.0\n",
+                "time_scale = 1.0\n\n[lab_faults]\nhealth_check_timeout_s = 0\n",
+            )],
+            "lab.toml:6:26: lab_faults.health_check_timeout_s: health_check_timeout_s must be 1 to 3600 (real \
+             seconds a phone gets to fetch its config after a power cycle), found 0"
+                .into(),
+        ),
+        (
+            "unknown key in [lab_faults]",
+            vec![("time_scale = 1.0\n", "time_scale = 1.0\n\n[lab_faults]\nretry = 1\n")],
+            "lab.toml:6:1: lab_faults.retry: unknown field `retry`, expected `retries` or \
+             `health_check_timeout_s`"
                 .into(),
         ),
         (
@@ -569,6 +599,42 @@ fn each_kind_of_mistake_gets_its_exact_message() {
 }
 
 #[test]
+fn the_lab_fault_policy_has_defaults_and_takes_each_key_alone() {
+    let policy = |text: &str| {
+        lab::parse(text, Path::new("lab.toml"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .faults
+    };
+    assert_eq!(
+        policy(BASE),
+        FaultPolicy {
+            retries: 1,
+            health_check_timeout_s: 300
+        }
+    );
+    let with = |table: &str| {
+        edited(&[(
+            "time_scale = 1.0\n",
+            &format!("time_scale = 1.0\n\n[lab_faults]\n{table}\n"),
+        )])
+    };
+    assert_eq!(
+        policy(&with("retries = 0")),
+        FaultPolicy {
+            retries: 0,
+            health_check_timeout_s: 300
+        }
+    );
+    assert_eq!(
+        policy(&with("health_check_timeout_s = 600\nretries = 5")),
+        FaultPolicy {
+            retries: 5,
+            health_check_timeout_s: 600
+        }
+    );
+}
+
+#[test]
 fn every_problem_of_a_file_is_reported_in_line_order() {
     let text = edited(&[
         ("time_scale = 1.0", "time_scale = -1.0"),
@@ -703,6 +769,7 @@ fn the_virtual_lab_loads() {
     let lab = lab::load(&repo_file("lab/virtual.toml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(lab.name, "virtual");
     assert_eq!(lab.time_scale, 0.01);
+    assert_eq!(lab.faults, FaultPolicy::default());
     assert_eq!(
         lab.endpoints.sip,
         "127.0.0.1:15060".parse::<SocketAddr>().unwrap()

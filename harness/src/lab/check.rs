@@ -12,13 +12,13 @@ use toml::Spanned;
 
 use super::model::UsbConfig;
 use super::model::{
-    Actuator, ActuatorKind, Approval, Bench, EndpointsConfig, Key, Lab, LcusFrame, Mac, Model,
-    PowerState, RelayBoard, RelayChannel, RelayKind,
+    Actuator, ActuatorKind, Approval, Bench, EndpointsConfig, FaultPolicy, Key, Lab, LcusFrame,
+    Mac, Model, PowerState, RelayBoard, RelayChannel, RelayKind,
 };
 use super::raw::RawUsb;
 use super::raw::{
     Indexed, RawActuator, RawActuatorKind, RawApproval, RawBench, RawEndpoints, RawKeymap, RawLab,
-    RawPowerState, RawRelayBoard, RawRelayChannel, RawRelayKind, quoted_list,
+    RawLabFaults, RawPowerState, RawRelayBoard, RawRelayChannel, RawRelayKind, quoted_list,
 };
 use crate::config_error::{FileProblems, join_key};
 
@@ -44,6 +44,13 @@ const MAX_PDU_TIMEOUT_S: u64 = 600;
 
 /// The highest `time_scale`: above it a real rack's timeouts would run for hours.
 const MAX_TIME_SCALE: f64 = 10.0;
+
+/// Above this many retries a bench that keeps breaking would hold a nightly up for hours
+/// and hide that it needs a person.
+const MAX_RETRIES: u32 = 5;
+
+/// Above an hour the phone is not booting slowly, it is not booting.
+const MAX_HEALTH_CHECK_TIMEOUT_S: u64 = 3600;
 
 /// A relay board as far as benches need it.
 struct BoardInfo {
@@ -98,6 +105,10 @@ pub(crate) fn check(raw: RawLab, source: &Path, problems: &mut FileProblems<'_>)
         .and_then(|lab| lab.lock_dir.as_ref())
         .and_then(|dir| checker.lock_dir(source, dir));
     let endpoints = raw.endpoints.as_ref().and_then(|e| checker.endpoints(e));
+    let faults = match &raw.lab_faults {
+        Some(faults) => checker.lab_faults(faults),
+        None => Some(FaultPolicy::default()),
+    };
     let relay_boards: Vec<RelayBoard> = raw
         .relay_boards
         .iter()
@@ -133,6 +144,7 @@ pub(crate) fn check(raw: RawLab, source: &Path, problems: &mut FileProblems<'_>)
         benches,
         twin: raw.twin,
         lock_dir,
+        faults: faults?,
     })
 }
 
@@ -176,6 +188,41 @@ impl Checker<'_, '_> {
         }
         let base = source.parent().unwrap_or(Path::new("."));
         Some(base.join(text))
+    }
+
+    /// The fault policy; an absent key keeps its default.
+    fn lab_faults(&mut self, raw: &RawLabFaults) -> Option<FaultPolicy> {
+        let mut policy = FaultPolicy::default();
+        let mut ok = true;
+        if let Some(retries) = &raw.retries {
+            let value = *retries.get_ref();
+            if value > MAX_RETRIES {
+                self.problems.at(
+                    &retries.span(),
+                    "lab_faults.retries",
+                    format!(
+                        "retries must be 0 to {MAX_RETRIES} (attempts of a case after a lab fault; 0 never retries), found {value}"
+                    ),
+                );
+                ok = false;
+            }
+            policy.retries = value;
+        }
+        if let Some(timeout) = &raw.health_check_timeout_s {
+            let value = *timeout.get_ref();
+            if !(1..=MAX_HEALTH_CHECK_TIMEOUT_S).contains(&value) {
+                self.problems.at(
+                    &timeout.span(),
+                    "lab_faults.health_check_timeout_s",
+                    format!(
+                        "health_check_timeout_s must be 1 to {MAX_HEALTH_CHECK_TIMEOUT_S} (real seconds a phone gets to fetch its config after a power cycle), found {value}"
+                    ),
+                );
+                ok = false;
+            }
+            policy.health_check_timeout_s = value;
+        }
+        ok.then_some(policy)
     }
 
     fn endpoints(&mut self, raw: &RawEndpoints) -> Option<EndpointsConfig> {

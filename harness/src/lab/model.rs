@@ -22,6 +22,38 @@ pub struct Lab {
     /// Where bench leases and crash journals live (`[lab] lock_dir`, resolved against the
     /// lab file's folder); `None`: `--lock-dir` or the host default.
     pub lock_dir: Option<PathBuf>,
+    /// What a run does after a lab fault (`[lab_faults]`): retries and the health check.
+    pub faults: FaultPolicy,
+}
+
+/// How a run treats a lab fault, so that a broken relay or a hung phone costs one case a
+/// second attempt instead of a night's results, and never reads as a firmware failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultPolicy {
+    /// How many more times a case runs after a lab fault, each time only once the bench
+    /// passed its health check.
+    pub retries: u32,
+    /// How long the health check waits, after each power cycle, for the phone to fetch its
+    /// config from the lab's provisioning server (real seconds, scaled by `time_scale` like
+    /// every other wait of the harness).
+    pub health_check_timeout_s: u64,
+}
+
+impl FaultPolicy {
+    /// One retry: a nightly survives a single glitch (a USB hub reset, a slow boot) without
+    /// hiding a bench that keeps failing.
+    pub const DEFAULT_RETRIES: u32 = 1;
+    /// Five minutes: a T4x boots and provisions in about two, a firmware flash excepted.
+    pub const DEFAULT_HEALTH_CHECK_TIMEOUT_S: u64 = 300;
+}
+
+impl Default for FaultPolicy {
+    fn default() -> Self {
+        FaultPolicy {
+            retries: FaultPolicy::DEFAULT_RETRIES,
+            health_check_timeout_s: FaultPolicy::DEFAULT_HEALTH_CHECK_TIMEOUT_S,
+        }
+    }
 }
 
 /// Bind addresses of the servers the phones call. Port 0 picks a free port.

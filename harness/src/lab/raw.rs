@@ -27,6 +27,18 @@ pub struct RawLabSection {
     pub lock_dir: Option<Spanned<String>>,
 }
 
+/// `[lab_faults]`: what a run does after a lab fault; every key has a default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLabFaults {
+    /// Attempts of a case after a lab fault; range-checked in `check.rs`.
+    #[serde(default)]
+    pub retries: Option<Spanned<u32>>,
+    /// The health check's wait for provisioning per power cycle, in real seconds.
+    #[serde(default)]
+    pub health_check_timeout_s: Option<Spanned<u64>>,
+}
+
 /// `[endpoints]`: bind addresses as text, parsed in `check.rs` for a message that shows the
 /// expected `ip:port` form.
 #[derive(Debug, Clone, Deserialize)]
@@ -289,6 +301,8 @@ pub struct RawLab {
     pub lab: Option<RawLabSection>,
     /// `[endpoints]`, if present and readable.
     pub endpoints: Option<RawEndpoints>,
+    /// `[lab_faults]`, if present and readable.
+    pub lab_faults: Option<RawLabFaults>,
     /// The readable `[[relay_board]]` entries.
     pub relay_boards: Vec<Indexed<RawRelayBoard>>,
     /// The readable `[[actuator]]` entries.
@@ -308,9 +322,10 @@ pub struct RawLab {
 }
 
 /// The top-level keys of a lab file, for the "unknown key" message.
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "lab",
     "endpoints",
+    "lab_faults",
     "relay_board",
     "actuator",
     "keymap",
@@ -331,6 +346,7 @@ impl RawLab {
             match name {
                 "lab" => raw.lab = problems.deserialize(root, "lab", value),
                 "endpoints" => raw.endpoints = problems.deserialize(root, "endpoints", value),
+                "lab_faults" => raw.lab_faults = problems.deserialize(root, "lab_faults", value),
                 "relay_board" => {
                     for (index, span, entry) in entries(name, value, problems) {
                         match problems.deserialize(root, &format!("relay_board[{index}]"), entry) {

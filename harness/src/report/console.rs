@@ -179,6 +179,25 @@ pub fn summary(report: &RunReport) -> String {
             "\napproval: {approval} (destructive scenarios on benches requiring approval)\n"
         ));
     }
+    let unhealthy: Vec<&crate::report::BenchHealth> = report
+        .bench_health
+        .iter()
+        .filter(|h| h.state != crate::report::HealthState::Healthy)
+        .collect();
+    if !unhealthy.is_empty() {
+        out.push_str("\nbench health:\n");
+        for health in unhealthy {
+            let state = match health.state {
+                crate::report::HealthState::Healthy => "healthy",
+                crate::report::HealthState::Recovered => "recovered",
+                crate::report::HealthState::Bad => "BAD",
+            };
+            out.push_str(&format!(
+                "  {} ({}): {state}, {} lab fault(s), {} retried: {}\n",
+                health.bench, health.model, health.lab_faults, health.retries, health.detail
+            ));
+        }
+    }
     out.push_str(&format!(
         "\n{} cases: {} pass, {} fail, {} lab-fault, {} config-error, {} skipped{} in {:.1} s\nrun folder: {}\n",
         report.cases.len(),

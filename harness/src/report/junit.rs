@@ -39,7 +39,14 @@ pub fn junit_xml(report: &RunReport) -> String {
         test_case.set_classname(format!("{}.{}", case.scenario, case.model));
         test_case.set_time(case.duration);
         if !case.transcript.is_empty() {
-            test_case.set_system_out(case.transcript.clone());
+            // The attempts go first: a case that passed on its second attempt after a lab
+            // fault reads differently from one that passed at once.
+            let attempts = if case.attempts > 1 {
+                format!("attempts: {}\n\n", case.attempts)
+            } else {
+                String::new()
+            };
+            test_case.set_system_out(format!("{attempts}{}", case.transcript));
         }
         let suite = suites
             .entry(suite_name.clone())

@@ -71,6 +71,7 @@ pub fn lab(benches: Vec<Bench>) -> Lab {
         benches,
         twin: None,
         lock_dir: None,
+        faults: Default::default(),
     }
 }
 
