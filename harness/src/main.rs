@@ -80,6 +80,9 @@ enum Command {
         #[arg(long, default_value = "admin")]
         admin_password: String,
     },
+    /// Put a bench's phone into a customer's state, drive it by hand from a prompt on
+    /// stdin, and keep the session as a scenario with its snapshot (--save).
+    Repro(commands::repro::ReproArgs),
     /// Check a firmware drop (the layout of firmware-fixtures/) before running it.
     Drop {
         #[command(subcommand)]
@@ -288,6 +291,9 @@ fn main() -> ExitCode {
                 account,
                 admin_password,
             } => commands::serve::execute(&paths, &lab(l), &account, &admin_password).await,
+            Command::Repro(args) => {
+                commands::repro::execute(args.options(&paths, lock_dir.clone())).await
+            }
             Command::Drop {
                 action: DropAction::Check { dir },
             } => commands::drop::execute(&dir),

@@ -8,10 +8,10 @@ use std::time::Instant;
 use futures::FutureExt;
 use tokio::sync::watch;
 
-use crate::endpoints::Endpoints;
 use crate::expect::{SnapshotCheck, check};
 use crate::health::HealthError;
 use crate::lab::{Approval, Bench, FaultPolicy, Lab};
+use crate::lab_services::LabServices;
 use crate::outcome::{Outcome, exit_code_for};
 use crate::rack::{BenchRig, Rack};
 use crate::report::{BenchHealth, CaseReport, Progress, RunReport};
@@ -116,30 +116,11 @@ pub async fn run(opts: RunOptions) -> RunReport {
         report.approval = Some(approval.clone());
     }
 
-    let endpoints = match Endpoints::start(&lab).await {
-        Ok(e) => e,
-        Err(e) => {
-            return report.lab_fault_everywhere(&plan_cases(&plan), format!("endpoints: {e}"));
-        }
+    let services = match LabServices::start(&lab, opts.start_virtual_bench).await {
+        Ok(s) => s,
+        Err(e) => return report.lab_fault_everywhere(&plan_cases(&plan), e.to_string()),
     };
-    let virtual_bench = if opts.start_virtual_bench && lab.twin.is_some() {
-        match crate::virtual_bench::VirtualLab::start(
-            &lab,
-            &endpoints.provisioning_url(),
-            endpoints.addrs.tftp,
-        )
-        .await
-        {
-            Ok(v) => Some(v),
-            Err(e) => {
-                endpoints.shutdown().await;
-                return report
-                    .lab_fault_everywhere(&plan_cases(&plan), format!("virtual bench: {e}"));
-            }
-        }
-    } else {
-        None
-    };
+    let endpoints = &services.endpoints;
 
     let benches: Vec<&Bench> = dedup_benches(&plan);
     let rack = Rack::open(&lab, &benches);
@@ -154,7 +135,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
     });
 
     let ctx = EngineContext {
-        endpoints: &endpoints,
+        endpoints,
         fixtures_dir: &opts.fixtures_dir,
         time_scale: lab.time_scale,
         cancel: cancel_rx,
@@ -180,11 +161,9 @@ pub async fn run(opts: RunOptions) -> RunReport {
     }
     progress.finish();
     ctrl_c.abort();
+    drop(ctx);
 
-    if let Some(v) = virtual_bench {
-        v.shutdown().await;
-    }
-    endpoints.shutdown().await;
+    services.shutdown().await;
     for lock in locks {
         let bench = lock.bench().to_string();
         match lock.release() {

@@ -7,6 +7,7 @@ pub mod fixtures;
 pub mod hand;
 pub mod lab;
 pub mod list;
+pub mod repro;
 pub mod run;
 pub mod serve;
 

@@ -63,6 +63,29 @@ pub fn check(
     }
 }
 
+/// Writes `transcript` as the accepted snapshot `name` in `snapshots_dir`, in the layout
+/// insta gives the snapshots `check` compares with (a metadata header naming this file and
+/// the description, then the body), for a transcript a person has just watched being
+/// recorded (`harness repro --save`). Returns the file written.
+pub fn write(
+    snapshots_dir: &Path,
+    name: &str,
+    description: &str,
+    transcript: &str,
+) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(snapshots_dir)?;
+    let file = snapshot_file(snapshots_dir, name);
+    // A JSON string is a YAML double-quoted scalar: any summary reads back unchanged.
+    let description = serde_json::to_string(description).map_err(std::io::Error::other)?;
+    std::fs::write(
+        &file,
+        format!(
+            "---\nsource: harness/src/expect/snapshot.rs\ndescription: {description}\n---\n{transcript}"
+        ),
+    )?;
+    Ok(file)
+}
+
 /// The contents of a `.snap` file after its metadata header.
 pub fn snapshot_body(text: &str) -> String {
     let mut parts = text.splitn(3, "---\n");
@@ -143,5 +166,23 @@ mod tests {
             }
             other => panic!("expected a diff, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_written_snapshot_is_read_back_by_insta() {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = "**7283 then \"Yes\": it calls home";
+        let file = write(dir.path(), "case@T46G", summary, "line 1\n\n== end\n").unwrap();
+        assert_eq!(file, snapshot_file(dir.path(), "case@T46G"));
+        let stored = insta::Snapshot::from_file(&file).unwrap();
+        assert_eq!(stored.metadata().description(), Some(summary));
+        assert_eq!(
+            check(dir.path(), "case@T46G", summary, "line 1\n\n== end\n"),
+            SnapshotCheck::Matches
+        );
+        assert!(matches!(
+            check(dir.path(), "case@T46G", summary, "line 2\n"),
+            SnapshotCheck::Differs { .. }
+        ));
     }
 }

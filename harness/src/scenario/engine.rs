@@ -102,56 +102,195 @@ struct Case<'a, 'c> {
     given_password: String,
     /// The bench model's fixtures, once loaded.
     manifest: Option<Manifest>,
+    /// Whether the last `wait` step found its event.
+    last_wait_found: Option<bool>,
+}
+
+/// The lines that open a transcript: which scenario this is and where it comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct CaseTitle<'s> {
+    /// The scenario's name (its file stem).
+    pub name: &'s str,
+    pub summary: &'s str,
+    /// Where the behaviour comes from.
+    pub source_note: &'s str,
+}
+
+impl<'s> From<&'s Scenario> for CaseTitle<'s> {
+    fn from(scenario: &'s Scenario) -> Self {
+        CaseTitle {
+            name: &scenario.name,
+            summary: &scenario.summary,
+            source_note: &scenario.source_note,
+        }
+    }
+}
+
+/// What one step added to the transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepReport {
+    /// The new transcript lines (unredacted), the step's own and the events it waited for;
+    /// on an abort, the line that says why.
+    pub lines: Vec<String>,
+    /// For a `wait` step that ran to its end: whether the event came before the timeout.
+    pub wait_found: Option<bool>,
+}
+
+/// A case driven one step at a time: the given state is arranged by [`CaseSession::start`],
+/// each [`CaseSession::step`] runs one step exactly as a scenario file's step, and
+/// [`CaseSession::finish`] closes the transcript. `run_case` is a loop over it, so a session
+/// typed by hand records the transcript its saved scenario will produce.
+pub struct CaseSession<'a, 'c> {
+    case: Case<'a, 'c>,
+    /// The scenario's name, for the step log.
+    name: String,
+    steps_run: usize,
+    /// Set once the case was aborted: no further step runs.
+    ended: Option<CaseEnd>,
+}
+
+impl<'a, 'c> CaseSession<'a, 'c> {
+    /// Writes the transcript header, loads the bench model's fixtures and puts the phone
+    /// into the `given` state. An abort here ends the session at once ([`Self::ended`]).
+    pub async fn start(
+        ctx: &'a EngineContext<'c>,
+        rig: &'a BenchRig,
+        title: CaseTitle<'_>,
+        given: &Given,
+    ) -> CaseSession<'a, 'c> {
+        let bench = &rig.bench;
+        let mut redactor = Redactor::new();
+        redactor
+            .replace(bench.mac.plain(), "[MAC]")
+            .replace(bench.mac.colons(), "[MAC]")
+            .replace(bench.mac.plain().to_uppercase(), "[MAC]")
+            .replace(bench.ip.to_string(), "[PHONE-IP]");
+        let mut session = CaseSession {
+            case: Case {
+                ctx,
+                rig,
+                // Subscribe before anything happens, so no event of this case is missed.
+                events: ctx.endpoints.bus.subscribe(),
+                transcript: Transcript::new(),
+                redactor,
+                given_password: String::new(),
+                manifest: None,
+                last_wait_found: None,
+            },
+            name: title.name.to_string(),
+            steps_run: 0,
+            ended: None,
+        };
+        let result = session.case.start(title, given).await;
+        session.settle_result(result);
+        session
+    }
+
+    /// Runs the next step. Refused (no line added) once the session has ended.
+    pub async fn step(&mut self, step: &Step) -> StepReport {
+        let before = self.case.transcript.lines().len();
+        self.case.last_wait_found = None;
+        if self.ended.is_some() {
+            return StepReport {
+                lines: Vec::new(),
+                wait_found: None,
+            };
+        }
+        let number = self.steps_run + 1;
+        let result = match self.case.check_cancel() {
+            Ok(()) => {
+                tracing::info!(bench = %self.case.rig.bench.name, scenario = %self.name, step = number, "{step:?}");
+                self.steps_run = number;
+                self.case.step(number, step).await
+            }
+            Err(abort) => Err(abort),
+        };
+        let completed = result.is_ok();
+        self.settle_result(result);
+        StepReport {
+            lines: self.case.transcript.lines()[before..].to_vec(),
+            wait_found: self.case.last_wait_found.filter(|_| completed),
+        }
+    }
+
+    /// How the session ended early, if it did.
+    pub fn ended(&self) -> Option<&CaseEnd> {
+        self.ended.as_ref()
+    }
+
+    /// The transcript so far (unredacted).
+    pub fn transcript(&self) -> &Transcript {
+        &self.case.transcript
+    }
+
+    /// The redactions this case has learnt so far (the MAC, the given password, ...).
+    pub fn redactor(&self) -> &Redactor {
+        &self.case.redactor
+    }
+
+    /// The password `given` provisioned (what `login = "given"` tries).
+    pub fn given_password(&self) -> &str {
+        &self.case.given_password
+    }
+
+    /// Closes the transcript: a case that was not aborted gets its `== end` section and the
+    /// events that arrived after its last wait.
+    pub fn finish(mut self) -> CaseRun {
+        let end = match self.ended.take() {
+            Some(end) => end,
+            None => {
+                self.case.transcript.section("end");
+                self.case.drain_pending();
+                CaseEnd::Completed
+            }
+        };
+        CaseRun {
+            end,
+            transcript: self.case.transcript,
+            redactor: self.case.redactor,
+        }
+    }
+
+    /// Records an abort in the transcript and ends the session.
+    fn settle_result(&mut self, result: Result<(), Abort>) {
+        let end = match result {
+            Ok(()) => return,
+            Err(Abort::Lab(m)) => {
+                self.case.transcript.action(format!("LAB FAULT: {m}"));
+                CaseEnd::LabFault(m)
+            }
+            Err(Abort::Config(m)) => {
+                self.case.transcript.action(format!("CONFIG ERROR: {m}"));
+                CaseEnd::ConfigError(m)
+            }
+            Err(Abort::Interrupted) => {
+                self.case.transcript.action("INTERRUPTED");
+                CaseEnd::Interrupted
+            }
+        };
+        self.ended = Some(end);
+    }
 }
 
 /// Runs `scenario` on the bench of `rig`.
 pub async fn run_case(ctx: &EngineContext<'_>, rig: &BenchRig, scenario: &Scenario) -> CaseRun {
-    let bench = &rig.bench;
-    let mut redactor = Redactor::new();
-    redactor
-        .replace(bench.mac.plain(), "[MAC]")
-        .replace(bench.mac.colons(), "[MAC]")
-        .replace(bench.mac.plain().to_uppercase(), "[MAC]")
-        .replace(bench.ip.to_string(), "[PHONE-IP]");
-    let mut case = Case {
-        ctx,
-        rig,
-        // Subscribe before anything happens, so no event of this case is missed.
-        events: ctx.endpoints.bus.subscribe(),
-        transcript: Transcript::new(),
-        redactor,
-        given_password: String::new(),
-        manifest: None,
-    };
-    let end = match case.run(scenario).await {
-        Ok(()) => CaseEnd::Completed,
-        Err(Abort::Lab(m)) => {
-            case.transcript.action(format!("LAB FAULT: {m}"));
-            CaseEnd::LabFault(m)
+    let mut session = CaseSession::start(ctx, rig, scenario.into(), &scenario.given).await;
+    for step in &scenario.steps {
+        if session.ended().is_some() {
+            break;
         }
-        Err(Abort::Config(m)) => {
-            case.transcript.action(format!("CONFIG ERROR: {m}"));
-            CaseEnd::ConfigError(m)
-        }
-        Err(Abort::Interrupted) => {
-            case.transcript.action("INTERRUPTED");
-            CaseEnd::Interrupted
-        }
-    };
-    CaseRun {
-        end,
-        transcript: case.transcript,
-        redactor: case.redactor,
+        session.step(step).await;
     }
+    session.finish()
 }
 
 impl Case<'_, '_> {
-    async fn run(&mut self, scenario: &Scenario) -> Result<(), Abort> {
+    async fn start(&mut self, title: CaseTitle<'_>, given: &Given) -> Result<(), Abort> {
         let model = self.rig.bench.model;
-        self.transcript.header("scenario", &scenario.name);
+        self.transcript.header("scenario", title.name);
         self.transcript.header("model", model.name());
-        self.transcript.header("summary", &scenario.summary);
-        self.transcript.header("source", &scenario.source_note);
+        self.transcript.header("summary", title.summary);
+        self.transcript.header("source", title.source_note);
 
         let manifest = Manifest::load(self.ctx.fixtures_dir, model)
             .map_err(|e| Abort::Config(e.to_string()))?;
@@ -159,17 +298,10 @@ impl Case<'_, '_> {
             self.redactor
                 .replace(image.version.clone(), format!("[FW:{}]", image.generation));
         }
-        self.arrange(&scenario.given, &manifest, model).await?;
+        self.arrange(given, &manifest, model).await?;
         self.manifest = Some(manifest);
 
         self.transcript.section("steps");
-        for (index, step) in scenario.steps.iter().enumerate() {
-            self.check_cancel()?;
-            tracing::info!(bench = %self.rig.bench.name, scenario = %scenario.name, step = index + 1, "{step:?}");
-            self.step(index + 1, step).await?;
-        }
-        self.transcript.section("end");
-        self.drain_pending();
         Ok(())
     }
 
@@ -383,6 +515,7 @@ impl Case<'_, '_> {
                     wait_words(*what)
                 ));
                 let found = self.wait_for(*what, self.ctx.timeout(*timeout_s)).await?;
+                self.last_wait_found = Some(found);
                 if !found {
                     self.transcript.action("  none within the timeout");
                 }

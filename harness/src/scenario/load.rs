@@ -24,10 +24,10 @@ use crate::lab::{Key, Model};
 pub const DEFAULT_TAP_HOLD_MS: u64 = 100;
 
 /// The actuator's `TAP` range (PROTOCOL.md).
-const TAP_HOLD_MS_MAX: i64 = 60_000;
+pub const TAP_HOLD_MS_MAX: i64 = 60_000;
 
 /// The longest `wait`: an hour covers a firmware download and flash on a slow real phone.
-const WAIT_TIMEOUT_S_MAX: f64 = 3600.0;
+pub const WAIT_TIMEOUT_S_MAX: f64 = 3600.0;
 
 /// Reads and checks the scenario file at `path`; its name is the file stem.
 pub fn load_file(path: &Path) -> Result<Scenario, ConfigError> {
