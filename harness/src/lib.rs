@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod commands;
 pub mod config_error;
+pub mod dashboard;
 pub mod drivers;
 pub mod endpoints;
 pub mod expect;

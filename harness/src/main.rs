@@ -98,6 +98,15 @@ enum Command {
         #[command(subcommand)]
         action: LabAction,
     },
+    /// Serve the dashboard over the run history (loopback only unless --bind says so).
+    Dashboard {
+        /// The history database [default: target/harness-history.sqlite].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Where to listen. Any address other than loopback exposes the pages (no login).
+        #[arg(long, default_value = commands::dashboard::DEFAULT_BIND)]
+        bind: std::net::SocketAddr,
+    },
     /// Write the synthetic firmware fixture set.
     Fixtures {
         #[command(subcommand)]
@@ -329,6 +338,7 @@ fn main() -> ExitCode {
                     range,
                 } => commands::lab::dnsmasq(&lab(l), &interface, &range),
             },
+            Command::Dashboard { db, bind } => commands::dashboard::execute(&paths, db, bind).await,
             Command::Fixtures { action } => match action {
                 FixturesAction::Write { out } => {
                     commands::fixtures::write(&out.unwrap_or_else(|| paths.fixtures()), None)

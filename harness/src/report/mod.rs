@@ -2,6 +2,7 @@
 //! run folder with transcripts and diffs, JUnit, JSON).
 
 pub mod console;
+pub mod html;
 pub mod junit;
 pub mod run_folder;
 

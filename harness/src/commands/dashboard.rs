@@ -1,0 +1,49 @@
+//! `harness dashboard`: serves the dashboard over the run history until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::commands::Paths;
+use crate::outcome::exit_code;
+
+/// Where the dashboard listens unless `--bind` says otherwise: loopback only, since the
+/// pages have no login and show transcripts.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8470";
+
+pub async fn execute(paths: &Paths, db: Option<PathBuf>, bind: SocketAddr) -> i32 {
+    let db = db.unwrap_or_else(|| paths.root.join(crate::history::DEFAULT_PATH));
+    // Opened before binding, so a wrong --db is reported without a port being taken.
+    if let Err(e) = crate::dashboard::Db::open(&db) {
+        eprintln!("harness dashboard: {e}");
+        return exit_code::CONFIG_ERROR;
+    }
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "harness dashboard: cannot listen on {bind}: {e} (is another dashboard running? pick another --bind)"
+            );
+            return exit_code::LAB_FAULT;
+        }
+    };
+    let local = listener.local_addr().unwrap_or(bind);
+    if !local.ip().is_loopback() {
+        eprintln!(
+            "harness dashboard: listening on {local}, reachable from other hosts: the pages have no login"
+        );
+    }
+    println!(
+        "dashboard on http://{local}/ (history {}); Ctrl-C stops",
+        db.display()
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match crate::dashboard::serve(listener, &db, shutdown).await {
+        Ok(()) => exit_code::PASS,
+        Err(e) => {
+            eprintln!("harness dashboard: {e}");
+            exit_code::LAB_FAULT
+        }
+    }
+}
