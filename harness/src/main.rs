@@ -112,6 +112,9 @@ enum Command {
         #[command(subcommand)]
         action: FixturesAction,
     },
+    /// What the recorded runs say: the last runs, flaky cases, lab faults per bench; or
+    /// `import` run folders from other lab hosts.
+    History(commands::history::HistoryArgs),
 }
 
 #[derive(Subcommand)]
@@ -229,6 +232,8 @@ struct RunArgs {
     /// Do not wait for a busy bench: its cases are skipped, naming who holds it.
     #[arg(long)]
     no_wait: bool,
+    #[command(flatten)]
+    history: commands::run::HistoryChoice,
 }
 
 fn main() -> ExitCode {
@@ -271,7 +276,7 @@ fn main() -> ExitCode {
                         ))
                     },
                 );
-                commands::run::execute(options).await
+                commands::run::execute(options, args.history.database(&paths)).await
             }
             Command::List { lab: l } => commands::list::execute(&paths, &lab(l)),
             Command::Power {
@@ -347,6 +352,7 @@ fn main() -> ExitCode {
                     commands::fixtures::write(&out, Some(size_mb))
                 }
             },
+            Command::History(args) => commands::history::execute(&paths, args),
         }
     });
     ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -89,13 +89,20 @@ pub async fn run(opts: RunOptions) -> RunReport {
     let (plan, mut skipped) = plan(&lab, &selected, &opts);
     report.cases.append(&mut skipped);
 
-    let progress = opts.progress.start(
+    let mut progress = opts.progress.start(
         &dedup_benches(&plan),
         &plan
             .iter()
             .map(|p| p.bench.name.clone())
             .collect::<Vec<_>>(),
     );
+    // The folder is written as cases finish, so a run that dies still leaves its results.
+    match crate::report::run_folder::RunFolder::create(&report) {
+        Ok(folder) => progress.attach(Arc::new(folder)),
+        Err(e) => {
+            tracing::warn!(dir = %report.run_dir.display(), "cannot start the run folder: {e}")
+        }
+    }
     // Every bench is ours before anything is opened or bound: the other process holds its
     // serial ports exclusively and the endpoints' ports.
     let lock_dir =

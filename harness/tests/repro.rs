@@ -101,7 +101,15 @@ quit
     );
 
     let replay = Command::new(common::harness_exe())
-        .args(["run", "--bench", "t46g", "--scenario", "x", "--lab"])
+        .args([
+            "run",
+            "--no-history",
+            "--bench",
+            "t46g",
+            "--scenario",
+            "x",
+            "--lab",
+        ])
         .arg(&lab)
         .arg("--scenarios")
         .arg(&scenarios)

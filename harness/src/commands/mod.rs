@@ -6,8 +6,10 @@ pub mod dashboard;
 pub mod drop;
 pub mod fixtures;
 pub mod hand;
+pub mod history;
 pub mod lab;
 pub mod list;
+pub mod logging;
 pub mod repro;
 pub mod run;
 pub mod serve;
@@ -57,17 +59,37 @@ impl Paths {
     pub fn runs(&self) -> PathBuf {
         self.root.join("target/harness-runs")
     }
+
+    /// The history database runs are recorded into unless told otherwise.
+    pub fn history(&self) -> PathBuf {
+        self.root.join(crate::history::DEFAULT_PATH)
+    }
 }
 
 /// Logs go to stderr, warnings and errors only unless `RUST_LOG` says otherwise, so the
-/// live progress stays readable.
+/// live progress stays readable. Every event at INFO and above (or as `HARNESS_LOG` says,
+/// in `RUST_LOG` syntax) also goes to the run's `harness.log`, with timestamps, once
+/// `harness run` points [`logging::run_log`] at its folder: the morning after a nightly
+/// run, the log says what happened even when the console was not kept.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::{
+        EnvFilter, Layer, fmt, layer::SubscriberExt, util::SubscriberInitExt,
+    };
+    let console_filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let file_filter =
+        EnvFilter::try_from_env("HARNESS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let console = fmt::layer()
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, never into a log file.
         .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(console_filter);
+    let file = fmt::layer()
+        .with_writer(logging::run_log().clone())
+        .with_ansi(false)
+        .with_filter(file_filter);
+    let _ = tracing_subscriber::registry()
+        .with(console)
+        .with(file)
         .try_init();
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::commands::Paths;
+use crate::commands::{Paths, logging};
 use crate::report::{Progress, console, junit, run_folder};
 use crate::run::{RunOptions, run};
 use crate::safety::lock::LockWait;
@@ -45,23 +45,74 @@ pub fn options(
     }
 }
 
-/// Runs, writes the run folder and the reports, prints the summary; returns the exit code.
-pub async fn execute(options: RunOptions) -> i32 {
+/// Whether and where a run is recorded into the history.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct HistoryChoice {
+    /// The history database the run is recorded into
+    /// [default: target/harness-history.sqlite].
+    #[arg(long = "history", value_name = "PATH", conflicts_with = "no_history")]
+    pub path: Option<PathBuf>,
+    /// Do not record the run into the history.
+    #[arg(long)]
+    pub no_history: bool,
+}
+
+impl HistoryChoice {
+    /// The database to record into, `None` when the run is not to be recorded.
+    pub fn database(&self, paths: &Paths) -> Option<PathBuf> {
+        if self.no_history {
+            None
+        } else {
+            Some(self.path.clone().unwrap_or_else(|| paths.history()))
+        }
+    }
+}
+
+/// Runs, writes the run folder and the reports, prints the summary, records the folder
+/// into the `history` database when given; returns the exit code.
+///
+/// The run folder exists from the start: `harness.log` is written as the run goes, and the
+/// run itself writes a partial `summary.json` and each case as it finishes. A run stopped
+/// by a bad lab or scenario file still gets a complete folder that says so, so the history
+/// shows the night nothing ran.
+pub async fn execute(mut options: RunOptions, history: Option<PathBuf>) -> i32 {
+    let run_dir = options
+        .out_dir
+        .get_or_insert_with(crate::report::new_run_dir)
+        .clone();
+    let log = logging::run_log();
+    if let Err(e) = log.point_at(&run_dir.join("harness.log")) {
+        eprintln!(
+            "harness: cannot write the log into the run folder {}: {e}",
+            run_dir.display()
+        );
+    }
+    tracing::info!(run_dir = %run_dir.display(), lab = %options.lab.display(), "run started");
     let junit_path = options.junit.clone();
-    let report = run(options).await;
-    if report.config_error.is_none() {
-        if let Err(e) = run_folder::write_run_folder(&report) {
+    let mut report = run(options).await;
+    let folder_written = match run_folder::finish(&mut report) {
+        Ok(_) => true,
+        Err(e) => {
             eprintln!(
                 "harness: cannot write the run folder {}: {e}",
                 report.run_dir.display()
             );
+            false
         }
-        if let Some(path) = junit_path
-            && let Err(e) = run_folder::write_atomic(&path, junit::junit_xml(&report).as_bytes())
-        {
-            eprintln!("harness: cannot write {}: {e}", path.display());
-        }
+    };
+    if report.config_error.is_none()
+        && let Some(path) = junit_path
+        && let Err(e) = run_folder::write_atomic(&path, junit::junit_xml(&report).as_bytes())
+    {
+        eprintln!("harness: cannot write {}: {e}", path.display());
     }
     print!("{}", console::summary(&report));
+    if let Some(db) = history
+        && folder_written
+    {
+        super::history::record_after_run(&db, &report.run_dir);
+    }
+    tracing::info!(exit_code = report.exit_code, "run finished");
+    log.close();
     report.exit_code
 }

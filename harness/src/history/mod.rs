@@ -1,8 +1,22 @@
 //! The run history: an embedded SQLite database (compiled in, no system library) that
 //! every run folder is recorded into, so `harness history` and the dashboard can say what
 //! changed since yesterday, which cases are flaky and which benches are sick.
+//!
+//! A run folder is the unit: `record` stores one (its `summary.json` and the transcripts
+//! it names), whether written here or published by another lab host; `queries` answers
+//! from what is stored.
+
+pub mod error;
+pub mod queries;
+pub mod record;
+pub mod summary;
+#[cfg(test)]
+mod test_support;
 
 use std::path::Path;
+
+pub use error::HistoryError;
+pub use record::{Recorded, record_folder};
 
 use rusqlite::Connection;
 
@@ -26,6 +40,14 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
+}
+
+/// Opens the history for a command, with an error that names the file.
+pub fn open_for(path: &Path) -> Result<Connection, HistoryError> {
+    open(path).map_err(|source| HistoryError::Open {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::lab::Bench;
 use crate::outcome::Outcome;
-use crate::report::{CaseReport, RunReport};
+use crate::report::{CaseListener, CaseReport, RunReport};
 
 /// How a run shows its progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,7 @@ impl Progress {
             mode: self,
             multi,
             bars,
+            listeners: Vec::new(),
         }
     }
 }
@@ -63,6 +65,8 @@ pub struct LiveProgress {
     mode: Progress,
     multi: MultiProgress,
     bars: BTreeMap<String, ProgressBar>,
+    /// Reporters that see each case as it finishes (the run folder).
+    listeners: Vec<Arc<dyn CaseListener>>,
 }
 
 impl LiveProgress {
@@ -85,7 +89,16 @@ impl LiveProgress {
         }
     }
 
+    /// Every finished case goes through `case_done`: attaching here reaches them all
+    /// without the bench loops knowing who listens.
+    pub fn attach(&mut self, listener: Arc<dyn CaseListener>) {
+        self.listeners.push(listener);
+    }
+
     pub fn case_done(&self, case: &CaseReport) {
+        for listener in &self.listeners {
+            listener.case_done(case);
+        }
         let line = format!(
             "{:>8}  {:<34} {:<12} {:>6.1} s",
             case.bench,

@@ -4,6 +4,7 @@
 pub mod console;
 pub mod html;
 pub mod junit;
+pub mod listener;
 pub mod run_folder;
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use console::{LiveProgress, Progress};
+pub use listener::CaseListener;
 
 use crate::lab::{Bench, Model};
 use crate::outcome::{Outcome, exit_code};

@@ -223,6 +223,17 @@ pub fn free_endpoint_ports() -> [u16; 5] {
 /// `harness run` on the T46G bench of `lab`, driving a virtual bench started as its own
 /// process, with step-by-step logs on stderr (piped) and its run folder at `out`.
 pub fn external_run(lab: &Path, scenarios: &Path, out: &Path) -> Command {
+    external_run_recording(lab, scenarios, out, None)
+}
+
+/// `external_run`, recording into the history database `history` when given; never into
+/// the checkout's history, which is the engineer's, not the tests'.
+pub fn external_run_recording(
+    lab: &Path,
+    scenarios: &Path,
+    out: &Path,
+    history: Option<&Path>,
+) -> Command {
     let mut command = Command::new(harness_exe());
     command
         .args(["run", "--external-bench", "--bench", "t46g", "--lab"])
@@ -230,7 +241,12 @@ pub fn external_run(lab: &Path, scenarios: &Path, out: &Path) -> Command {
         .arg("--scenarios")
         .arg(scenarios)
         .arg("--out")
-        .arg(out)
+        .arg(out);
+    match history {
+        Some(db) => command.arg("--history").arg(db),
+        None => command.arg("--no-history"),
+    };
+    command
         .env("RUST_LOG", "harness=info")
         .stderr(std::process::Stdio::piped());
     command
