@@ -169,6 +169,10 @@ pub async fn run(opts: RunOptions) -> RunReport {
     progress.finish();
     ctrl_c.abort();
     drop(ctx);
+    // Close every device while the (virtual) rack is still there: closing an actuator
+    // releases its keys once more, which must reach it, and the next owner of a bench
+    // must find its ports free once the lock below is given up.
+    drop(rack);
 
     services.shutdown().await;
     for lock in locks {

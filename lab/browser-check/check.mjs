@@ -1,6 +1,7 @@
-// Browser check of the dashboard: builds a demo history, starts `harness dashboard` on a
-// free loopback port, loads every page in headless Chromium, checks the key elements
-// rendered with no console error and no request leaving the dashboard, and saves a
+// Browser check of the dashboard: builds a demo history (run folders written and recorded
+// by the harness's own code), starts `harness dashboard` on a free loopback port, loads
+// every page in headless Chromium, checks the key elements rendered with no console error
+// and no request leaving the dashboard, and saves a
 // screenshot of each page.
 //
 //   node check.mjs <screenshots dir>
@@ -138,7 +139,10 @@ async function main() {
       selectors: ['h1 .outcome-fail', 'pre.diff span.add', 'pre.diff span.del', 'pre.transcript', 'dd.firmware'],
     });
     const transcript = await page.locator('pre.transcript').innerText();
-    if (!transcript.includes('<sip:')) fail('case: the transcript lost its escaped <sip: address');
+    // The failing answer is in the transcript, and its `[MAC]` markers survived escaping.
+    if (!transcript.includes('-> 404') || !transcript.includes('[MAC]')) {
+      fail('case: the transcript lost its failing answer or its redaction markers');
+    }
     const trendHref = await page.locator('a[href^="/history/"]').first().getAttribute('href');
     await checkPage(page, base, {
       name: 'trend', path: trendHref,
