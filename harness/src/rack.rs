@@ -99,51 +99,26 @@ impl Rack {
     /// every bench wired to it: a board whose USB cable was pulled and plugged back is a new
     /// device, and the old port stays dead for good.
     pub async fn reopen_board(&self, name: &str) -> Result<(), RigError> {
-        let unavailable = |message: String| RigError::Unavailable {
-            device: "relay board",
-            name: name.to_string(),
-            message,
-        };
-        let (Some(Ok(shared)), Some(spec)) = (self.boards.get(name), self.board_specs.get(name))
-        else {
-            return Err(unavailable("it was never opened in this run".into()));
-        };
-        let (spec, shared) = (spec.clone(), shared.clone());
-        // Opened under the device's lock: benches sharing it wait, then find the new handle
-        // in place instead of opening the device a second time.
-        tokio::task::spawn_blocking(move || {
-            let mut device = shared.lock().unwrap_or_else(|p| p.into_inner());
-            *device = open_power_switch(&spec)?;
-            Ok::<(), DriverError>(())
-        })
+        reopen(
+            "relay board",
+            name,
+            self.boards.get(name),
+            self.board_specs.get(name),
+            open_power_switch,
+        )
         .await
-        .map_err(|e| RigError::Driver(format!("opening the board panicked: {e}")))?
-        .map_err(|e| unavailable(e.to_string()))
     }
 
     /// Opens actuator `name` again, as `reopen_board` does for a relay board.
     pub async fn reopen_actuator(&self, name: &str) -> Result<(), RigError> {
-        let unavailable = |message: String| RigError::Unavailable {
-            device: "actuator",
-            name: name.to_string(),
-            message,
-        };
-        let (Some(Ok(shared)), Some(spec)) =
-            (self.actuators.get(name), self.actuator_specs.get(name))
-        else {
-            return Err(unavailable("it was never opened in this run".into()));
-        };
-        let (spec, shared) = (spec.clone(), shared.clone());
-        // Opened under the device's lock: benches sharing it wait, then find the new handle
-        // in place instead of opening the device a second time.
-        tokio::task::spawn_blocking(move || {
-            let mut device = shared.lock().unwrap_or_else(|p| p.into_inner());
-            *device = open_actuator(&spec)?;
-            Ok::<(), DriverError>(())
-        })
+        reopen(
+            "actuator",
+            name,
+            self.actuators.get(name),
+            self.actuator_specs.get(name),
+            open_actuator,
+        )
         .await
-        .map_err(|e| RigError::Driver(format!("opening the actuator panicked: {e}")))?
-        .map_err(|e| unavailable(e.to_string()))
     }
 
     /// The devices of one bench, or the first one that is unavailable.
@@ -177,6 +152,35 @@ impl Rack {
             journal: None,
         })
     }
+}
+
+/// Opens device `name` again from its lab-file entry, under the device's lock: benches
+/// sharing it wait, then find the new handle in place instead of opening the device a
+/// second time.
+async fn reopen<D: ?Sized + Send + 'static, S: Clone + Send + 'static>(
+    device: &'static str,
+    name: &str,
+    shared: Option<&Result<Shared<D>, String>>,
+    spec: Option<&S>,
+    open: fn(&S) -> Result<Box<D>, DriverError>,
+) -> Result<(), RigError> {
+    let unavailable = |message: String| RigError::Unavailable {
+        device,
+        name: name.to_string(),
+        message,
+    };
+    let (Some(Ok(shared)), Some(spec)) = (shared, spec) else {
+        return Err(unavailable("it was never opened in this run".into()));
+    };
+    let (spec, shared) = (spec.clone(), shared.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut handle = shared.lock().unwrap_or_else(|p| p.into_inner());
+        *handle = open(&spec)?;
+        Ok::<(), DriverError>(())
+    })
+    .await
+    .map_err(|e| RigError::Driver(format!("opening the {device} panicked: {e}")))?
+    .map_err(|e| unavailable(e.to_string()))
 }
 
 /// One bench's devices: its power channel, network-link channel and keys.
