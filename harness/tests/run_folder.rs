@@ -178,6 +178,12 @@ fn a_finished_run_is_complete_logged_and_recorded() {
     ] {
         assert!(out.join(file).is_file(), "{file}");
     }
+    // The one-file report: the case in the matrix and its transcript, nothing fetched.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("firmware-upgrade@T46G"), "{html}");
+    assert!(html.contains("outcome-pass"), "{html}");
+    assert!(html.contains("== steps"), "the transcript is in the report");
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
     let log = std::fs::read_to_string(out.join("harness.log")).unwrap();
     assert!(
         log.contains("bench locked"),
