@@ -173,3 +173,60 @@ fn a_bad_given_names_the_key_and_its_values() {
         "{log}"
     );
 }
+
+/// Ctrl-C (SIGINT) or a stopped job (SIGTERM) at the prompt, with a key held: the key is
+/// released, the bench made safe and given up, nothing is saved, and the exit is 130.
+fn stopped_at_the_prompt(signal: libc::c_int) {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = common::root().join("firmware-fixtures");
+    let lab = common::private_lab(dir.path(), [0; 5], &fixtures);
+    let saved = dir.path().join("scenarios/x.toml");
+    let mut child = common::Reaped(
+        Command::new(common::harness_exe())
+            .args(["repro", "t46g", "--given", GIVEN, "--summary", "x", "--lab"])
+            .arg(&lab)
+            .arg("--save")
+            .arg(&saved)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start harness repro"),
+    );
+    // stdin stays open: the prompt is waiting for the next command when the signal comes,
+    // as at a terminal.
+    let mut stdin = child.0.stdin.take().unwrap();
+    stdin.write_all(b"hold speaker\n").unwrap();
+    let lines = common::lines_of(child.0.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    assert!(
+        common::wait_line(
+            &lines,
+            &mut seen,
+            "1. hold speaker",
+            std::time::Duration::from_secs(120)
+        ),
+        "the key was never held: {seen:?}"
+    );
+    // SAFETY: signalling a child we spawned and have not reaped.
+    unsafe { libc::kill(child.0.id() as i32, signal) };
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    drop(stdin);
+    let locks = dir.path().join("locks");
+    // make_safe empties the journal only once every held key was released.
+    let journal = std::fs::read_to_string(locks.join("t46g.journal")).unwrap();
+    assert_eq!(journal, "", "the journal still holds: {journal}");
+    assert!(!locks.join("t46g.lock").exists(), "the lease was kept");
+    assert!(!saved.exists(), "an interrupted session is not saved");
+}
+
+#[test]
+fn ctrl_c_at_the_prompt_releases_the_held_key_and_saves_nothing() {
+    stopped_at_the_prompt(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_at_the_prompt_releases_the_held_key_and_saves_nothing() {
+    stopped_at_the_prompt(libc::SIGTERM);
+}

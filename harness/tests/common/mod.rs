@@ -84,6 +84,10 @@ pub struct Reaped(pub Child);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
+        // Already gone (and reaped): its pid may belong to another process by now.
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
         // SIGTERM first so the twin removes its device links; then make sure.
         unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
         std::thread::sleep(Duration::from_millis(200));
