@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::commands::Paths;
 use crate::history::queries::{
-    BenchFaults, FlakyCase, RunRow, bench_faults, flaky_cases, last_runs,
+    BenchFaults, FlakyCase, RunSummary, bench_faults, flaky_cases, runs,
 };
 use crate::history::{HistoryError, open_for, record_folder};
 use crate::outcome::exit_code;
@@ -88,13 +88,13 @@ pub fn show(db: &Path, last: u32) -> Result<String, HistoryError> {
     }
     let conn = open_for(db)?;
     let mut out = String::new();
-    runs_table(&mut out, db, last, &last_runs(&conn, last)?);
+    runs_table(&mut out, db, last, &runs(&conn, last as usize)?);
     flaky_list(&mut out, last, &flaky_cases(&conn, last)?);
     faults_table(&mut out, last, &bench_faults(&conn, last)?);
     Ok(out)
 }
 
-fn runs_table(out: &mut String, db: &Path, last: u32, runs: &[RunRow]) {
+fn runs_table(out: &mut String, db: &Path, last: u32, runs: &[RunSummary]) {
     let _ = writeln!(out, "last {last} runs in {}:", db.display());
     if runs.is_empty() {
         let _ = writeln!(out, "  none recorded");
@@ -113,6 +113,7 @@ fn runs_table(out: &mut String, db: &Path, last: u32, runs: &[RunRow]) {
         "started", "host", "lab", "status", "pass", "fail", "lab-fault", "skipped", "duration"
     );
     for r in runs {
+        let other = r.count("config-error") + r.count("interrupted");
         let _ = writeln!(
             out,
             "  {:<20}  {:<host_w$}  {:<lab_w$}  {:<8}  {:>4}  {:>4}  {:>9}  {:>7}  {:>8.1} s{}",
@@ -120,13 +121,13 @@ fn runs_table(out: &mut String, db: &Path, last: u32, runs: &[RunRow]) {
             r.host,
             r.lab_name,
             r.status,
-            r.pass,
-            r.fail,
-            r.lab_fault,
-            r.skipped,
+            r.count("pass"),
+            r.count("fail"),
+            r.count("lab-fault"),
+            r.count("skipped"),
             r.duration_s,
-            if r.other > 0 {
-                format!("  ({} config-error or interrupted)", r.other)
+            if other > 0 {
+                format!("  ({other} config-error or interrupted)")
             } else {
                 String::new()
             }

@@ -5,37 +5,8 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-/// One run, with its case counts per outcome word.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    /// The database row id: what the dashboard's links use.
-    pub id: i64,
-    /// The run folder's name.
-    pub run_id: String,
-    pub host: String,
-    pub lab_name: String,
-    pub started_at: String,
-    pub duration_s: f64,
-    /// `complete` or `partial`.
-    pub status: String,
-    pub exit_code: i64,
-    pub approval: Option<String>,
-    pub run_dir: String,
-    /// Outcome word → number of cases.
-    pub counts: HashMap<String, usize>,
-}
-
-impl RunSummary {
-    /// A run that did not finish: its matrix is incomplete, so it never serves as the
-    /// baseline for "what changed".
-    pub fn is_partial(&self) -> bool {
-        self.status != "complete"
-    }
-
-    pub fn count(&self, outcome: &str) -> usize {
-        self.counts.get(outcome).copied().unwrap_or(0)
-    }
-}
+use crate::history::queries::{RUN_COLUMNS, run_from_row, with_counts};
+pub use crate::history::queries::{RunSummary, run, runs};
 
 /// One case of a run.
 #[derive(Debug, Clone)]
@@ -127,61 +98,6 @@ pub struct TrendPoint {
     pub bench: String,
     pub outcome: String,
     pub duration_s: f64,
-}
-
-const RUN_COLUMNS: &str =
-    "id, run_id, host, lab_name, started_at, duration_s, status, exit_code, approval, run_dir";
-
-fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunSummary> {
-    Ok(RunSummary {
-        id: row.get(0)?,
-        run_id: row.get(1)?,
-        host: row.get(2)?,
-        lab_name: row.get(3)?,
-        started_at: row.get(4)?,
-        duration_s: row.get(5)?,
-        status: row.get(6)?,
-        exit_code: row.get(7)?,
-        approval: row.get(8)?,
-        run_dir: row.get(9)?,
-        counts: HashMap::new(),
-    })
-}
-
-fn with_counts(conn: &Connection, mut run: RunSummary) -> rusqlite::Result<RunSummary> {
-    let mut stmt =
-        conn.prepare_cached("SELECT outcome, count(*) FROM cases WHERE run = ?1 GROUP BY outcome")?;
-    let rows = stmt.query_map([run.id], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-    })?;
-    for row in rows {
-        let (outcome, n) = row?;
-        run.counts.insert(outcome, usize::try_from(n).unwrap_or(0));
-    }
-    Ok(run)
-}
-
-/// The newest `limit` runs, newest first.
-pub fn runs(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<RunSummary>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1"
-    ))?;
-    let runs = stmt
-        .query_map([limit as i64], run_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    runs.into_iter().map(|r| with_counts(conn, r)).collect()
-}
-
-/// One run by its row id.
-pub fn run(conn: &Connection, id: i64) -> rusqlite::Result<Option<RunSummary>> {
-    let run = conn
-        .query_row(
-            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
-            [id],
-            run_from_row,
-        )
-        .optional()?;
-    run.map(|r| with_counts(conn, r)).transpose()
 }
 
 /// The complete run of the same lab that came just before `run`: the baseline for

@@ -4,66 +4,105 @@
 //! two hosts starting in the same second, broken by run id then host, so answers are
 //! stable).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::history::HistoryError;
 
 /// The ordering of "last": newest first.
 const NEWEST_FIRST: &str = "started_at DESC, run_id DESC, host DESC";
 
-/// One run with its counts per outcome.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRow {
+/// One run, with its case counts per outcome word: what `harness history` prints and the
+/// dashboard's pages show, from one query.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The database row id: what the dashboard's links use.
+    pub id: i64,
+    /// The run folder's name.
     pub run_id: String,
     pub host: String,
     pub lab_name: String,
     pub started_at: String,
+    pub duration_s: f64,
     /// `complete` or `partial`.
     pub status: String,
-    pub duration_s: f64,
-    pub exit_code: i32,
-    pub pass: u32,
-    pub fail: u32,
-    pub lab_fault: u32,
-    pub skipped: u32,
-    /// Config errors and interrupted cases.
-    pub other: u32,
+    pub exit_code: i64,
+    pub approval: Option<String>,
+    pub run_dir: String,
+    /// Outcome word → number of cases.
+    pub counts: HashMap<String, usize>,
 }
 
-/// The last `n` runs, newest first, partial ones included (a partial run is news).
-pub fn last_runs(conn: &Connection, n: u32) -> Result<Vec<RunRow>, HistoryError> {
-    let sql = format!(
-        "SELECT r.run_id, r.host, r.lab_name, r.started_at, r.status, r.duration_s, r.exit_code,
-                COALESCE(SUM(c.outcome = 'pass'), 0),
-                COALESCE(SUM(c.outcome = 'fail'), 0),
-                COALESCE(SUM(c.outcome = 'lab-fault'), 0),
-                COALESCE(SUM(c.outcome = 'skipped'), 0),
-                COALESCE(SUM(c.outcome IN ('config-error', 'interrupted')), 0)
-         FROM (SELECT * FROM runs ORDER BY {NEWEST_FIRST} LIMIT ?1) AS r
-         LEFT JOIN cases AS c ON c.run = r.id
-         GROUP BY r.id
-         ORDER BY {NEWEST_FIRST}"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params![n], |row| {
-        Ok(RunRow {
-            run_id: row.get(0)?,
-            host: row.get(1)?,
-            lab_name: row.get(2)?,
-            started_at: row.get(3)?,
-            status: row.get(4)?,
-            duration_s: row.get(5)?,
-            exit_code: row.get(6)?,
-            pass: row.get(7)?,
-            fail: row.get(8)?,
-            lab_fault: row.get(9)?,
-            skipped: row.get(10)?,
-            other: row.get(11)?,
-        })
+impl RunSummary {
+    /// A run that did not finish: its matrix is incomplete, so it never serves as the
+    /// baseline for "what changed".
+    pub fn is_partial(&self) -> bool {
+        self.status != "complete"
+    }
+
+    /// Cases of the run with this outcome word (`pass`, `lab-fault`, ...).
+    pub fn count(&self, outcome: &str) -> usize {
+        self.counts.get(outcome).copied().unwrap_or(0)
+    }
+}
+
+/// The `runs` columns `run_from_row` reads, for queries that pick runs differently.
+pub(crate) const RUN_COLUMNS: &str =
+    "id, run_id, host, lab_name, started_at, duration_s, status, exit_code, approval, run_dir";
+
+pub(crate) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunSummary> {
+    Ok(RunSummary {
+        id: row.get(0)?,
+        run_id: row.get(1)?,
+        host: row.get(2)?,
+        lab_name: row.get(3)?,
+        started_at: row.get(4)?,
+        duration_s: row.get(5)?,
+        status: row.get(6)?,
+        exit_code: row.get(7)?,
+        approval: row.get(8)?,
+        run_dir: row.get(9)?,
+        counts: HashMap::new(),
+    })
+}
+
+/// Fills a run's case counts per outcome.
+pub(crate) fn with_counts(conn: &Connection, mut run: RunSummary) -> rusqlite::Result<RunSummary> {
+    let mut stmt =
+        conn.prepare_cached("SELECT outcome, count(*) FROM cases WHERE run = ?1 GROUP BY outcome")?;
+    let rows = stmt.query_map([run.id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    for row in rows {
+        let (outcome, n) = row?;
+        run.counts.insert(outcome, usize::try_from(n).unwrap_or(0));
+    }
+    Ok(run)
+}
+
+/// The newest `limit` runs, newest first, partial ones included (a partial run is news),
+/// each with its case counts per outcome.
+pub fn runs(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<RunSummary>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs ORDER BY {NEWEST_FIRST} LIMIT ?1"
+    ))?;
+    let runs = stmt
+        .query_map([limit as i64], run_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    runs.into_iter().map(|r| with_counts(conn, r)).collect()
+}
+
+/// One run by its row id.
+pub fn run(conn: &Connection, id: i64) -> rusqlite::Result<Option<RunSummary>> {
+    let run = conn
+        .query_row(
+            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+            [id],
+            run_from_row,
+        )
+        .optional()?;
+    run.map(|r| with_counts(conn, r)).transpose()
 }
 
 /// A case whose verdict keeps changing.
@@ -362,7 +401,7 @@ mod tests {
     }
 
     #[test]
-    fn last_runs_are_newest_first_with_their_counts() {
+    fn runs_are_newest_first_with_their_counts() {
         let mut history = History::new();
         history.run(RunStatus::Complete, &[("a", "t46g", Pass)], vec![]);
         history.run(
@@ -377,18 +416,26 @@ mod tests {
             vec![],
         );
         history.run(RunStatus::Partial, &[], vec![]);
-        let runs = last_runs(&history.conn, 2).unwrap();
+        let runs = runs(&history.conn, 2).unwrap();
         assert_eq!(runs.len(), 2);
         assert_eq!(
             (runs[0].run_id.as_str(), runs[0].status.as_str()),
             ("r03", "partial")
         );
-        assert_eq!(runs[0].pass + runs[0].fail + runs[0].skipped, 0);
+        assert!(runs[0].counts.is_empty(), "{:?}", runs[0].counts);
         let r02 = &runs[1];
         assert_eq!(r02.run_id, "r02");
         assert_eq!(
-            (r02.pass, r02.fail, r02.lab_fault, r02.skipped, r02.other),
-            (1, 1, 1, 1, 1)
+            [
+                "pass",
+                "fail",
+                "lab-fault",
+                "skipped",
+                "interrupted",
+                "config-error"
+            ]
+            .map(|w| r02.count(w)),
+            [1, 1, 1, 1, 1, 0]
         );
         assert_eq!(r02.started_at, "2026-01-02T03:00:00Z");
         assert_eq!(r02.host, "lab1");
