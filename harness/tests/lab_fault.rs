@@ -81,6 +81,22 @@ fn start_run(setup: &Setup, out: &str) -> (std::process::Child, Receiver<String>
     (run, lines)
 }
 
+/// The bench's health in `summary.json` (state, lab faults, retries); returns it for more.
+fn assert_health<'s>(
+    summary: &'s serde_json::Value,
+    state: &str,
+    lab_faults: u64,
+    retries: u64,
+) -> &'s serde_json::Value {
+    let health = &summary["bench_health"][0];
+    assert_eq!(
+        (&health["state"], &health["lab_faults"], &health["retries"]),
+        (&state.into(), &lab_faults.into(), &retries.into()),
+        "{summary}"
+    );
+    health
+}
+
 fn summary_json(out: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
     serde_json::from_str(&text).unwrap()
@@ -128,10 +144,7 @@ fn an_unplugged_relay_board_left_out_marks_the_bench_bad() {
         "{reason}"
     );
     assert!(reason.contains("relay board `relay-power`"), "{reason}");
-    let health = &summary["bench_health"][0];
-    assert_eq!(health["state"], "bad", "{summary}");
-    assert_eq!(health["lab_faults"], 1, "{summary}");
-    assert_eq!(health["retries"], 0, "{summary}");
+    assert_health(&summary, "bad", 1, 0);
 }
 
 #[test]
@@ -180,10 +193,7 @@ fn a_replugged_relay_board_is_reopened_and_the_case_passes_on_its_retry() {
         "the first attempt's reason is kept: {detail}"
     );
     assert!(detail.contains("relay_board `relay-power`"), "{detail}");
-    let health = &summary["bench_health"][0];
-    assert_eq!(health["state"], "recovered", "{summary}");
-    assert_eq!(health["lab_faults"], 1, "{summary}");
-    assert_eq!(health["retries"], 1, "{summary}");
+    let health = assert_health(&summary, "recovered", 1, 1);
     assert!(
         health["detail"]
             .as_str()
