@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use crate::endpoints::{BenchAccount, EndpointEvent, HttpServer, TaggedEvent};
 use crate::lab::FaultPolicy;
+use crate::outcome::FaultClass;
 use crate::rack::{BenchRig, Rack, RigError};
 use crate::scenario::AccountState;
 use crate::scenario::engine::{EngineContext, MIN_TIMEOUT};
@@ -107,31 +108,37 @@ pub async fn check(
 /// already, so the action is tried again whatever the reopening said.
 async fn restore_devices(rack: &Rack, rig: &BenchRig) -> Result<(), HealthError> {
     let bench = &rig.bench;
-    if let Err(RigError::Driver(lost)) = rig.power(false).await {
+    if let Err(lost) = rig.power(false).await
+        && lost.class() == FaultClass::LabFault
+    {
         tracing::warn!(bench = %bench.name, board = %bench.power.board,
             "reopening the power relay board: {lost}");
         let reopened = rack.reopen_board(&bench.power.board).await;
         after_reopen(rig.power(false).await, reopened)?;
     }
     if let Some(network) = &bench.network
-        && let Err(RigError::Driver(lost)) = rig.network(true).await
+        && let Err(lost) = rig.network(true).await
+        && lost.class() == FaultClass::LabFault
     {
         tracing::warn!(bench = %bench.name, board = %network.board,
             "reopening the network relay board: {lost}");
         let reopened = rack.reopen_board(&network.board).await;
         after_reopen(rig.network(true).await, reopened)?;
     }
-    if let Err(RigError::Driver(lost)) = rig.release_keys().await {
+    if let Err(lost) = rig.release_keys().await
+        && lost.class() == FaultClass::LabFault
+    {
         tracing::warn!(bench = %bench.name, actuator = %bench.actuator,
             "reopening the actuator: {lost}");
         let reopened = rack.reopen_actuator(&bench.actuator).await;
         after_reopen(rig.release_keys().await, reopened)?;
     }
-    // Whatever failed for another reason than a lost device (the crash journal) fails here.
+    // Whatever failed for another reason than a lost device fails here.
     rig.power(false).await.map_err(HealthError::Devices)?;
     if bench.network.is_some() {
         rig.network(true).await.map_err(HealthError::Devices)?;
     }
+    rig.release_keys().await.map_err(HealthError::Devices)?;
     Ok(())
 }
 

@@ -335,7 +335,7 @@ fn main() -> ExitCode {
                 } => commands::bench::tftp_serve(&lab(l), &bench, &files, bind).await,
             },
             Command::Lab { action } => match action {
-                LabAction::Check { lab: l } => commands::lab::check(&lab(l)).await,
+                LabAction::Check { lab: l } => commands::lab::check(&lab(l), locks).await,
                 LabAction::Ports => commands::lab::ports(),
                 LabAction::Dnsmasq {
                     lab: l,

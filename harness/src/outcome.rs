@@ -33,6 +33,27 @@ impl Outcome {
     }
 }
 
+/// Whose fault an error that stopped a case is, decided from the error's kind (see
+/// `RigError::class`, `DriverError::is_lab_fault`), never from its text. A failure is not
+/// among them: only a snapshot comparison finds one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultClass {
+    /// The lab broke: retried after a health check, never a finding about the firmware.
+    LabFault,
+    /// The lab or scenario file asks for what the bench cannot do: fix the file.
+    ConfigError,
+}
+
+impl FaultClass {
+    /// The outcome of a case stopped by such an error.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            FaultClass::LabFault => Outcome::LabFault,
+            FaultClass::ConfigError => Outcome::ConfigError,
+        }
+    }
+}
+
 /// Process exit codes, kept in one place.
 pub mod exit_code {
     /// Every case passed or was skipped.

@@ -128,6 +128,12 @@ impl HealthTally {
         self.notes.push(format!("unusable: {reason}"));
     }
 
+    /// The bench could not be made safe when the run gave it up: a person must look.
+    pub fn unsafe_at_end(&mut self, what: &str) {
+        self.bad = true;
+        self.notes.push(format!("left unsafe at the end: {what}"));
+    }
+
     /// What the run reports for the bench.
     pub fn finish(mut self) -> BenchHealth {
         let state = if self.bad || self.unchecked_fault {

@@ -16,8 +16,8 @@ use crate::outcome::{Outcome, exit_code_for};
 use crate::rack::{BenchRig, Rack};
 use crate::report::{BenchHealth, CaseReport, Progress, RunReport};
 use crate::retry::{self, Health, HealthTally, NextAction};
-use crate::safety::journal::Journal;
-use crate::safety::lock::{BenchLock, LockError, LockWait, acquire};
+use crate::safety::lock::LockWait;
+use crate::safety::owned::{Claim, OwnedBench, claim};
 use crate::scenario::Scenario;
 use crate::scenario::engine::{CaseEnd, EngineContext, run_case};
 
@@ -107,7 +107,8 @@ pub async fn run(opts: RunOptions) -> RunReport {
     // serial ports exclusively and the endpoints' ports.
     let lock_dir =
         crate::safety::resolve_lock_dir(opts.lock_dir.as_deref(), lab.lock_dir.as_deref());
-    let (plan, locks, mut refused) = take_locks(&lock_dir, plan, opts.lock_wait, &progress).await;
+    let (plan, claims, mut refused) =
+        claim_benches(&lock_dir, plan, opts.lock_wait, &progress).await;
     report.cases.append(&mut refused);
     if plan.is_empty() {
         progress.finish();
@@ -127,7 +128,6 @@ pub async fn run(opts: RunOptions) -> RunReport {
         Ok(s) => s,
         Err(e) => return report.lab_fault_everywhere(&plan_cases(&plan), e.to_string()),
     };
-    let endpoints = &services.endpoints;
 
     let benches: Vec<&Bench> = dedup_benches(&plan);
     let rack = Rack::open(&lab, &benches);
@@ -139,27 +139,29 @@ pub async fn run(opts: RunOptions) -> RunReport {
             signal.name()
         );
         let _ = cancel_tx.send(true);
+        // The sender stays alive: a closed channel would read as a Ctrl-C.
+        std::future::pending::<()>().await;
     });
 
-    let ctx = EngineContext {
-        endpoints,
-        fixtures_dir: &opts.fixtures_dir,
-        time_scale: lab.time_scale,
-        cancel: cancel_rx,
+    let shared = BenchRun {
+        ctx: EngineContext {
+            endpoints: &services.endpoints,
+            fixtures_dir: &opts.fixtures_dir,
+            time_scale: lab.time_scale,
+            cancel: cancel_rx,
+        },
+        rack: &rack,
+        snapshots_dir: &snapshots_dir,
+        progress: &progress,
+        approval: opts.approval.as_deref(),
+        faults: &lab.faults,
     };
-    let bench_runs = benches.iter().map(|bench| {
-        let cases: Vec<&Planned> = plan.iter().filter(|p| p.bench.name == bench.name).collect();
-        run_bench(
-            &ctx,
-            &rack,
-            bench,
-            cases,
-            &snapshots_dir,
-            &progress,
-            &lock_dir,
-            opts.approval.as_deref(),
-            &lab.faults,
-        )
+    let bench_runs = claims.into_iter().map(|claim| {
+        let cases: Vec<&Planned> = plan
+            .iter()
+            .filter(|p| p.bench.name == claim.bench().name)
+            .collect();
+        shared.run_bench(claim, cases)
     });
     for (mut cases, recovery, health) in futures::future::join_all(bench_runs).await {
         report.cases.append(&mut cases);
@@ -168,35 +170,26 @@ pub async fn run(opts: RunOptions) -> RunReport {
     }
     progress.finish();
     ctrl_c.abort();
-    drop(ctx);
-    // Close every device while the (virtual) rack is still there: closing an actuator
-    // releases its keys once more, which must reach it, and the next owner of a bench
-    // must find its ports free once the lock below is given up.
+    drop(shared);
+    // Close every device while the (virtual) rack is still there: the next owner of a
+    // bench must find its ports free once its lease is given up.
     drop(rack);
-
     services.shutdown().await;
-    for lock in locks {
-        let bench = lock.bench().to_string();
-        match lock.release() {
-            Ok(()) => tracing::info!(bench = %bench, "bench released"),
-            Err(e) => tracing::warn!(bench = %bench, "could not give the bench up: {e}"),
-        }
-    }
     report.duration = started.elapsed();
     report.exit_code = exit_code_for(report.cases.iter().map(|c| c.outcome));
     report
 }
 
-/// Takes every planned bench's lease, waiting as `wait` allows (all benches at once, so
-/// the total wait is the longest, not the sum). Returns the plan of the benches taken,
-/// their locks (held until the run ends), and the cases of the others: `skipped` naming
-/// the holder when the bench is busy, `lab-fault` when the lock folder is unusable.
-async fn take_locks(
+/// Claims every planned bench, waiting as `wait` allows (all benches at once, so the
+/// total wait is the longest, not the sum). Returns the plan of the benches claimed, their
+/// claims, and the cases of the others: `skipped` naming the holder when the bench is
+/// busy, `lab-fault` when the lock folder or journal is unusable.
+async fn claim_benches(
     lock_dir: &Path,
     plan: Vec<Planned>,
     wait: LockWait,
     progress: &crate::report::LiveProgress,
-) -> (Vec<Planned>, Vec<BenchLock>, Vec<CaseReport>) {
+) -> (Vec<Planned>, Vec<Claim>, Vec<CaseReport>) {
     let benches: Vec<Bench> = dedup_benches(&plan).into_iter().cloned().collect();
     let attempts = benches.iter().map(|bench| {
         let scenarios: Vec<&str> = plan
@@ -206,7 +199,7 @@ async fn take_locks(
             .collect();
         let purpose = format!("run {}", scenarios.join(" "));
         async move {
-            let got = acquire(lock_dir, &bench.name, &purpose, wait, |holder| {
+            let got = claim(lock_dir, bench, &purpose, wait, |holder| {
                 tracing::warn!(bench = %bench.name, "waiting for the bench: it is in use by {holder}");
                 progress.bench_message(&bench.name, &format!("waiting: in use by {holder}"));
             })
@@ -214,28 +207,21 @@ async fn take_locks(
             (bench, got)
         }
     });
-    let mut locks = Vec::new();
-    let mut refused = Vec::new();
-    let mut unlocked: Vec<(String, Outcome, String)> = Vec::new();
+    let mut claims = Vec::new();
+    let mut unclaimed: Vec<(String, Outcome, String)> = Vec::new();
     for (bench, got) in futures::future::join_all(attempts).await {
         match got {
-            Ok((mut lock, reclaimed)) => {
-                if let Some(dead) = reclaimed {
-                    tracing::warn!(bench = %bench.name, "took over the lease of a dead or hung owner: {dead}");
-                }
+            Ok(claim) => {
                 tracing::info!(bench = %bench.name, pid = std::process::id(), "bench locked");
-                lock.keep_renewed();
-                locks.push(lock);
+                claims.push(claim);
             }
-            Err(e @ LockError::Busy { .. }) => {
-                unlocked.push((bench.name.clone(), Outcome::Skipped, e.to_string()));
-            }
-            Err(e) => unlocked.push((bench.name.clone(), Outcome::LabFault, e.to_string())),
+            Err(e) => unclaimed.push((bench.name.clone(), e.outcome(), e.to_string())),
         }
     }
     let mut kept = Vec::new();
+    let mut refused = Vec::new();
     for p in plan {
-        match unlocked.iter().find(|(name, _, _)| *name == p.bench.name) {
+        match unclaimed.iter().find(|(name, _, _)| *name == p.bench.name) {
             Some((_, outcome, reason)) => {
                 let r = CaseReport::new(&p.scenario, &p.bench, *outcome, reason.clone());
                 progress.case_done(&r);
@@ -244,136 +230,159 @@ async fn take_locks(
             None => kept.push(p),
         }
     }
-    (kept, locks, refused)
+    (kept, claims, refused)
 }
 
-/// Runs a bench's cases in series; on any exit its keys are released and its power made
-/// safe. First, a crash journal left by a dead owner is replayed; what that did is returned
-/// for the run summary, with the bench's health over the run.
-///
-/// A case that ends as a lab fault is followed by the health check; a healthy bench runs
-/// the case again as `faults` allows (only the last attempt is reported), an unhealthy one
-/// leaves service and its remaining cases are skipped naming the check.
-#[allow(clippy::too_many_arguments)]
-async fn run_bench(
-    ctx: &EngineContext<'_>,
-    rack: &Rack,
-    bench: &Bench,
-    cases: Vec<&Planned>,
-    snapshots_dir: &Path,
-    progress: &crate::report::LiveProgress,
-    lock_dir: &Path,
-    approval: Option<&str>,
-    faults: &FaultPolicy,
-) -> (Vec<CaseReport>, Option<String>, BenchHealth) {
-    let mut reports = Vec::new();
-    let mut tally = HealthTally::new(bench);
-    let fault = |reports: &mut Vec<CaseReport>,
-                 tally: &mut HealthTally,
-                 cases: Vec<&Planned>,
-                 reason: String| {
-        tally.unusable(&reason);
-        for case in cases {
-            let r = CaseReport::new(&case.scenario, bench, Outcome::LabFault, reason.clone());
-            progress.case_done(&r);
-            reports.push(r);
-        }
-    };
-    let rig = match rack.rig(bench) {
-        Ok(rig) => rig,
-        Err(e) => {
-            fault(&mut reports, &mut tally, cases, e.to_string());
-            return (reports, None, tally.finish());
-        }
-    };
-    let journal = match Journal::open(lock_dir, &bench.name) {
-        Ok(j) => Arc::new(j),
-        Err(e) => {
-            fault(&mut reports, &mut tally, cases, e.to_string());
-            return (reports, None, tally.finish());
-        }
-    };
-    let rig = rig.with_journal(journal.clone());
-    let recovery = match recover(&rig, &journal).await {
-        Ok(note) => note,
-        Err(reason) => {
-            fault(&mut reports, &mut tally, cases, reason);
-            return (reports, None, tally.finish());
-        }
-    };
-    let mut out_of_service: Option<String> = None;
-    for case in cases {
-        if let Some(reason) = &out_of_service {
-            let r = CaseReport::new(&case.scenario, bench, Outcome::Skipped, reason.clone());
-            progress.case_done(&r);
-            reports.push(r);
-            continue;
-        }
-        let approval = approval.filter(|_| bench.approval == Approval::Required);
-        let case_name = format!("{}@{}", case.scenario.name, bench.model);
-        let mut earlier: Vec<String> = Vec::new();
-        let mut attempt = 1;
-        let mut r = loop {
-            progress.case_started(&bench.name, &case.scenario.name);
-            let mut r = run_guarded(ctx, &rig, &case.scenario, snapshots_dir, approval).await;
-            r.attempts = attempt;
-            let health = if retry::needs_health_check(r.outcome) {
-                tally.lab_fault(&case_name, attempt, &r.detail);
-                progress.bench_message(&bench.name, "health check after a lab fault");
-                match crate::health::check(ctx, rack, &rig, faults).await {
-                    Ok(()) => {
-                        tally.healthy();
-                        Health::Healthy
-                    }
-                    Err(HealthError::Interrupted) => Health::Interrupted,
-                    Err(e) => {
-                        tracing::error!(bench = %bench.name, "health check failed: {e}");
-                        tally.unhealthy(&e.to_string());
-                        Health::Unhealthy(e.to_string())
-                    }
-                }
-            } else {
-                Health::NotChecked
-            };
-            let retries_left = (faults.retries + 1).saturating_sub(attempt);
-            match retry::next_action(r.outcome, retries_left, &health) {
-                NextAction::Retry => {
-                    tracing::warn!(bench = %bench.name, case = %case_name,
-                        "the bench is healthy again: attempt {} of the case", attempt + 1);
-                    earlier.push(format!("attempt {attempt}: lab fault: {}", r.detail));
-                    tally.retried();
-                    attempt += 1;
-                }
-                NextAction::Report => break r,
-                NextAction::RetireBench(reason) => {
-                    out_of_service = Some(retry::retired_reason(&bench.name, &reason));
-                    break r;
-                }
-                NextAction::Stop => {
-                    out_of_service = Some("run interrupted".into());
-                    break r;
-                }
-            }
+/// What every bench of a run shares.
+struct BenchRun<'a> {
+    ctx: EngineContext<'a>,
+    rack: &'a Rack,
+    snapshots_dir: &'a Path,
+    progress: &'a crate::report::LiveProgress,
+    /// The approval of destructive steps, for benches that require one.
+    approval: Option<&'a str>,
+    faults: &'a FaultPolicy,
+}
+
+impl BenchRun<'_> {
+    /// Reports every case of `cases` with `outcome` and `reason`, without running it.
+    fn report_all(
+        &self,
+        bench: &Bench,
+        cases: &[&Planned],
+        outcome: Outcome,
+        reason: &str,
+    ) -> Vec<CaseReport> {
+        cases
+            .iter()
+            .map(|case| {
+                let r = CaseReport::new(&case.scenario, bench, outcome, reason.to_string());
+                self.progress.case_done(&r);
+                r
+            })
+            .collect()
+    }
+
+    /// Runs a bench's cases in series, from taking it over to giving it up safe. What a
+    /// predecessor left is made safe first; what that found is returned for the run
+    /// summary, with the bench's health over the run.
+    ///
+    /// A case that ends as a lab fault is followed by the health check; a healthy bench runs
+    /// the case again as the lab's fault policy allows (only the last attempt is reported),
+    /// an unhealthy one leaves service and its remaining cases are skipped naming the check.
+    async fn run_bench(
+        &self,
+        claim: Claim,
+        cases: Vec<&Planned>,
+    ) -> (Vec<CaseReport>, Option<String>, BenchHealth) {
+        let bench = claim.bench().clone();
+        let mut tally = HealthTally::new(&bench);
+        let owned = claim.take_over(self.rack).await;
+        let recovery = owned.takeover.note();
+        let unusable = if owned.takeover.left_unsafe() {
+            recovery.clone()
+        } else {
+            owned.rig().unavailable().map(|e| e.to_string())
         };
-        // A pass carries the earlier attempts' reasons; a diff is kept as it is, for its
-        // file, and the reasons are in the bench's health detail either way.
-        if r.outcome == Outcome::Pass && !earlier.is_empty() {
-            r.detail = format!(
-                "passed on attempt {} after a lab fault ({})",
-                r.attempts,
-                earlier.join("; ")
-            );
+        let reports = match unusable {
+            Some(reason) => {
+                tally.unusable(&reason);
+                self.report_all(&bench, &cases, Outcome::LabFault, &reason)
+            }
+            None => self.run_cases(&owned, &mut tally, cases).await,
+        };
+        let safe = owned.close().await;
+        if !safe.is_safe() {
+            tracing::error!(bench = %bench.name, "could not make the bench safe: {safe}");
+            tally.unsafe_at_end(&safe.to_string());
         }
-        progress.case_done(&r);
-        reports.push(r);
+        (reports, recovery, tally.finish())
     }
-    if let Err(e) = rig.make_safe().await {
-        tracing::error!(bench = %bench.name, "could not make the bench safe: {e}");
+
+    async fn run_cases(
+        &self,
+        owned: &OwnedBench,
+        tally: &mut HealthTally,
+        cases: Vec<&Planned>,
+    ) -> Vec<CaseReport> {
+        let rig = owned.rig();
+        let bench = &rig.bench;
+        let mut reports = Vec::new();
+        let mut out_of_service: Option<String> = None;
+        for case in cases {
+            if let Some(reason) = &out_of_service {
+                let r = CaseReport::new(&case.scenario, bench, Outcome::Skipped, reason.clone());
+                self.progress.case_done(&r);
+                reports.push(r);
+                continue;
+            }
+            let approval = self
+                .approval
+                .filter(|_| bench.approval == Approval::Required);
+            let case_name = format!("{}@{}", case.scenario.name, bench.model);
+            let mut earlier: Vec<String> = Vec::new();
+            let mut attempt = 1;
+            let mut r = loop {
+                self.progress.case_started(&bench.name, &case.scenario.name);
+                let mut r =
+                    run_guarded(&self.ctx, rig, &case.scenario, self.snapshots_dir, approval).await;
+                r.attempts = attempt;
+                let health = if retry::needs_health_check(r.outcome) {
+                    tally.lab_fault(&case_name, attempt, &r.detail);
+                    self.progress
+                        .bench_message(&bench.name, "health check after a lab fault");
+                    match crate::health::check(&self.ctx, self.rack, rig, self.faults).await {
+                        Ok(()) => {
+                            tally.healthy();
+                            Health::Healthy
+                        }
+                        Err(HealthError::Interrupted) => Health::Interrupted,
+                        Err(e) => {
+                            tracing::error!(bench = %bench.name, "health check failed: {e}");
+                            tally.unhealthy(&e.to_string());
+                            Health::Unhealthy(e.to_string())
+                        }
+                    }
+                } else {
+                    Health::NotChecked
+                };
+                let retries_left = (self.faults.retries + 1).saturating_sub(attempt);
+                match retry::next_action(r.outcome, retries_left, &health) {
+                    NextAction::Retry => {
+                        tracing::warn!(bench = %bench.name, case = %case_name,
+                            "the bench is healthy again: attempt {} of the case", attempt + 1);
+                        earlier.push(format!("attempt {attempt}: lab fault: {}", r.detail));
+                        tally.retried();
+                        attempt += 1;
+                    }
+                    NextAction::Report => break r,
+                    NextAction::RetireBench(reason) => {
+                        out_of_service = Some(retry::retired_reason(&bench.name, &reason));
+                        break r;
+                    }
+                    NextAction::Stop => {
+                        out_of_service = Some("run interrupted".into());
+                        break r;
+                    }
+                }
+            };
+            // A pass carries the earlier attempts' reasons; a diff is kept as it is, for its
+            // file, and the reasons are in the bench's health detail either way.
+            if r.outcome == Outcome::Pass && !earlier.is_empty() {
+                r.detail = format!(
+                    "passed on attempt {} after a lab fault ({})",
+                    r.attempts,
+                    earlier.join("; ")
+                );
+            }
+            self.progress.case_done(&r);
+            reports.push(r);
+        }
+        reports
     }
-    (reports, recovery, tally.finish())
 }
 
-/// One attempt of a case. A panic in it must not skip the bench's `make_safe`: it is
+/// One attempt of a case. A panic in it must not skip the bench's make-safe: it is
 /// caught here and reported as a lab fault.
 async fn run_guarded(
     ctx: &EngineContext<'_>,
@@ -393,27 +402,6 @@ async fn run_guarded(
                 "the harness panicked in this case".into(),
             )
         })
-}
-
-/// Replays the bench's journal if a dead owner left one: `Ok(Some(what was done))`.
-pub(crate) async fn recover(rig: &BenchRig, journal: &Journal) -> Result<Option<String>, String> {
-    let bench = &rig.bench.name;
-    let left = journal.leftover().map_err(|e| e.to_string())?;
-    if left.is_empty() {
-        return Ok(None);
-    }
-    match rig.recover(&left).await {
-        Ok(done) => {
-            let note = format!("recovered bench {bench} after a crash: {done}");
-            tracing::warn!(bench = %bench, "{note}");
-            Ok(Some(note))
-        }
-        Err(e) => Err(format!(
-            "bench {bench} was left unsafe by a crashed run and could not be recovered \
-             ({e}); its journal {} is kept for the next attempt",
-            journal.path().display()
-        )),
-    }
 }
 
 /// Runs one case. `approval` is given only on a bench that requires it: it goes into the

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use harness::commands::lab::{check_exit_code, check_lab, render_check};
+use harness::lab_check::{Presence, check_exit_code, check_lab, render_check};
 use harness::outcome::exit_code;
 use harness::virtual_bench::VirtualLab;
 
@@ -20,14 +20,15 @@ async fn lab_check_finds_every_device_then_reports_an_unplugged_board() {
         .await
         .expect("the virtual bench starts");
 
-    let checked = lab.clone();
-    let rows = tokio::task::spawn_blocking(move || check_lab(&checked))
-        .await
-        .unwrap();
+    let locks = dir.path().join("locks");
+    let rows = check_lab(&lab, &locks).await;
     let table = render_check(&rows);
     // 8 benches: power, network and actuator each, and a stick.
     assert_eq!(rows.len(), 8 * 4, "{table}");
-    assert!(rows.iter().all(|r| r.found.is_ok()), "{table}");
+    assert!(
+        rows.iter().all(|r| r.presence == Presence::Found),
+        "{table}"
+    );
     assert_eq!(check_exit_code(&rows), exit_code::PASS);
     let t40p_power = &rows[0];
     assert_eq!(t40p_power.device, "power relay-power/1");
@@ -40,10 +41,13 @@ async fn lab_check_finds_every_device_then_reports_an_unplugged_board() {
 
     // The binary prints the same table and exits 0.
     let lab_arg = lab_path.clone();
+    let lock_arg = locks.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(common::harness_exe())
             .args(["lab", "check", "--lab"])
             .arg(&lab_arg)
+            .arg("--lock-dir")
+            .arg(&lock_arg)
             .output()
             .expect("run harness")
     })
@@ -63,21 +67,23 @@ async fn lab_check_finds_every_device_then_reports_an_unplugged_board() {
         .bench()
         .unplug_relay_board("relay-power")
         .expect("unplug");
-    let checked = lab.clone();
-    let rows = tokio::task::spawn_blocking(move || check_lab(&checked))
-        .await
-        .unwrap();
+    let rows = check_lab(&lab, &locks).await;
     let table = render_check(&rows);
     let power: Vec<_> = rows
         .iter()
         .filter(|r| r.device.starts_with("power "))
         .collect();
     assert_eq!(power.len(), 8);
-    assert!(power.iter().all(|r| r.found.is_err()), "{table}");
+    assert!(
+        power
+            .iter()
+            .all(|r| matches!(r.presence, Presence::Missing(_))),
+        "{table}"
+    );
     assert!(
         rows.iter()
             .filter(|r| !r.device.starts_with("power "))
-            .all(|r| r.found.is_ok()),
+            .all(|r| r.presence == Presence::Found),
         "{table}"
     );
     assert!(table.contains("MISSING"), "{table}");

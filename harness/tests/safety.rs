@@ -244,14 +244,13 @@ fn a_killed_run_leaves_a_journal_that_the_next_command_replays() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
     assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("recovered bench t46g after a crash: released speaker, power off"),
-        "{stdout}"
+        stderr.contains("bench t46g was left by a crashed or killed process")
+            && stderr.contains("keys possibly held: speaker")
+            && stderr.contains("made safe: keys released, cable connected, power off"),
+        "{stderr}"
     );
 
     assert_eq!(bench.query(), "OK QUERY HELD -");

@@ -5,38 +5,22 @@
 use std::path::Path;
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use crate::lab::{Key, Lab};
-use crate::outcome::exit_code;
-use crate::rack::{BenchRig, Rack};
-use crate::safety::journal::Journal;
-use crate::safety::lock::{BenchLock, LockWait, acquire};
+use crate::outcome::{FaultClass, exit_code};
+use crate::rack::{Rack, RigError};
+use crate::safety::lock::LockWait;
+use crate::safety::owned::{OwnedBench, claim};
 
-/// A bench taken for one hand command: its lease held, a dead owner's journal replayed,
-/// every action journaled until [`Session::finish`].
+/// A bench taken for one hand command, through the same lifecycle as a run.
 struct Session {
     lab: Lab,
-    rig: BenchRig,
-    journal: Arc<Journal>,
-    lock: BenchLock,
-}
-
-impl Session {
-    /// The action is done and meant to stay (power on by hand is the operator's choice):
-    /// nothing is left for a crash recovery to undo.
-    fn finish(self) {
-        if let Err(e) = self.journal.clear() {
-            eprintln!("{e}");
-        }
-        if let Err(e) = self.lock.release() {
-            eprintln!("{e}");
-        }
-    }
+    owned: OwnedBench,
 }
 
 /// Takes the bench at once (a hand command never waits: the operator is told who holds
-/// it), replays a crashed run's journal, and opens only this bench's devices.
+/// it), makes safe what a predecessor left, and opens only this bench's devices. A bench a
+/// predecessor left unsafe that cannot be made safe now is refused: its power was still
+/// set to its safe state if the power board answers.
 async fn open(
     lab_path: &Path,
     lock_dir: Option<&Path>,
@@ -57,52 +41,46 @@ async fn open(
         return Err(exit_code::CONFIG_ERROR);
     };
     let dir = crate::safety::resolve_lock_dir(lock_dir, lab.lock_dir.as_deref());
-    let (lock, _) = acquire(&dir, bench, purpose, LockWait::NoWait, |_| {})
+    let claimed = claim(&dir, b, purpose, LockWait::NoWait, |_| {})
         .await
         .map_err(|e| {
             eprintln!("{e}");
             exit_code::LAB_FAULT
         })?;
     let rack = Rack::open(&lab, &[b]);
-    let rig = rack.rig(b).map_err(|e| {
-        eprintln!("bench {bench}: {e}");
-        exit_code::LAB_FAULT
-    })?;
-    let journal = Journal::open(&dir, bench).map(Arc::new).map_err(|e| {
-        eprintln!("{e}");
-        exit_code::LAB_FAULT
-    })?;
-    let rig = rig.with_journal(journal.clone());
-    match crate::run::recover(&rig, &journal).await {
-        Ok(Some(note)) => println!("{note}"),
-        Ok(None) => {}
-        Err(reason) => {
-            eprintln!("{reason}");
-            return Err(exit_code::LAB_FAULT);
-        }
+    let owned = claimed.take_over(&rack).await;
+    if let Some(note) = owned.takeover.note() {
+        eprintln!("{note}");
     }
-    Ok(Session {
-        lab,
-        rig,
-        journal,
-        lock,
-    })
+    if owned.takeover.left_unsafe() {
+        owned.close().await;
+        return Err(exit_code::LAB_FAULT);
+    }
+    Ok(Session { lab, owned })
 }
 
-/// Prints the outcome and gives the bench up. A failed action keeps its journal: what it
-/// may have left is undone by the next command or run on the bench.
-fn finish(session: Session, result: Result<(), crate::rack::RigError>, done: String) -> i32 {
-    if result.is_ok() {
-        session.finish();
-    }
+/// Prints the outcome and gives the bench up. A confirmed action stays as the operator
+/// asked; a failed one leaves its state unknown, so the whole bench is made safe, every
+/// device tried.
+async fn finish(session: Session, result: Result<(), RigError>, done: String) -> i32 {
     match result {
         Ok(()) => {
+            session.owned.close_as_left();
             println!("{done}");
             exit_code::PASS
         }
         Err(e) => {
             eprintln!("{e}");
-            exit_code::LAB_FAULT
+            let safe = session.owned.close().await;
+            if safe.is_safe() {
+                eprintln!("bench made safe: {safe}");
+            } else {
+                eprintln!("bench NOT safe: {safe}; its journal is kept for the next command");
+            }
+            match e.class() {
+                FaultClass::ConfigError => exit_code::CONFIG_ERROR,
+                FaultClass::LabFault => exit_code::LAB_FAULT,
+            }
         }
     }
 }
@@ -113,7 +91,7 @@ pub async fn power(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, action
         Ok(x) => x,
         Err(code) => return code,
     };
-    let (lab, rig) = (&session.lab, &session.rig);
+    let (lab, rig) = (&session.lab, session.owned.rig());
     let result = match action {
         "on" => rig.power(true).await,
         "off" => rig.power(false).await,
@@ -127,7 +105,7 @@ pub async fn power(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, action
             }
         }
     };
-    finish(session, result, format!("{bench}: power {action}"))
+    finish(session, result, format!("{bench}: power {action}")).await
 }
 
 /// `harness network BENCH connect|pull`.
@@ -136,7 +114,7 @@ pub async fn network(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, acti
         Ok(x) => x,
         Err(code) => return code,
     };
-    let result = session.rig.network(action == "connect").await;
+    let result = session.owned.rig().network(action == "connect").await;
     finish(
         session,
         result,
@@ -149,6 +127,7 @@ pub async fn network(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, acti
             }
         ),
     )
+    .await
 }
 
 /// `harness press BENCH KEY [--hold-ms N]`.
@@ -163,12 +142,17 @@ pub async fn press(
         Ok(x) => x,
         Err(code) => return code,
     };
-    let result = session.rig.tap(&Key(key.to_string()), hold_ms).await;
+    let result = session
+        .owned
+        .rig()
+        .tap(&Key(key.to_string()), hold_ms)
+        .await;
     finish(
         session,
         result,
         format!("{bench}: pressed {key} for {hold_ms} ms"),
     )
+    .await
 }
 
 /// `harness dial BENCH DIGITS`.
@@ -183,10 +167,10 @@ pub async fn dial(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, digits:
         Err(code) => return code,
     };
     for key in &keys {
-        if let Err(e) = session.rig.tap(key, 120).await {
-            return finish(session, Err(e), String::new());
+        if let Err(e) = session.owned.rig().tap(key, 120).await {
+            return finish(session, Err(e), String::new()).await;
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
-    finish(session, Ok(()), format!("{bench}: dialled {digits}"))
+    finish(session, Ok(()), format!("{bench}: dialled {digits}")).await
 }

@@ -2,8 +2,7 @@
 //! scenario's given phase would, then driven by hand from a prompt, and with `--save` kept
 //! as a scenario and its snapshot.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use futures::FutureExt;
 use tokio::sync::watch;
@@ -17,8 +16,8 @@ use crate::repro::command::{self, Command};
 use crate::repro::prompt::{PROMPT, Prompt};
 use crate::repro::save::{SaveTarget, SavedScenario};
 use crate::repro::session::{Reply, ReproSession};
-use crate::safety::journal::Journal;
-use crate::safety::lock::{LockWait, acquire};
+use crate::safety::lock::LockWait;
+use crate::safety::owned::{Claim, claim};
 use crate::scenario::Given;
 use crate::scenario::engine::{CaseEnd, CaseTitle, EngineContext};
 
@@ -122,19 +121,14 @@ pub async fn execute(options: ReproOptions) -> i32 {
     // The bench is ours before anything is bound or opened, as in a run; a hand session
     // never waits for another process.
     let purpose = format!("repro {}", crate::repro::given::format(&plan.given));
-    let mut lock = match acquire(&lock_dir, &bench.name, &purpose, LockWait::NoWait, |_| {}).await {
-        Ok((lock, _)) => lock,
+    let claimed = match claim(&lock_dir, bench, &purpose, LockWait::NoWait, |_| {}).await {
+        Ok(claimed) => claimed,
         Err(e) => {
             eprintln!("harness repro: {e}");
             return exit_code::LAB_FAULT;
         }
     };
-    lock.keep_renewed();
-    let code = with_services(&options, &plan, &lock_dir, &mut prompt).await;
-    if let Err(e) = lock.release() {
-        eprintln!("harness repro: could not give bench {} up: {e}", bench.name);
-    }
-    code
+    with_services(&options, &plan, claimed, &mut prompt).await
 }
 
 /// Reads and checks the options, and the summary when it must be asked.
@@ -204,64 +198,62 @@ async fn plan(options: &ReproOptions, prompt: &mut Prompt) -> Result<Plan, Strin
     })
 }
 
-/// Starts the lab's servers, opens the bench, runs the session, and stops the servers.
+/// Starts the lab's servers, takes the bench over, runs the session, gives the bench up
+/// safe, and stops the servers.
 async fn with_services(
     options: &ReproOptions,
     plan: &Plan,
-    lock_dir: &Path,
+    claimed: Claim,
     prompt: &mut Prompt,
 ) -> i32 {
     let services = match LabServices::start(&plan.lab, options.start_virtual_bench).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("harness repro: {e}");
+            claimed.give_up();
             return exit_code::LAB_FAULT;
         }
     };
-    let code = match open_bench(&plan.lab, &plan.bench, lock_dir).await {
-        Ok(rig) => {
-            // A panic must not skip making the bench safe.
-            let code = std::panic::AssertUnwindSafe(drive(options, plan, &services, &rig, prompt))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    eprintln!("harness repro: the harness panicked; making the bench safe");
-                    exit_code::LAB_FAULT
-                });
-            match rig.make_safe().await {
-                Ok(()) => code,
-                Err(e) => {
-                    eprintln!(
-                        "harness repro: could not make bench {} safe: {e}",
-                        plan.bench.name
-                    );
-                    exit_code::LAB_FAULT
-                }
-            }
-        }
-        Err(message) => {
+    let rack = Rack::open(&plan.lab, &[&plan.bench]);
+    let owned = claimed.take_over(&rack).await;
+    if let Some(note) = owned.takeover.note() {
+        println!("{note}");
+    }
+    let unusable = if owned.takeover.left_unsafe() {
+        owned.takeover.note()
+    } else {
+        owned
+            .rig()
+            .unavailable()
+            .map(|e| format!("bench {}: {e}", plan.bench.name))
+    };
+    let code = match unusable {
+        Some(message) => {
             eprintln!("harness repro: {message}");
             exit_code::LAB_FAULT
         }
+        // A panic must not skip making the bench safe.
+        None => std::panic::AssertUnwindSafe(drive(options, plan, &services, owned.rig(), prompt))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                eprintln!("harness repro: the harness panicked; making the bench safe");
+                exit_code::LAB_FAULT
+            }),
     };
+    let safe = owned.close().await;
+    let code = if safe.is_safe() {
+        code
+    } else {
+        eprintln!(
+            "harness repro: could not make bench {} safe: {safe}",
+            plan.bench.name
+        );
+        exit_code::LAB_FAULT.max(code)
+    };
+    drop(rack);
     services.shutdown().await;
     code
-}
-
-/// The bench's devices, journaled, after replaying what a crashed process left.
-async fn open_bench(lab: &Lab, bench: &Bench, lock_dir: &Path) -> Result<BenchRig, String> {
-    let rack = Rack::open(lab, &[bench]);
-    let rig = rack
-        .rig(bench)
-        .map_err(|e| format!("bench {}: {e}", bench.name))?;
-    let journal = Journal::open(lock_dir, &bench.name)
-        .map(Arc::new)
-        .map_err(|e| e.to_string())?;
-    let rig = rig.with_journal(journal.clone());
-    if let Some(note) = crate::run::recover(&rig, &journal).await? {
-        println!("{note}");
-    }
-    Ok(rig)
 }
 
 /// The given phase, the prompt loop, and the save.

@@ -79,6 +79,14 @@ pub enum LockError {
         /// Who owns it.
         holder: Box<Lease>,
     },
+    /// Another process took the bench: this one stalled past its lease's expiry.
+    #[error("the lease of bench {bench} is no longer ours (now: {now})")]
+    Lost {
+        /// The bench.
+        bench: String,
+        /// Who holds it now, in words.
+        now: String,
+    },
     /// The lock folder or a file in it could not be used.
     #[error(
         "lock folder {}: {action}: {source}. Check that the folder exists and is writable \
@@ -345,9 +353,15 @@ impl BenchLock {
                 .await;
                 match result {
                     Ok((Ok(()), renewed)) => lease = renewed,
-                    Ok((Err(e), _)) => {
-                        tracing::error!(bench = %bench, "lease not renewed: {e}");
+                    Ok((Err(e @ LockError::Lost { .. }), _)) => {
+                        tracing::error!(bench = %bench, "{e}");
                         return;
+                    }
+                    // A passing failure (no file descriptor left, a full disk): the lease
+                    // is still ours until it expires, so keep trying at every tick.
+                    Ok((Err(e), renewed)) => {
+                        tracing::warn!(bench = %bench, "lease not renewed this time: {e}");
+                        lease = renewed;
                     }
                     Err(e) => {
                         tracing::error!(bench = %bench, "lease renewal task failed: {e}");
@@ -386,14 +400,10 @@ fn renew_lease(dir: &Path, bench: &str, lease: &mut Lease) -> Result<(), LockErr
             lease.expires_unix_s = now_unix_s() + LEASE_S;
             write_lease(dir, bench, lease)
         }
-        other => Err(io_error(
-            dir,
-            format!(
-                "the lease of bench {bench} is no longer ours (now: {})",
-                other.map_or_else(|| "none".to_string(), |l| l.to_string())
-            ),
-            std::io::Error::other("lease lost"),
-        )),
+        other => Err(LockError::Lost {
+            bench: bench.to_string(),
+            now: other.map_or_else(|| "none".to_string(), |l| l.to_string()),
+        }),
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod journal;
 pub mod lock;
+pub mod owned;
 pub mod stop;
 
 use std::path::{Path, PathBuf};

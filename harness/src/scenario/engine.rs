@@ -19,6 +19,7 @@ use crate::endpoints::{BenchAccount, Endpoints, FirmwareOffer};
 use crate::expect::Redactor;
 use crate::firmware::{ImageEntry, Manifest};
 use crate::lab::{Key, Model};
+use crate::outcome::FaultClass;
 use crate::rack::{BenchRig, RigError};
 use crate::scenario::model::*;
 use crate::scenario::package;
@@ -86,10 +87,17 @@ enum Abort {
 
 impl From<RigError> for Abort {
     fn from(e: RigError) -> Self {
-        match e {
-            RigError::NoSuchKey(_) | RigError::NoNetworkRelay => Abort::Config(e.to_string()),
-            other => Abort::Lab(other.to_string()),
+        match e.class() {
+            FaultClass::ConfigError => Abort::Config(e.to_string()),
+            FaultClass::LabFault => Abort::Lab(e.to_string()),
         }
+    }
+}
+
+/// Resolves once the run is cancelled; never, if the canceller went away without cancelling.
+pub async fn cancelled(cancel: &mut watch::Receiver<bool>) {
+    if cancel.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -305,6 +313,17 @@ impl Case<'_, '_> {
         Ok(())
     }
 
+    /// Sleeps for `duration`, ending at once on Ctrl-C or SIGTERM: a pause at real speed
+    /// can be minutes, with a key held.
+    async fn sleep(&self, duration: Duration) -> Result<(), Abort> {
+        self.check_cancel()?;
+        let mut cancel = self.ctx.cancel.clone();
+        tokio::select! {
+            () = tokio::time::sleep(duration) => Ok(()),
+            () = cancelled(&mut cancel) => Err(Abort::Interrupted),
+        }
+    }
+
     fn check_cancel(&self) -> Result<(), Abort> {
         if *self.ctx.cancel.borrow() {
             Err(Abort::Interrupted)
@@ -415,7 +434,7 @@ impl Case<'_, '_> {
         }
         for _ in 0..MAX_BOOTS {
             self.rig.power(false).await?;
-            tokio::time::sleep(self.ctx.scaled(POWER_OFF_DWELL_S)).await;
+            self.sleep(self.ctx.scaled(POWER_OFF_DWELL_S)).await?;
             self.rig.power(true).await?;
             let (registered, seen) = self
                 .collect_until(WaitFor::Register, self.ctx.timeout(SETTLE_TIMEOUT_S))
@@ -437,7 +456,7 @@ impl Case<'_, '_> {
     async fn power_cycle(&mut self) -> Result<(), Abort> {
         self.rig.power(false).await?;
         self.transcript.action("power: off");
-        tokio::time::sleep(self.ctx.scaled(POWER_OFF_DWELL_S)).await;
+        self.sleep(self.ctx.scaled(POWER_OFF_DWELL_S)).await?;
         self.rig.power(true).await?;
         self.transcript.action("power: on");
         Ok(())
@@ -490,7 +509,7 @@ impl Case<'_, '_> {
             Step::Dial(digits) => {
                 for (i, digit) in digits.chars().enumerate() {
                     if i > 0 {
-                        tokio::time::sleep(self.ctx.scaled(DIGIT_GAP_MS / 1000.0)).await;
+                        self.sleep(self.ctx.scaled(DIGIT_GAP_MS / 1000.0)).await?;
                     }
                     let key = Key::for_digit(digit)
                         .ok_or_else(|| Abort::Config(format!("cannot dial `{digit}`")))?;
@@ -530,8 +549,12 @@ impl Case<'_, '_> {
                 };
                 let bench = &self.rig.bench;
                 let base = format!("http://{}:{}", bench.ip, bench.web_port);
-                let outcome =
-                    try_login(&base, "admin", &password, self.ctx.timeout(LOGIN_TIMEOUT_S)).await;
+                let timeout = self.ctx.timeout(LOGIN_TIMEOUT_S);
+                let mut cancel = self.ctx.cancel.clone();
+                let outcome = tokio::select! {
+                    outcome = try_login(&base, "admin", &password, timeout) => outcome,
+                    () = cancelled(&mut cancel) => return Err(Abort::Interrupted),
+                };
                 let result = match outcome {
                     Ok(LoginOutcome::Accepted) => "accepted".to_string(),
                     Ok(LoginOutcome::Refused) => "refused".to_string(),
@@ -541,7 +564,7 @@ impl Case<'_, '_> {
                     .action(format!("{number}. web login with {shown}: {result}"));
             }
             Step::Pause { seconds } => {
-                tokio::time::sleep(self.ctx.scaled(*seconds)).await;
+                self.sleep(self.ctx.scaled(*seconds)).await?;
                 self.transcript
                     .action(format!("{number}. pause {seconds} s"));
             }
