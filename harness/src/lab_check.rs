@@ -61,12 +61,7 @@ pub async fn check_lab(lab: &Lab, lock_dir: &Path) -> Vec<DeviceCheck> {
         .flat_map(|(bench, _)| device_names(bench))
         .collect();
     let free: Vec<&Bench> = claims.iter().map(Claim::bench).collect();
-    let openable: Vec<&Bench> = free
-        .iter()
-        .copied()
-        .filter(|b| device_names(b).all(|d| !held_elsewhere.contains(d)))
-        .collect();
-    let rack = Rack::open(lab, &openable);
+    let rack = Rack::open_except(lab, &free, &held_elsewhere);
 
     let mut rows = Vec::new();
     for bench in &lab.benches {
@@ -80,20 +75,7 @@ pub async fn check_lab(lab: &Lab, lock_dir: &Path) -> Vec<DeviceCheck> {
             ));
             continue;
         }
-        if !openable.iter().any(|b| b.name == bench.name) {
-            let why = "a device it shares with a bench in use is open in that process";
-            for (device, address) in device_rows(lab, bench) {
-                rows.push(row(
-                    bench,
-                    device,
-                    address,
-                    Presence::InUse(why.into()),
-                    "-",
-                ));
-            }
-            continue;
-        }
-        rows.extend(read_bench(lab, &rack, bench).await);
+        rows.extend(read_bench(lab, &rack, bench, &held_elsewhere).await);
         if let Some(claimed) = claims.iter().find(|c| c.bench().name == bench.name) {
             match claimed.leftover() {
                 Ok(left) if left.is_empty() => {}
@@ -156,10 +138,23 @@ fn device_rows(lab: &Lab, bench: &Bench) -> Vec<(String, String)> {
     out
 }
 
-async fn read_bench(lab: &Lab, rack: &Rack, bench: &Bench) -> Vec<DeviceCheck> {
+/// Why a device shared with a bench in use is not read.
+const SHARED_IN_USE: &str = "shared with a bench in use: that process has it open";
+
+async fn read_bench(
+    lab: &Lab,
+    rack: &Rack,
+    bench: &Bench,
+    held_elsewhere: &BTreeSet<&str>,
+) -> Vec<DeviceCheck> {
     let mut rows = Vec::new();
     let links = std::iter::once(&bench.power).chain(bench.network.as_ref());
     for ((device, address), link) in device_rows(lab, bench).into_iter().zip(links) {
+        if held_elsewhere.contains(link.board.as_str()) {
+            let presence = Presence::InUse(SHARED_IN_USE.into());
+            rows.push(row(bench, device, address, presence, "-"));
+            continue;
+        }
         let (presence, state) = match rack.read_relay(&link.board, link.channel).await {
             Ok(Some(true)) => (Presence::Found, "relay on"),
             Ok(Some(false)) => (Presence::Found, "relay off"),
@@ -169,13 +164,19 @@ async fn read_bench(lab: &Lab, rack: &Rack, bench: &Bench) -> Vec<DeviceCheck> {
         rows.push(row(bench, device, address, presence, state));
     }
     let (device, address) = device_rows(lab, bench).pop().expect("an actuator row");
-    let (presence, state) = match rack.read_held(&bench.actuator).await {
+    let read = if held_elsewhere.contains(bench.actuator.as_str()) {
+        Err(None)
+    } else {
+        rack.read_held(&bench.actuator).await.map_err(Some)
+    };
+    let (presence, state) = match read {
+        Err(None) => (Presence::InUse(SHARED_IN_USE.into()), "-".to_string()),
         Ok(held) if held.is_empty() => (Presence::Found, "no key held".to_string()),
         Ok(held) => {
             let list: Vec<String> = held.iter().map(u16::to_string).collect();
             (Presence::Found, format!("held: {}", list.join(", ")))
         }
-        Err(e) => (Presence::Missing(e.to_string()), "-".to_string()),
+        Err(Some(e)) => (Presence::Missing(e.to_string()), "-".to_string()),
     };
     rows.push(row(bench, device, address, presence, &state));
     if let Some(usb) = &bench.usb {

@@ -7,7 +7,7 @@
 //! error, so the benches wired to it are lab faults while every other device of the same
 //! bench can still be made safe, and a health check can open it again later.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -128,11 +128,18 @@ impl Rack {
     /// Opens every relay board and actuator the given benches use, each once. A device
     /// that fails to open is remembered with its error: only what needs it is affected.
     pub fn open(lab: &Lab, benches: &[&Bench]) -> Rack {
+        Rack::open_except(lab, benches, &BTreeSet::new())
+    }
+
+    /// Opens the devices of `benches` except those named in `leave`: devices another
+    /// process has open, which `lab check` must not take from it. Only the read methods
+    /// may be used on such a rack, for the devices it opened.
+    pub fn open_except(lab: &Lab, benches: &[&Bench], leave: &BTreeSet<&str>) -> Rack {
         let mut boards = HashMap::new();
         let mut actuators = HashMap::new();
         for bench in benches {
             for link in std::iter::once(&bench.power).chain(bench.network.as_ref()) {
-                if boards.contains_key(&link.board) {
+                if boards.contains_key(&link.board) || leave.contains(link.board.as_str()) {
                     continue;
                 }
                 let spec = lab
@@ -148,7 +155,8 @@ impl Rack {
                 );
                 boards.insert(link.board.clone(), slot);
             }
-            if !actuators.contains_key(&bench.actuator) {
+            if !actuators.contains_key(&bench.actuator) && !leave.contains(bench.actuator.as_str())
+            {
                 let spec = lab
                     .actuators
                     .iter()

@@ -29,25 +29,62 @@ wait = "tftp"
 timeout_s = 3600
 "#;
 
+/// A pause with the key held: at real speed it can be minutes, longer than a service
+/// manager waits before it kills; Ctrl-C must end it at once, not after it.
+const PAUSED_SCENARIO: &str = r#"summary = "the speaker key held through a long pause"
+source = "test"
+models = ["T46G"]
+
+[given]
+firmware = "current"
+account = "active"
+admin_password = "random"
+
+[[step]]
+hold = "speaker"
+
+[[step]]
+pause_s = 600
+"#;
+
+/// The virtual lab's own time scale.
+const FAST: f64 = 0.01;
+/// Slow enough that the longest pause a scenario may have (600 s) lasts 60 s: a run that
+/// waits for the pause's end cannot stop within the test's 30 s.
+const SLOW: f64 = 0.1;
+
 #[test]
 fn ctrl_c_releases_held_keys_and_powers_the_bench_off() {
-    stop_mid_scenario(libc::SIGINT);
+    stop_mid_scenario(libc::SIGINT, HELD_SCENARIO, FAST);
 }
 
 #[test]
 fn sigterm_releases_held_keys_and_powers_the_bench_off() {
-    stop_mid_scenario(libc::SIGTERM);
+    stop_mid_scenario(libc::SIGTERM, HELD_SCENARIO, FAST);
 }
 
-fn stop_mid_scenario(signal: libc::c_int) {
+#[test]
+fn ctrl_c_ends_a_pause_at_once() {
+    stop_mid_scenario(libc::SIGINT, PAUSED_SCENARIO, SLOW);
+}
+
+#[test]
+fn sigterm_ends_a_pause_at_once() {
+    stop_mid_scenario(libc::SIGTERM, PAUSED_SCENARIO, SLOW);
+}
+
+fn stop_mid_scenario(signal: libc::c_int, scenario: &str, time_scale: f64) {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = common::root().join("firmware-fixtures");
     let ports = common::free_endpoint_ports();
     let lab = common::private_lab(dir.path(), ports, &fixtures);
-    let lab_text = std::fs::read_to_string(&lab).unwrap();
+    let lab_text = std::fs::read_to_string(&lab)
+        .unwrap()
+        .replace("time_scale = 0.01", &format!("time_scale = {time_scale}"));
+    std::fs::write(&lab, &lab_text).unwrap();
     let scenarios = dir.path().join("scenarios");
     std::fs::create_dir_all(&scenarios).unwrap();
-    std::fs::write(scenarios.join("held.toml"), HELD_SCENARIO).unwrap();
+    std::fs::write(scenarios.join("held.toml"), scenario).unwrap();
 
     let (_twin, actuator) = common::start_twin(&lab);
 
@@ -65,6 +102,8 @@ fn stop_mid_scenario(signal: libc::c_int) {
     );
     // SAFETY: sending a signal to a child we spawned and have not reaped.
     unsafe { libc::kill(pid, signal) };
+    // A pause lasts 60 s at the slow time scale: ending within this bound is ending at the
+    // signal, not at the pause's end.
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = run.try_wait().unwrap() {

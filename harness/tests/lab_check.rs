@@ -91,3 +91,52 @@ async fn lab_check_finds_every_device_then_reports_an_unplugged_board() {
 
     virtual_lab.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_check_names_the_holder_of_a_bench_in_use_and_leaves_its_devices_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = common::root().join("firmware-fixtures");
+    let lab_path = common::private_lab(dir.path(), [0; 5], &fixtures);
+    let lab = harness::lab::load(&lab_path).unwrap_or_else(|e| panic!("{e}"));
+    let tftp = "127.0.0.1:69".parse().unwrap();
+    let virtual_lab = VirtualLab::start(&lab, "http://127.0.0.1:1/", tftp)
+        .await
+        .expect("the virtual bench starts");
+    let locks = dir.path().join("locks");
+    let (held, _) = harness::safety::lock::acquire(
+        &locks,
+        "t46g",
+        "a run in another process",
+        harness::safety::lock::LockWait::NoWait,
+        |_| {},
+    )
+    .await
+    .unwrap();
+
+    let rows = check_lab(&lab, &locks).await;
+    let table = render_check(&rows);
+    let t46g: Vec<_> = rows.iter().filter(|r| r.bench == "t46g").collect();
+    assert_eq!(t46g.len(), 1, "{table}");
+    match &t46g[0].presence {
+        Presence::InUse(why) => assert!(
+            why.contains(&format!("pid {}", std::process::id()))
+                && why.contains("a run in another process"),
+            "{why}"
+        ),
+        other => panic!("{other:?}\n{table}"),
+    }
+    assert!(!table.contains("MISSING"), "{table}");
+    assert_eq!(check_exit_code(&rows), exit_code::PASS, "{table}");
+    // The other benches were checked, but for the relay boards they share with t46g,
+    // which its owner has open; and their leases were given back.
+    for r in rows.iter().filter(|r| r.bench != "t46g") {
+        if r.device.starts_with("power ") || r.device.starts_with("network ") {
+            assert!(matches!(r.presence, Presence::InUse(_)), "{table}");
+        } else {
+            assert_eq!(r.presence, Presence::Found, "{table}");
+        }
+    }
+    assert!(!locks.join("t40p.lock").exists());
+    held.release().unwrap();
+    virtual_lab.shutdown().await;
+}

@@ -271,12 +271,13 @@ impl Journal {
                 .map_err(|source| io(&self.path, "reading", source))?;
         }
         if bytes.len() as u64 > MAX_JOURNAL_BYTES {
-            let mut left = Leftover::default();
-            left.unreadable = Some(format!(
-                "the journal is larger than {MAX_JOURNAL_BYTES} bytes, which the harness never \
-                 writes"
-            ));
-            return Ok(left);
+            return Ok(Leftover {
+                unreadable: Some(format!(
+                    "the journal is larger than {MAX_JOURNAL_BYTES} bytes, which the harness \
+                     never writes"
+                )),
+                ..Leftover::default()
+            });
         }
         Ok(read(&bytes))
     }
@@ -326,9 +327,10 @@ fn open_append(path: &Path) -> Result<File, JournalError> {
 /// says is then unknown, which is reported and makes the whole bench safe.
 pub fn read(bytes: &[u8]) -> Leftover {
     let Ok(text) = std::str::from_utf8(bytes) else {
-        let mut left = Leftover::default();
-        left.unreadable = Some("the journal is not text (a disk or copy error?)".into());
-        return left;
+        return Leftover {
+            unreadable: Some("the journal is not text (a disk or copy error?)".into()),
+            ..Leftover::default()
+        };
     };
     // Everything after the last newline is the torn write.
     let whole = text.rfind('\n').map_or("", |end| &text[..=end]);

@@ -109,12 +109,12 @@ impl Claim {
                 let report = rig.make_safe(&left.held).await;
                 Takeover::Restored {
                     found: describe_leftover(&self.bench.name, &left),
-                    report,
+                    report: Box::new(report),
                 }
             }
             Err(e) => Takeover::Restored {
                 found: format!("its journal could not be read ({e})"),
-                report: rig.make_safe(&BTreeMap::new()).await,
+                report: Box::new(rig.make_safe(&BTreeMap::new()).await),
             },
         };
         if let Takeover::Restored { found, report } = &takeover {
@@ -172,7 +172,7 @@ pub enum Takeover {
         /// What the journal said, in words.
         found: String,
         /// How making it safe went.
-        report: SafeReport,
+        report: Box<SafeReport>,
     },
 }
 
