@@ -388,6 +388,38 @@ mod tests {
     }
 
     #[test]
+    fn positions_placed_together_match_each_placed_alone() {
+        // Several offsets on one line (after multi-byte characters), in a middle byte of a
+        // character, on an empty line, at and past the end, given out of order and twice.
+        let text = "a = 1\nbé = \"x\", ü = [1, 2]\n\n😀 = 3\nlast";
+        let offsets = [
+            text.len() + 5,
+            text.find('ü').unwrap(),
+            0,
+            text.find('é').unwrap() + 1,
+            text.find("[1").unwrap(),
+            text.find("\n\n").unwrap() + 1,
+            text.find('3').unwrap(),
+            text.find('ü').unwrap(),
+            text.len(),
+            text.find("last").unwrap(),
+        ];
+        let together = positions(text, &offsets);
+        for (offset, placed) in offsets.iter().zip(together) {
+            assert_eq!(
+                placed,
+                Position::at_offset(text, *offset),
+                "offset {offset}"
+            );
+        }
+        let index = LineIndex::new(text);
+        for offset in offsets {
+            let offset = char_boundary(text, offset);
+            assert_eq!(index.line(offset), Position::at_offset(text, offset).line);
+        }
+    }
+
+    #[test]
     fn keys_that_are_not_bare_are_quoted_in_paths() {
         assert_eq!(join_key("keymap.t4x", "1"), "keymap.t4x.1");
         assert_eq!(join_key("keymap", "my map"), "keymap.\"my map\"");
