@@ -748,6 +748,27 @@ fn values_that_would_break_a_run_are_refused() {
                 .into(),
         ),
         (
+            "a broadcast phone IP",
+            vec![("ip = \"127.0.0.12\"", "ip = \"255.255.255.255\"")],
+            "lab.toml:69:6: bench[1].ip: IP 255.255.255.255 is the broadcast address: a phone's address is one \
+             host's (the one its DHCP reservation gives it)"
+                .into(),
+        ),
+        (
+            "a multicast phone IP",
+            vec![("ip = \"127.0.0.11\"", "ip = \"224.0.0.251\"")],
+            "lab.toml:59:6: bench[0].ip: IP 224.0.0.251 is a multicast address: a phone's address is one host's \
+             (the one its DHCP reservation gives it)"
+                .into(),
+        ),
+        (
+            "an unspecified phone IP",
+            vec![("ip = \"127.0.0.11\"", "ip = \"0.0.0.0\"")],
+            "lab.toml:59:6: bench[0].ip: IP 0.0.0.0 is the unspecified address: a phone's address is one host's \
+             (the one its DHCP reservation gives it)"
+                .into(),
+        ),
+        (
             "a time scale far below a millisecond per second",
             vec![("time_scale = 1.0", "time_scale = 1e-300")],
             format!("lab.toml:3:14: {TIME_SCALE_RANGE} 1e-300"),

@@ -259,6 +259,11 @@ fn lab_invariants(lab: &Lab) -> Result<(), TestCaseError> {
         prop_assert!(names.insert(bench.name.clone()));
         prop_assert!(bench.mac.0[0] & 1 == 0, "group MAC {:?}", bench.mac);
         prop_assert!(macs.insert(bench.mac));
+        prop_assert!(
+            !(bench.ip.is_unspecified() || bench.ip.is_broadcast() || bench.ip.is_multicast()),
+            "group IP {}",
+            bench.ip
+        );
         prop_assert!(ips.insert(bench.ip));
         prop_assert!(relays.insert((bench.power.board.clone(), bench.power.channel)));
         if let Some(network) = &bench.network {

@@ -1168,6 +1168,23 @@ impl Checker<'_, '_> {
                 return None;
             }
         };
+        let group = if ip.is_unspecified() {
+            Some("the unspecified address")
+        } else if ip.is_broadcast() {
+            Some("the broadcast address")
+        } else if ip.is_multicast() {
+            Some("a multicast address")
+        } else {
+            None
+        };
+        if let Some(group) = group {
+            self.problems.at(
+                &text.span(),
+                format!("{path}.ip"),
+                format!("IP {ip} is {group}: a phone's address is one host's (the one its DHCP reservation gives it)"),
+            );
+            return None;
+        }
         if let Some(first) = self.seen.ips.get(&ip) {
             let first_name = self.bench_name(*first);
             self.problems.at(
