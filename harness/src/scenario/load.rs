@@ -111,11 +111,13 @@ pub fn parse(text: &str, source: &Path) -> Result<Scenario, ConfigError> {
     // The name becomes the snapshots' and the run folder's file names: checked before any
     // of them is built.
     let name = name.filter(|name| {
-        let message = unsafe_name_message("the scenario's name (its file name)", name);
-        if let Some(message) = &message {
-            problems.whole_file(message.clone());
+        match unsafe_name_message("the scenario's name (its file name)", name) {
+            Some(message) => {
+                problems.whole_file(message);
+                false
+            }
+            None => true,
         }
-        message.is_none()
     });
     let scenario = problems.parse_document().and_then(|document| {
         let raw = RawScenario::read(&document, &mut problems);
