@@ -1,14 +1,18 @@
 //! The one alphabet for names that become file names.
 //!
-//! Bench, relay board, actuator, lab and scenario names end up in paths: a bench's lease and
-//! crash journal (`<lock_dir>/<bench>.lock`), its TFTP folder, the run folder's
-//! `<scenario>@<MODEL>@<bench>` files, a scenario's snapshots. A name is therefore one plain
-//! path component that every file system and every shell takes as it is: 1 to 64 characters
-//! of `A-Z a-z 0-9 . _ -`, starting with a letter or digit. That rules out `/` and `..`
-//! (a name that climbs out of its folder), an absolute path, a leading `.` (a hidden file),
-//! `@` (the run folder's separator), spaces and control characters (a name that breaks a
-//! listing or a log line), and names longer than anyone types (64 keeps
-//! `<scenario>@<MODEL>@<bench>.raw.txt` far below the usual 255-byte file-name limit).
+//! Bench and scenario names end up in paths: a bench's lease and crash journal
+//! (`<lock_dir>/<bench>.lock`), its TFTP folder, the run folder's
+//! `<scenario>@<MODEL>@<bench>` files, a scenario's snapshots. Relay board and actuator
+//! names are held to the same rule, so that a lease or a log per device can be named after
+//! them without a second check.
+//!
+//! A name is therefore one plain path component that every file system and every shell
+//! takes as it is: 1 to 64 characters of `A-Z a-z 0-9 . _ -`, starting with a letter or
+//! digit. That rules out `/` and `..` (a name that climbs out of its folder), an absolute
+//! path, a leading `.` (a hidden file), `@` (the run folder's separator), spaces and control
+//! characters (a name that breaks a listing or a log line), and names longer than anyone
+//! types (64 keeps `<scenario>@<MODEL>@<bench>.raw.txt` far below the usual 255-byte
+//! file-name limit).
 
 /// The longest name, in characters (all ASCII, so also in bytes).
 pub const NAME_MAX_LEN: usize = 64;
