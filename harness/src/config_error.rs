@@ -27,10 +27,7 @@ pub struct Position {
 impl Position {
     /// Turns a byte offset (what toml spans hold) into the line and column an editor shows.
     pub fn at_offset(text: &str, offset: usize) -> Position {
-        let mut offset = offset.min(text.len());
-        while !text.is_char_boundary(offset) {
-            offset -= 1;
-        }
+        let offset = char_boundary(text, offset);
         let before = &text[..offset];
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         Position {
@@ -38,6 +35,62 @@ impl Position {
             column: before[line_start..].chars().count() + 1,
         }
     }
+}
+
+/// `offset` within `text`, moved back to the start of the character it falls in.
+fn char_boundary(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// The byte offset where each line of a text starts, built once per file, so that finding
+/// the line of a problem is a binary search and not a count from the top: a file with
+/// 100,000 mistakes is reported in n·log n, not n².
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { starts }
+    }
+
+    /// The line of `offset`, from 1.
+    fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|start| *start <= offset)
+    }
+}
+
+/// The positions of many offsets in one pass over the text: the offsets in increasing
+/// order, each column counted from the previous offset of its line (never again from the
+/// line's start), so that many problems on one long line cost one walk of that line.
+fn positions(text: &str, offsets: &[usize]) -> Vec<Position> {
+    let index = LineIndex::new(text);
+    let mut order: Vec<usize> = (0..offsets.len()).collect();
+    order.sort_by_key(|i| offsets[*i]);
+    let mut found = vec![Position { line: 1, column: 1 }; offsets.len()];
+    // The last offset placed: its byte offset, line and column.
+    let mut last = (0, 1, 1);
+    for i in order {
+        let offset = char_boundary(text, offsets[i]);
+        let line = index.line(offset);
+        let line_start = index.starts[line - 1];
+        let (from, column) = if last.1 == line && last.0 >= line_start {
+            (last.0, last.2)
+        } else {
+            (line_start, 1)
+        };
+        let column = column + text[from..offset].chars().count();
+        last = (offset, line, column);
+        found[i] = Position { line, column };
+    }
+    found
 }
 
 /// One thing wrong in one file: where, under which key, and what was expected.
@@ -113,10 +166,22 @@ impl ConfigError {
 
 /// Collects the problems of one file while it is read and checked, so that checking goes on
 /// after the first mistake and the operator sees them all.
+///
+/// Problems keep their byte offset until `finish`, which turns every offset into a line and
+/// column in one pass: counting lines per problem would make a file with many mistakes cost
+/// the square of its size.
 pub(crate) struct FileProblems<'t> {
     file: PathBuf,
     text: &'t str,
-    problems: Vec<ConfigProblem>,
+    problems: Vec<PendingProblem>,
+    lines: std::cell::OnceCell<LineIndex>,
+}
+
+/// A problem whose place is still a byte offset (`None`: the whole file).
+struct PendingProblem {
+    offset: Option<usize>,
+    key_path: String,
+    message: String,
 }
 
 impl<'t> FileProblems<'t> {
@@ -126,6 +191,7 @@ impl<'t> FileProblems<'t> {
             file: file.to_path_buf(),
             text,
             problems: Vec::new(),
+            lines: std::cell::OnceCell::new(),
         }
     }
 
@@ -136,10 +202,8 @@ impl<'t> FileProblems<'t> {
         key_path: impl Into<String>,
         message: impl Into<String>,
     ) {
-        let position = Position::at_offset(self.text, span.start);
-        self.problems.push(ConfigProblem {
-            file: self.file.clone(),
-            position: Some(position),
+        self.problems.push(PendingProblem {
+            offset: Some(span.start),
             key_path: key_path.into(),
             message: message.into(),
         });
@@ -147,9 +211,8 @@ impl<'t> FileProblems<'t> {
 
     /// Records a problem of the file as a whole (no line to point at).
     pub(crate) fn whole_file(&mut self, message: impl Into<String>) {
-        self.problems.push(ConfigProblem {
-            file: self.file.clone(),
-            position: None,
+        self.problems.push(PendingProblem {
+            offset: None,
             key_path: String::new(),
             message: message.into(),
         });
@@ -157,7 +220,10 @@ impl<'t> FileProblems<'t> {
 
     /// The line of a span, for messages that point back at an earlier definition.
     pub(crate) fn line_of(&self, span: &Range<usize>) -> usize {
-        Position::at_offset(self.text, span.start).line
+        let offset = char_boundary(self.text, span.start);
+        self.lines
+            .get_or_init(|| LineIndex::new(self.text))
+            .line(offset)
     }
 
     /// True while nothing is wrong: only then may a checked value be produced.
@@ -178,10 +244,22 @@ impl<'t> FileProblems<'t> {
                 ),
             }
         }
+        let offsets: Vec<usize> = self.problems.iter().filter_map(|p| p.offset).collect();
+        let mut placed = positions(self.text, &offsets).into_iter();
+        let mut problems: Vec<ConfigProblem> = self
+            .problems
+            .into_iter()
+            .map(|pending| ConfigProblem {
+                file: self.file.clone(),
+                position: pending.offset.and_then(|_| placed.next()),
+                key_path: pending.key_path,
+                message: pending.message,
+            })
+            .collect();
         // Sorted by position so the list reads top to bottom like the file; whole-file
-        // problems come first.
-        self.problems.sort_by_key(|p| p.position);
-        Err(ConfigError::new(self.problems))
+        // problems come first. The sort is stable: problems at one place keep their order.
+        problems.sort_by_key(|p| p.position);
+        Err(ConfigError::new(problems))
     }
 
     /// Parses the TOML text into a spanned document. `None` on a syntax error: a half-parsed
@@ -211,10 +289,11 @@ impl<'t> FileProblems<'t> {
 
     /// Deserializes one part of the document into a raw type. On failure the serde error is
     /// recorded with the key path of the offending key (found from the error's span), so that
-    /// the other parts can still be read and checked.
+    /// the other parts can still be read and checked. The key is looked for inside `value`
+    /// only (whose own key path is `path`): searching the whole document for each error
+    /// would cost the square of the file's size when every entry has one.
     pub(crate) fn deserialize<T: DeserializeOwned>(
         &mut self,
-        root: &Spanned<DeValue<'_>>,
         path: &str,
         value: &Spanned<DeValue<'_>>,
     ) -> Option<T> {
@@ -222,7 +301,7 @@ impl<'t> FileProblems<'t> {
             Ok(parsed) => Some(parsed),
             Err(error) => {
                 let span = error.span().unwrap_or_else(|| value.span());
-                let key_path = locate(root, &span).unwrap_or_else(|| path.to_string());
+                let key_path = locate(path, value, &span).unwrap_or_else(|| path.to_string());
                 self.at(&span, key_path, error.message().trim().to_string());
                 None
             }
@@ -248,11 +327,12 @@ pub(crate) fn join_key(path: &str, key: &str) -> String {
     }
 }
 
-/// The key path of the deepest key or value whose span holds the start of `span`.
+/// The key path of the deepest key or value under `value` (itself at `path`) whose span
+/// holds the start of `span`.
 ///
 /// Every child is searched, not only those whose parent's span holds the offset: the span of
 /// an `[[array]]` element or a `[table]` covers its header only, not its body.
-fn locate(root: &Spanned<DeValue<'_>>, span: &Range<usize>) -> Option<String> {
+fn locate(path: &str, value: &Spanned<DeValue<'_>>, span: &Range<usize>) -> Option<String> {
     fn holds(outer: &Range<usize>, offset: usize) -> bool {
         outer.start <= offset && offset < outer.end.max(outer.start + 1)
     }
@@ -285,7 +365,7 @@ fn locate(root: &Spanned<DeValue<'_>>, span: &Range<usize>) -> Option<String> {
             _ => None,
         }
     }
-    walk("", root, span.start)
+    walk(path, value, span.start)
 }
 
 #[cfg(test)]
@@ -308,6 +388,38 @@ mod tests {
     }
 
     #[test]
+    fn positions_placed_together_match_each_placed_alone() {
+        // Several offsets on one line (after multi-byte characters), in a middle byte of a
+        // character, on an empty line, at and past the end, given out of order and twice.
+        let text = "a = 1\nbé = \"x\", ü = [1, 2]\n\n😀 = 3\nlast";
+        let offsets = [
+            text.len() + 5,
+            text.find('ü').unwrap(),
+            0,
+            text.find('é').unwrap() + 1,
+            text.find("[1").unwrap(),
+            text.find("\n\n").unwrap() + 1,
+            text.find('3').unwrap(),
+            text.find('ü').unwrap(),
+            text.len(),
+            text.find("last").unwrap(),
+        ];
+        let together = positions(text, &offsets);
+        for (offset, placed) in offsets.iter().zip(together) {
+            assert_eq!(
+                placed,
+                Position::at_offset(text, *offset),
+                "offset {offset}"
+            );
+        }
+        let index = LineIndex::new(text);
+        for offset in offsets {
+            let offset = char_boundary(text, offset);
+            assert_eq!(index.line(offset), Position::at_offset(text, offset).line);
+        }
+    }
+
+    #[test]
     fn keys_that_are_not_bare_are_quoted_in_paths() {
         assert_eq!(join_key("keymap.t4x", "1"), "keymap.t4x.1");
         assert_eq!(join_key("keymap", "my map"), "keymap.\"my map\"");
@@ -321,7 +433,7 @@ mod tests {
         let root = problems.parse_document().unwrap();
         let at = |needle: &str| {
             let start = text.rfind(needle).unwrap();
-            locate(&root, &(start..start + 1))
+            locate("", &root, &(start..start + 1))
         };
         assert_eq!(at("1\n").as_deref(), Some("bench[0].name"));
         assert_eq!(at("2 }").as_deref(), Some("bench[1].power.channel"));

@@ -253,15 +253,12 @@ fn each_kind_of_mistake_gets_its_exact_message() {
         (
             "time_scale zero",
             vec![("time_scale = 1.0", "time_scale = 0")],
-            "lab.toml:3:14: lab.time_scale: time_scale must be above 0 and at most 10 (1.0 on a real rack), found 0"
-                .into(),
+            format!("lab.toml:3:14: {TIME_SCALE_RANGE} 0"),
         ),
         (
             "time_scale too large",
             vec![("time_scale = 1.0", "time_scale = 12.5")],
-            "lab.toml:3:14: lab.time_scale: time_scale must be above 0 and at most 10 (1.0 on a real rack), found \
-             12.5"
-                .into(),
+            format!("lab.toml:3:14: {TIME_SCALE_RANGE} 12.5"),
         ),
         (
             "endpoint that does not parse",
@@ -598,6 +595,271 @@ fn each_kind_of_mistake_gets_its_exact_message() {
     );
 }
 
+/// What the refusal of an unsafe name adds to its message.
+const NAME_RULE: &str = "a name is 1 to 64 characters of A-Z, a-z, 0-9, `.`, `_` and `-`, starting with a letter or digit";
+
+/// What the refusal of a `time_scale` says before the value found.
+const TIME_SCALE_RANGE: &str = "lab.time_scale: time_scale must be 0.001 to 10 (1.0 on a real rack, 0.01 on the virtual \
+    lab; below 0.001 the phones' delays shrink under the timers' millisecond), found";
+
+/// Two benches' USB sticks, the second written differently (`.` and `//` are dropped).
+fn usb_edits(first: &'static str, second: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("keymap = \"t4x\"\n\n[[bench]]", first),
+        ("approval = \"required\"", second),
+    ]
+}
+
+/// Values that passed the check and then broke a run: each is refused with its file, line,
+/// key and why.
+#[test]
+fn values_that_would_break_a_run_are_refused() {
+    let long_name: &'static str = format!("name = \"{}\"", "a".repeat(300)).leak();
+    let long_name_message = format!(
+        "lab.toml:56:8: bench[0].name: a bench's name `{}...` cannot become a file name: it has 300 characters; {NAME_RULE}",
+        "a".repeat(40)
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "a bench name that climbs out of the run folder",
+            vec![("name = \"one\"", "name = \"x/../../../../tmp/PWNED\"")],
+            format!("lab.toml:56:8: bench[0].name: a bench's name `x/../../../../tmp/PWNED` cannot become a file name: `/` (character 2) is not allowed; {NAME_RULE}"),
+        ),
+        (
+            "an absolute bench name",
+            vec![("name = \"two\"", "name = \"/tmp/lease\"")],
+            format!("lab.toml:66:8: bench[1].name: a bench's name `/tmp/lease` cannot become a file name: `/` (character 1) is not allowed; {NAME_RULE}"),
+        ),
+        (
+            "a bench name with a newline",
+            vec![("name = \"one\"", "name = \"one\\ntwo\"")],
+            format!("lab.toml:56:8: bench[0].name: a bench's name `one\\ntwo` cannot become a file name: `\\n` (character 4) is not allowed; {NAME_RULE}"),
+        ),
+        (
+            "a bench name of 300 characters",
+            vec![("name = \"one\"", long_name)],
+            long_name_message,
+        ),
+        (
+            "a hidden-file bench name",
+            vec![("name = \"one\"", "name = \"..\"")],
+            format!("lab.toml:56:8: bench[0].name: a bench's name `..` cannot become a file name: it starts with `.`; {NAME_RULE}"),
+        ),
+        (
+            "a relay board name with a colon",
+            vec![
+                ("name = \"net\"", "name = \"n:et\""),
+                ("board = \"net\", channel = 0", "board = \"n:et\", channel = 0"),
+                ("board = \"net\", channel = 1", "board = \"n:et\", channel = 1"),
+            ],
+            format!("lab.toml:19:8: relay_board[1].name: a relay board's name `n:et` cannot become a file name: `:` (character 2) is not allowed; {NAME_RULE}"),
+        ),
+        (
+            "an actuator name with a space",
+            vec![
+                ("name = \"keys-2\"", "name = \"keys 2\""),
+                ("actuator = \"keys-2\"", "actuator = \"keys 2\""),
+            ],
+            format!("lab.toml:30:8: actuator[1].name: an actuator's name `keys 2` cannot become a file name: ` ` (character 5) is not allowed; {NAME_RULE}"),
+        ),
+        (
+            "a lab name on two lines",
+            vec![("name = \"bench-test\"", "name = \"bench\\ntest\"")],
+            "lab.toml:2:8: lab.name: the lab's name holds the control character `\\n`: it is one line of every report".into(),
+        ),
+        (
+            "two relay boards of different kinds on one port",
+            vec![(
+                "port = \"/dev/serial/by-id/usb-Numato_Systems_4_Channel_USB_Relay_Module-if00\"",
+                "port = \"/dev/serial/by-id//usb-1a86_USB_Serial-if00-port0\"",
+            )],
+            "lab.toml:21:8: relay_board[1].port: `/dev/serial/by-id//usb-1a86_USB_Serial-if00-port0` is already used by \
+             relay_board[0].port (line 15): one serial port is one device, and two drivers on it would mix their frames"
+                .into(),
+        ),
+        (
+            "an actuator on a relay board's port",
+            vec![(
+                "port = \"/dev/serial/by-id/usb-yealink-lab_actuator_keys-if00\"",
+                "port = \"/dev/serial/by-id/./usb-1a86_USB_Serial-if00-port0\"",
+            )],
+            "lab.toml:26:8: actuator[0].port: `/dev/serial/by-id/./usb-1a86_USB_Serial-if00-port0` is already used by \
+             relay_board[0].port (line 15): one serial port is one device, and two drivers on it would mix their frames"
+                .into(),
+        ),
+        (
+            "two benches on one USB-SD-mux",
+            usb_edits(
+                "keymap = \"t4x\"\nusb = { device = \"/dev/disk/by-id/usb-mux\", size_mb = 7600 }\n\n[[bench]]",
+                "approval = \"required\"\nusb = { device = \"/dev/disk/by-id/./usb-mux\", size_mb = 7600 }",
+            ),
+            "lab.toml:78:18: bench[1].usb.device: `/dev/disk/by-id/./usb-mux` is already used by bench[0].usb.device \
+             (line 64): a stick is in one phone's port, and two benches writing it would overwrite each other's recovery \
+             package"
+                .into(),
+        ),
+        (
+            "two benches sharing one stick image",
+            usb_edits(
+                "keymap = \"t4x\"\nusb = { image = \"/tmp/sticks/one.img\" }\n\n[[bench]]",
+                "approval = \"required\"\nusb = { image = \"/tmp/sticks//one.img\" }",
+            ),
+            "lab.toml:78:17: bench[1].usb.image: `/tmp/sticks//one.img` is already used by bench[0].usb.image (line 64): \
+             a stick is in one phone's port, and two benches writing it would overwrite each other's recovery package"
+                .into(),
+        ),
+        (
+            "two YKUSH hubs that are both the only one plugged in",
+            vec![(
+                "approval = \"required\"\n",
+                "approval = \"required\"\n\n[[relay_board]]\nname = \"hub-a\"\nkind = \"ykush\"\n\n\
+                 [[relay_board]]\nname = \"hub-b\"\nkind = \"ykush\"\n",
+            )],
+            "lab.toml:82:1: relay_board[3]: relay board `hub-b` is found at usb 04d8:f2f7/f11b, the only one plugged in, \
+             like relay_board[2] (line 78): one board cannot be two entries (give each its own `serial`, or its own `pdu`)"
+                .into(),
+        ),
+        (
+            "an IPv6 endpoint",
+            vec![("sip = \"127.0.0.1:0\"", "sip = \"[::1]:5060\"")],
+            "lab.toml:9:7: endpoints.sip: `[::1]:5060` is an IPv6 address: the phones reach the lab's servers over IPv4, \
+             so bind an IPv4 address such as `127.0.0.1:18080` or `0.0.0.0:18080`"
+                .into(),
+        ),
+        (
+            "a broadcast MAC",
+            vec![("mac = \"00:15:65:00:00:01\"", "mac = \"FF:FF:FF:FF:FF:FF\"")],
+            "lab.toml:58:7: bench[0].mac: MAC ff:ff:ff:ff:ff:ff is the broadcast address: a phone's MAC is the unicast \
+             address on its label"
+                .into(),
+        ),
+        (
+            "a multicast MAC",
+            vec![("mac = \"00:15:65:00:00:02\"", "mac = \"01-00-5e-00-00-fb\"")],
+            "lab.toml:68:7: bench[1].mac: MAC 01:00:5e:00:00:fb is a multicast address (the lowest bit of its first byte \
+             is set): a phone's MAC is the unicast address on its label"
+                .into(),
+        ),
+        (
+            "an all-zero MAC",
+            vec![("mac = \"00:15:65:00:00:01\"", "mac = \"000000000000\"")],
+            "lab.toml:58:7: bench[0].mac: MAC 00:00:00:00:00:00 is all zeros, no device's address: a phone's MAC is the \
+             unicast address on its label"
+                .into(),
+        ),
+        (
+            "a broadcast phone IP",
+            vec![("ip = \"127.0.0.12\"", "ip = \"255.255.255.255\"")],
+            "lab.toml:69:6: bench[1].ip: IP 255.255.255.255 is the broadcast address: a phone's address is one \
+             host's (the one its DHCP reservation gives it)"
+                .into(),
+        ),
+        (
+            "a multicast phone IP",
+            vec![("ip = \"127.0.0.11\"", "ip = \"224.0.0.251\"")],
+            "lab.toml:59:6: bench[0].ip: IP 224.0.0.251 is a multicast address: a phone's address is one host's \
+             (the one its DHCP reservation gives it)"
+                .into(),
+        ),
+        (
+            "an unspecified phone IP",
+            vec![("ip = \"127.0.0.11\"", "ip = \"0.0.0.0\"")],
+            "lab.toml:59:6: bench[0].ip: IP 0.0.0.0 is the unspecified address: a phone's address is one host's \
+             (the one its DHCP reservation gives it)"
+                .into(),
+        ),
+        (
+            "a time scale far below a millisecond per second",
+            vec![("time_scale = 1.0", "time_scale = 1e-300")],
+            format!("lab.toml:3:14: {TIME_SCALE_RANGE} 1e-300"),
+        ),
+        (
+            "a time scale just under the floor",
+            vec![("time_scale = 1.0", "time_scale = 0.0009")],
+            format!("lab.toml:3:14: {TIME_SCALE_RANGE} 0.0009"),
+        ),
+        (
+            "a time scale that is not a number",
+            vec![("time_scale = 1.0", "time_scale = nan")],
+            format!("lab.toml:3:14: {TIME_SCALE_RANGE} NaN"),
+        ),
+        (
+            "an infinite time scale",
+            vec![("time_scale = 1.0", "time_scale = inf")],
+            format!("lab.toml:3:14: {TIME_SCALE_RANGE} inf"),
+        ),
+        (
+            "a negative time scale",
+            vec![("time_scale = 1.0", "time_scale = -0.5")],
+            format!("lab.toml:3:14: {TIME_SCALE_RANGE} -0.5"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, edits, expected) in &rows {
+        let actual = error_of(&edited(edits));
+        if &actual != expected {
+            failures.push(format!(
+                "{what}:\n  expected: {expected}\n  actual:   {actual}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} rows differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_time_scale_range_ends_are_accepted() {
+    for scale in ["0.001", "0.01", "10.0"] {
+        let text = edited(&[("time_scale = 1.0", &format!("time_scale = {scale}"))]);
+        let lab =
+            lab::parse(&text, Path::new("lab.toml")).unwrap_or_else(|e| panic!("{scale}: {e}"));
+        assert_eq!(lab.time_scale, scale.parse::<f64>().unwrap());
+    }
+}
+
+#[test]
+fn boards_found_on_the_usb_bus_by_distinct_serials_load() {
+    let text = edited(&[(
+        "approval = \"required\"\n",
+        "approval = \"required\"\n\n[[relay_board]]\nname = \"hub-a\"\nkind = \"ykush\"\nserial = \"YK1\"\n\n\
+         [[relay_board]]\nname = \"hub-b\"\nkind = \"ykush\"\nserial = \"YK2\"\n",
+    )]);
+    let lab = lab::parse(&text, Path::new("lab.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lab.relay_boards.len(), 4);
+}
+
+#[test]
+fn a_missing_name_lists_a_dozen_known_names_and_counts_the_rest() {
+    let mut text = edited(&[(
+        "board = \"power\", channel = 1",
+        "board = \"pwr\", channel = 1",
+    )]);
+    for n in 0..30 {
+        text.push_str(&format!(
+            "\n[[relay_board]]\nname = \"extra-{n:02}\"\nkind = \"pdudaemon\"\nurl = \"http://localhost:16421\"\npdu = \"pdu-{n:02}\"\nchannels = 8\n"
+        ));
+    }
+    let message = error_of(&text);
+    let known: Vec<String> = [
+        "extra-00", "extra-01", "extra-02", "extra-03", "extra-04", "extra-05", "extra-06",
+        "extra-07", "extra-08", "extra-09", "extra-10", "extra-11",
+    ]
+    .iter()
+    .map(|n| format!("`{n}`"))
+    .collect();
+    assert_eq!(
+        message,
+        format!(
+            "lab.toml:60:19: bench[0].power.board: no relay board named `pwr` (relay boards: {} and 20 more)",
+            known.join(", ")
+        )
+    );
+}
+
 #[test]
 fn the_lab_fault_policy_has_defaults_and_takes_each_key_alone() {
     let policy = |text: &str| {
@@ -647,7 +909,7 @@ fn every_problem_of_a_file_is_reported_in_line_order() {
     assert_eq!(
         lines,
         [
-            "lab.toml:3:14: lab.time_scale: time_scale must be above 0 and at most 10 (1.0 on a real rack), found -1",
+            format!("lab.toml:3:14: {TIME_SCALE_RANGE} -1").as_str(),
             "lab.toml:57:9: bench[0].model: unknown model `T99`, expected one of T40P, T41P, T42G, T46G, T48G, T42S, \
              T46S, T48S",
             "lab.toml:75:14: bench[1].safe_power: unknown variant `sometimes`, expected `on` or `off`",
@@ -857,4 +1119,88 @@ fn the_example_rack_loads() {
     assert_eq!(desk_4.model, Model::T46S);
     assert_eq!(desk_4.approval, Approval::Required);
     assert_eq!(desk_4.safe_power, PowerState::On);
+}
+
+/// `BASE` followed by `count` more benches, each with its own mistakes: the even ones an
+/// unknown key (a reading error), the odd ones the MAC, IP, power relay and actuator keys of
+/// bench `one` (four checking errors, each naming bench `one` or its line). Returns the text
+/// and every problem expected, in file order.
+fn lab_with_broken_benches(count: usize) -> (String, Vec<String>) {
+    let mut text = BASE.to_string();
+    let mut expected = Vec::new();
+    let mut line = BASE.lines().count() + 1;
+    for k in 0..count {
+        let index = k + 2;
+        let header = line + 1;
+        if k % 2 == 0 {
+            text.push_str(&format!("\n[[bench]]\nname = \"b{k}\"\ncolour = \"red\"\n"));
+            expected.push(format!(
+                "lab.toml:{}:1: bench[{index}].colour: unknown field `colour`, expected one of `name`, `model`, \
+                 `mac`, `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `usb`",
+                header + 2
+            ));
+            line += 4;
+        } else {
+            text.push_str(&format!(
+                "\n[[bench]]\nname = \"b{k}\"\nmodel = \"T46G\"\nmac = \"00:15:65:00:00:01\"\nip = \"127.0.0.11\"\n\
+                 power = {{ board = \"power\", channel = 1 }}\nactuator = \"keys\"\nkeymap = \"t4x\"\n"
+            ));
+            expected.extend([
+                format!(
+                    "lab.toml:{}:7: bench[{index}].mac: MAC 00:15:65:00:00:01 is already the MAC of bench `one` \
+                     (bench[0])",
+                    header + 3
+                ),
+                format!(
+                    "lab.toml:{}:6: bench[{index}].ip: IP 127.0.0.11 is already the address of bench `one` (bench[0])",
+                    header + 4
+                ),
+                format!(
+                    "lab.toml:{}:38: bench[{index}].power.channel: channel 1 of relay board `power` is already used \
+                     by bench[0].power (line 60)",
+                    header + 5
+                ),
+                format!(
+                    "lab.toml:{}:12: bench[{index}].actuator: channel 1 of actuator `keys` already presses a key of \
+                     bench `one` (bench[0]); benches sharing an actuator need keymaps on distinct channels",
+                    header + 6
+                ),
+            ]);
+            line += 9;
+        }
+    }
+    (text, expected)
+}
+
+/// A lab of 20,000 benches with mistakes in each: every problem is found and placed at its
+/// own line. Each problem's line comes from an index of line starts and each clash from a
+/// map (`config_error.rs`, `check.rs`), so this takes a moment; with a count from the top of
+/// the file per problem it took minutes. The timing itself is `lab/bench/lab-check.sh`.
+#[test]
+fn a_lab_of_20000_broken_benches_reports_every_problem_at_its_line() {
+    let (text, expected) = lab_with_broken_benches(20_000);
+    let error = lab::parse(&text, Path::new("lab.toml")).unwrap_err();
+    let actual: Vec<String> = error.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(expected.len(), 50_000);
+    assert_eq!(actual.len(), expected.len(), "problem counts differ");
+    if let Some((got, want)) = actual.iter().zip(&expected).find(|(got, want)| got != want) {
+        panic!("first difference:\n  expected: {want}\n  actual:   {got}");
+    }
+}
+
+/// A relative stick image is relative to the lab file, as the twin reads it: the harness
+/// writes the stick the twin phone finds, whatever folder the harness was started in.
+#[test]
+fn a_relative_stick_image_is_relative_to_the_lab_file() {
+    let text = edited(&[(
+        "approval = \"required\"",
+        "approval = \"required\"\nusb = { image = \"sticks/two.img\" }",
+    )]);
+    let lab = lab::parse(&text, Path::new("/labs/rack/lab.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        lab.benches[1].usb,
+        Some(lab::UsbConfig::ImageFile {
+            path: PathBuf::from("/labs/rack/sticks/two.img")
+        })
+    );
 }

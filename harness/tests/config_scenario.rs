@@ -598,3 +598,163 @@ fn an_empty_directory_is_an_error() {
         )
     );
 }
+
+/// What the refusal of an unsafe scenario name adds to its message.
+const NAME_RULE: &str = "a name is 1 to 64 characters of A-Z, a-z, 0-9, `.`, `_` and `-`, starting with a letter or digit";
+
+/// Values that passed the check and then broke a run: each is refused with its line, key
+/// and why.
+#[test]
+fn values_that_would_break_a_run_are_refused() {
+    let long_dial: &'static str = format!("dial = \"{}\"", "1".repeat(100_000)).leak();
+    let long_firmware: &'static str = format!("firmware = \"{}\"", "9".repeat(100_000)).leak();
+    let long_password: &'static str = format!("admin_password = \"{}\"", "p".repeat(65)).leak();
+    let rows: Vec<Row> = vec![
+        (
+            "a dial string of 100,000 digits",
+            vec![("dial = \"**7283\"", long_dial)],
+            "scenarios/reset.toml:15:8: step[1].dial: 100000 characters to dial, at most 32: the idle screen keeps \
+             32 and drops the rest"
+                .into(),
+        ),
+        (
+            "a dial string one digit too long",
+            vec![("dial = \"**7283\"", "dial = \"123456789012345678901234567890123\"")],
+            "scenarios/reset.toml:15:8: step[1].dial: 33 characters to dial, at most 32: the idle screen keeps 32 \
+             and drops the rest"
+                .into(),
+        ),
+        (
+            "a firmware generation of 100,000 characters",
+            vec![("firmware = \"current\"", long_firmware)],
+            "scenarios/reset.toml:7:12: given.firmware: a firmware generation name has 100000 characters, at most 64 \
+             (`current`, `below-min`, a drop's version)"
+                .into(),
+        ),
+        (
+            "a firmware generation on two lines",
+            vec![("power = \"cycle\"", "offer_firmware = \"min\\nserver: firmware current\"")],
+            "scenarios/reset.toml:12:18: step[0].offer_firmware: a firmware generation name holds the control \
+             character `\\n`: it is written into transcript lines"
+                .into(),
+        ),
+        (
+            "an admin password that adds a line to the phone's config",
+            vec![(
+                "admin_password = \"random\"",
+                "admin_password = \"x\\nstatic.security.user_password = admin:owned\"",
+            )],
+            "scenarios/reset.toml:9:18: given.admin_password: the password holds the control character `\\n`: it is \
+             provisioned as one line of the phone's config file"
+                .into(),
+        ),
+        (
+            "an admin password of 65 characters",
+            vec![("admin_password = \"random\"", long_password)],
+            "scenarios/reset.toml:9:18: given.admin_password: the password has 65 characters, at most 64 (one value \
+             of one line of the phone's config file)"
+                .into(),
+        ),
+        (
+            "a login password with a tab",
+            vec![("login = \"given\"", "login = \"a\\tb\"")],
+            "scenarios/reset.toml:26:9: step[4].login: the password holds the control character `\\t`: it is \
+             provisioned as one line of the phone's config file"
+                .into(),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, edits, expected) in &rows {
+        let actual = error_of(&edited(edits));
+        if &actual != expected {
+            failures.push(format!(
+                "{what}:\n  expected: {expected}\n  actual:   {actual}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} rows differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn a_dial_string_of_32_digits_loads() {
+    let digits = "0123456789*#0123456789*#01234567";
+    assert_eq!(digits.len(), 32);
+    let text = edited(&[("dial = \"**7283\"", &format!("dial = \"{digits}\""))]);
+    let scenario = parse(&text, Path::new("s.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.steps[1], Step::Dial(digits.to_string()));
+}
+
+/// The scenario's name is its file name, and it becomes the snapshots' and the run folder's
+/// file names: a name outside the safe alphabet is refused, with the other problems of the
+/// file still reported.
+#[test]
+fn a_scenario_file_name_that_cannot_become_a_file_name_is_refused() {
+    let long = format!("scenarios/{}.toml", "s".repeat(300));
+    let rows = [
+        (
+            "scenarios/a b.toml",
+            "`a b` cannot become a file name: ` ` (character 2) is not allowed",
+        ),
+        (
+            "scenarios/.hidden.toml",
+            "`.hidden` cannot become a file name: it starts with `.`",
+        ),
+        (
+            "scenarios/..toml",
+            "`.` cannot become a file name: it starts with `.`",
+        ),
+        (
+            "scenarios/case@T46G.toml",
+            "`case@T46G` cannot become a file name: `@` (character 5) is not allowed",
+        ),
+        (
+            "scenarios/new\nline.toml",
+            "`new\\nline` cannot become a file name: `\\n` (character 4) is not allowed",
+        ),
+        (
+            long.as_str(),
+            &format!(
+                "`{}...` cannot become a file name: it has 300 characters",
+                "s".repeat(40)
+            ),
+        ),
+    ];
+    for (file, why) in rows {
+        let error = parse(BASE, Path::new(file)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("{file}: the scenario's name (its file name) {why}; {NAME_RULE}")
+        );
+    }
+    // The rest of the file is still checked.
+    let text = edited(&[("tap = \"f4\"", "tap = \"f9\"")]);
+    let error = parse(&text, Path::new("a b.toml")).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "a b.toml: the scenario's name (its file name) `a b` cannot become a file name: ` ` (character 2) is not \
+             allowed; {NAME_RULE}\na b.toml:18:7: step[2].tap: unknown key `f9`, expected one of {KEY_NAMES}"
+        )
+    );
+}
+
+#[test]
+fn a_directory_with_a_badly_named_scenario_names_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.toml"), BASE).unwrap();
+    std::fs::write(dir.path().join("bad name.toml"), BASE).unwrap();
+    let error = load_dir(dir.path()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}: the scenario's name (its file name) `bad name` cannot become a file name: ` ` (character 4) is not \
+             allowed; {NAME_RULE}",
+            dir.path().join("bad name.toml").display()
+        )
+    );
+}

@@ -15,6 +15,7 @@ use super::model::{
     Actuator, ActuatorKind, Approval, Bench, EndpointsConfig, FaultPolicy, Key, Lab, LcusFrame,
     Mac, Model, PowerState, RelayBoard, RelayChannel, RelayKind,
 };
+use super::name::{NAME_MAX_LEN, unsafe_name_message};
 use super::raw::RawUsb;
 use super::raw::{
     Indexed, RawActuator, RawActuatorKind, RawApproval, RawBench, RawEndpoints, RawKeymap, RawLab,
@@ -45,6 +46,21 @@ const MAX_PDU_TIMEOUT_S: u64 = 600;
 /// The highest `time_scale`: above it a real rack's timeouts would run for hours.
 const MAX_TIME_SCALE: f64 = 10.0;
 
+/// The lowest `time_scale`: one second of phone time is then one millisecond of wall time.
+/// The harness and the twin sleep on timers that tick in milliseconds, and the actuator
+/// holds a key for whole milliseconds (`engine.rs` rounds a scaled hold and keeps it at
+/// least 1 ms), so below this the steps of the phone's timing table that differ by a second
+/// (DHCP 2 s, bootloader 3 s in the twin's `timing.rs`) round to the same tick, a power
+/// cycle's 5 s off and a tap's 0.1 s collapse to nothing, and which event comes first is
+/// left to chance: a transcript that differs for that reason would read as a fail. The
+/// virtual lab runs at 0.01.
+const MIN_TIME_SCALE: f64 = 0.001;
+
+/// How many names a "no relay board (actuator, keymap) named ..." message lists before it
+/// counts the rest: every name in every such message would grow the report of a large file
+/// with the square of its size.
+const MAX_LISTED_NAMES: usize = 12;
+
 /// Above this many retries a bench that keeps breaking would hold a nightly up for hours
 /// and hide that it needs a person.
 const MAX_RETRIES: u32 = 5;
@@ -69,16 +85,26 @@ struct ActuatorInfo {
     name_span: Range<usize>,
 }
 
-/// What the bench loop remembers of earlier benches to find clashes.
+/// What the checks remember of earlier entries to find clashes. Every clash is a map
+/// lookup, never a scan of the earlier entries, so that a file with many entries is checked
+/// in n·log n.
 #[derive(Default)]
 struct Seen {
     bench_names: BTreeMap<String, (usize, Range<usize>)>,
+    /// Bench index to its name, for messages that point back at an earlier bench.
+    bench_names_by_index: BTreeMap<usize, String>,
     macs: BTreeMap<Mac, usize>,
     ips: BTreeMap<Ipv4Addr, usize>,
     /// (board, channel) to the key path that uses it and its span.
     relay_uses: BTreeMap<(String, u16), (String, Range<usize>)>,
-    /// Actuator name to the channels each earlier bench presses on it.
-    actuator_uses: BTreeMap<String, Vec<(usize, BTreeSet<u16>)>>,
+    /// (actuator, channel) to the earlier bench whose key it presses.
+    actuator_uses: BTreeMap<(String, u16), usize>,
+    /// Device files (serial ports, USB sticks and their images), compared as written once
+    /// `.` and doubled `/` are dropped, to the key path that uses each and its span.
+    devices: BTreeMap<PathBuf, (String, Range<usize>)>,
+    /// Where a relay board without a device file is found (its USB serial, its PDU), to the
+    /// key path of the first board found there and its span.
+    board_addresses: BTreeMap<String, (String, Range<usize>)>,
     /// (keymap, actuator) pairs whose channel ranges were already checked.
     keymap_fits: BTreeSet<(String, String)>,
     /// Relay boards that press keys, to the actuator name and key path that uses them.
@@ -90,6 +116,7 @@ struct Seen {
 pub(crate) fn check(raw: RawLab, source: &Path, problems: &mut FileProblems<'_>) -> Option<Lab> {
     let mut checker = Checker {
         problems,
+        base_dir: source.parent().unwrap_or(Path::new(".")).to_path_buf(),
         boards: BTreeMap::new(),
         actuators: BTreeMap::new(),
         seen: Seen::default(),
@@ -114,10 +141,14 @@ pub(crate) fn check(raw: RawLab, source: &Path, problems: &mut FileProblems<'_>)
         .iter()
         .filter_map(|b| checker.relay_board(b))
         .collect();
+    let boards_by_name: BTreeMap<&str, &RelayBoard> = relay_boards
+        .iter()
+        .map(|board| (board.name.as_str(), board))
+        .collect();
     let actuators: Vec<Actuator> = raw
         .actuators
         .iter()
-        .filter_map(|a| checker.actuator(a, &relay_boards, &raw.broken_boards))
+        .filter_map(|a| checker.actuator(a, &boards_by_name, &raw.broken_boards))
         .collect();
     for keymap in &raw.keymaps {
         checker.keymap(keymap);
@@ -150,6 +181,8 @@ pub(crate) fn check(raw: RawLab, source: &Path, problems: &mut FileProblems<'_>)
 
 struct Checker<'p, 't> {
     problems: &'p mut FileProblems<'t>,
+    /// The lab file's folder: relative paths in the file are relative to it.
+    base_dir: PathBuf,
     boards: BTreeMap<String, BoardInfo>,
     actuators: BTreeMap<String, ActuatorInfo>,
     seen: Seen,
@@ -162,12 +195,13 @@ impl Checker<'_, '_> {
         time_scale: &Spanned<f64>,
     ) -> Option<(String, f64)> {
         let scale = *time_scale.get_ref();
-        let mut ok = self.non_empty("lab.name", &name, "the lab's name");
-        if !(scale > 0.0 && scale <= MAX_TIME_SCALE) {
+        let mut ok = self.lab_name(&name);
+        // Written so that NaN fails too.
+        if !(MIN_TIME_SCALE..=MAX_TIME_SCALE).contains(&scale) {
             self.problems.at(
                 &time_scale.span(),
                 "lab.time_scale",
-                format!("time_scale must be above 0 and at most {MAX_TIME_SCALE} (1.0 on a real rack), found {scale}"),
+                format!("time_scale must be {MIN_TIME_SCALE} to {MAX_TIME_SCALE} (1.0 on a real rack, 0.01 on the virtual lab; below {MIN_TIME_SCALE} the phones' delays shrink under the timers' millisecond), found {}", shown_number(scale)),
             );
             ok = false;
         }
@@ -248,6 +282,20 @@ impl Checker<'_, '_> {
                 parsed.push(None);
                 continue;
             };
+            // The phones are IPv4 hosts (a bench's `ip`) and reach the servers from there:
+            // the URL they are given and the twin phones' sockets are IPv4 only, so a server
+            // on an IPv6 address is never called and every case would end in a timeout.
+            if address.is_ipv6() {
+                self.problems.at(
+                    &text.span(),
+                    path,
+                    format!(
+                        "`{address}` is an IPv6 address: the phones reach the lab's servers over IPv4, so bind an IPv4 address such as `127.0.0.1:18080` or `0.0.0.0:18080`"
+                    ),
+                );
+                parsed.push(None);
+                continue;
+            }
             // Two servers of one protocol on one fixed address: the second bind would fail
             // at run time, which would look like a lab fault.
             let clash =
@@ -287,7 +335,7 @@ impl Checker<'_, '_> {
         let board = &entry.item;
         let name = board.name.get_ref().clone();
         let kind_name = board.kind.get_ref().as_str();
-        let mut ok = self.non_empty(&format!("{path}.name"), &board.name, "a relay board's name");
+        let mut ok = self.file_name(&format!("{path}.name"), &board.name, "a relay board's name");
         let serial_device = matches!(
             board.kind.get_ref(),
             RawRelayKind::Lcus | RawRelayKind::Numato
@@ -295,7 +343,8 @@ impl Checker<'_, '_> {
         let port = if serial_device {
             match &board.port {
                 Some(port) => {
-                    ok &= self.non_empty_path(&format!("{path}.port"), port);
+                    ok &= self.non_empty_path(&format!("{path}.port"), port)
+                        && self.claim_serial_port(&format!("{path}.port"), port);
                     Some(port.get_ref().clone())
                 }
                 None => {
@@ -427,12 +476,70 @@ impl Checker<'_, '_> {
                 name_span: board.name.span(),
             },
         );
-        ok.then(|| RelayBoard {
+        let board = ok.then(|| RelayBoard {
             name,
             kind,
             port,
             channels: channels.unwrap_or(0),
-        })
+        })?;
+        if board.port.is_none() && !self.claim_board_address(&path, &board, &entry.span) {
+            return None;
+        }
+        Some(board)
+    }
+
+    /// Claims a serial port for one board or actuator: whatever their kinds, two drivers
+    /// on one port would mix their frames and switch or press the wrong thing.
+    fn claim_serial_port(&mut self, path: &str, port: &Spanned<PathBuf>) -> bool {
+        self.claim_device(
+            path,
+            port.get_ref(),
+            port.span(),
+            "one serial port is one device, and two drivers on it would mix their frames",
+        )
+    }
+
+    /// Claims a device file (a serial port, a USB stick or its image) for one use.
+    fn claim_device(&mut self, path: &str, file: &Path, span: Range<usize>, why: &str) -> bool {
+        // `/dev//x` and `/dev/./x` are `/dev/x`; links are not followed (`lab check` opens
+        // the devices).
+        let normal: PathBuf = file.components().collect();
+        if let Some((user, user_span)) = self.seen.devices.get(&normal) {
+            let line = self.problems.line_of(user_span);
+            self.problems.at(
+                &span,
+                path,
+                format!(
+                    "`{}` is already used by {user} (line {line}): {why}",
+                    file.display()
+                ),
+            );
+            return false;
+        }
+        self.seen.devices.insert(normal, (path.to_string(), span));
+        true
+    }
+
+    /// Claims where a board without a serial port is found (its USB ids and serial number,
+    /// or its PDU): two entries found at one place are one board under two names.
+    fn claim_board_address(&mut self, path: &str, board: &RelayBoard, span: &Range<usize>) -> bool {
+        let address = board.address();
+        if let Some((user, user_span)) = self.seen.board_addresses.get(&address) {
+            let line = self.problems.line_of(user_span);
+            self.problems.at(
+                span,
+                path,
+                format!(
+                    "relay board `{}` is found at {address}, like {user} (line {line}): one board cannot be two entries (give each its own `serial`, or its own `pdu`)",
+                    board.name
+                ),
+            );
+            return false;
+        }
+        self.seen
+            .board_addresses
+            .insert(address, (path.to_string(), span.clone()));
+        true
     }
 
     /// The channel count of a board: required and range-checked per kind (a YKUSH has 3).
@@ -487,13 +594,13 @@ impl Checker<'_, '_> {
     fn actuator(
         &mut self,
         entry: &Indexed<RawActuator>,
-        boards: &[RelayBoard],
+        boards: &BTreeMap<&str, &RelayBoard>,
         broken_boards: &BTreeSet<String>,
     ) -> Option<Actuator> {
         let path = format!("actuator[{}]", entry.index);
         let actuator = &entry.item;
         let name = actuator.name.get_ref().clone();
-        let mut ok = self.non_empty(
+        let mut ok = self.file_name(
             &format!("{path}.name"),
             &actuator.name,
             "an actuator's name",
@@ -520,7 +627,8 @@ impl Checker<'_, '_> {
                 }
                 let port = match &actuator.port {
                     Some(port) => {
-                        ok &= self.non_empty_path(&format!("{path}.port"), port);
+                        ok &= self.non_empty_path(&format!("{path}.port"), port)
+                            && self.claim_serial_port(&format!("{path}.port"), port);
                         Some(port.get_ref().clone())
                     }
                     None => {
@@ -605,7 +713,7 @@ impl Checker<'_, '_> {
         entry: &Indexed<RawActuator>,
         path: &str,
         name: &str,
-        boards: &[RelayBoard],
+        boards: &BTreeMap<&str, &RelayBoard>,
         broken_boards: &BTreeSet<String>,
     ) -> Option<ActuatorKind> {
         let actuator = &entry.item;
@@ -625,14 +733,17 @@ impl Checker<'_, '_> {
         };
         let Some(info) = self.boards.get(board_name.get_ref()) else {
             if !broken_boards.contains(board_name.get_ref()) {
-                let known: Vec<&str> = self.boards.keys().map(String::as_str).collect();
                 self.problems.at(
                     &board_name.span(),
                     format!("{path}.relay_board"),
                     format!(
                         "no relay board named `{}` ({})",
                         board_name.get_ref(),
-                        listing("relay boards", &known)
+                        listing(
+                            "relay boards",
+                            self.boards.keys().map(String::as_str),
+                            self.boards.len()
+                        )
                     ),
                 );
             }
@@ -697,9 +808,9 @@ impl Checker<'_, '_> {
             .key_boards
             .entry(board_name.get_ref().clone())
             .or_insert_with(|| (name.to_string(), path.to_string()));
-        let board = boards.iter().find(|b| &b.name == board_name.get_ref())?;
+        let board = boards.get(board_name.get_ref().as_str())?;
         ok.then(|| ActuatorKind::Relay {
-            board: board.clone(),
+            board: (*board).clone(),
             relays: relays.get_ref().clone(),
         })
     }
@@ -813,7 +924,7 @@ impl Checker<'_, '_> {
         let index = entry.index;
         let path = format!("bench[{index}]");
         let bench = &entry.item;
-        let mut ok = self.non_empty(&format!("{path}.name"), &bench.name, "a bench's name");
+        let mut ok = self.file_name(&format!("{path}.name"), &bench.name, "a bench's name");
 
         let name = bench.name.get_ref().clone();
         if let Some((first, first_span)) = self.seen.bench_names.get(&name) {
@@ -828,6 +939,7 @@ impl Checker<'_, '_> {
             self.seen
                 .bench_names
                 .insert(name.clone(), (index, bench.name.span()));
+            self.seen.bench_names_by_index.insert(index, name.clone());
         }
 
         let model = Model::parse(bench.model.get_ref().trim());
@@ -905,12 +1017,40 @@ impl Checker<'_, '_> {
         ok.then_some(bench)
     }
 
-    /// A stick is either an image file or a sized block device, never both.
+    /// A stick is either an image file or a sized block device, never both, and it is in
+    /// one bench only: two benches writing one stick would overwrite each other's recovery
+    /// package, and the case that reads the other's would fail for nothing in the firmware.
     fn usb(&mut self, path: &str, usb: &RawUsb, table_span: &Range<usize>) -> Option<UsbConfig> {
+        let config = self.usb_shape(path, usb, table_span)?;
+        let (key, text) = match (&config, &usb.image, &usb.device) {
+            (UsbConfig::ImageFile { .. }, Some(image), _) => ("image", image),
+            (UsbConfig::BlockDevice { .. }, _, Some(device)) => ("device", device),
+            _ => return Some(config),
+        };
+        let file = match &config {
+            UsbConfig::ImageFile { path } | UsbConfig::BlockDevice { path, .. } => path.clone(),
+        };
+        self.claim_device(
+            &format!("{path}.{key}"),
+            &file,
+            text.span(),
+            "a stick is in one phone's port, and two benches writing it would overwrite each other's recovery package",
+        )
+        .then_some(config)
+    }
+
+    fn usb_shape(
+        &mut self,
+        path: &str,
+        usb: &RawUsb,
+        table_span: &Range<usize>,
+    ) -> Option<UsbConfig> {
         let empty = |text: &Spanned<String>| text.get_ref().trim().is_empty();
         match (&usb.image, &usb.device, &usb.size_mb) {
+            // Relative to the lab file, as the twin reads it: the stick the harness writes
+            // is the one the twin phone finds, whatever the current folder.
             (Some(image), None, None) if !empty(image) => Some(UsbConfig::ImageFile {
-                path: PathBuf::from(image.get_ref()),
+                path: self.base_dir.join(image.get_ref()),
             }),
             (None, Some(device), Some(size)) if !empty(device) && *size.get_ref() > 0 => {
                 Some(UsbConfig::BlockDevice {
@@ -975,6 +1115,17 @@ impl Checker<'_, '_> {
             );
             return None;
         };
+        if let Some(problem) = station_problem(&mac) {
+            self.problems.at(
+                &text.span(),
+                format!("{path}.mac"),
+                format!(
+                    "MAC {} is {problem}: a phone's MAC is the unicast address on its label",
+                    mac.colons()
+                ),
+            );
+            return None;
+        }
         if let Some(first) = self.seen.macs.get(&mac) {
             let first_name = self.bench_name(*first);
             self.problems.at(
@@ -1017,6 +1168,23 @@ impl Checker<'_, '_> {
                 return None;
             }
         };
+        let group = if ip.is_unspecified() {
+            Some("the unspecified address")
+        } else if ip.is_broadcast() {
+            Some("the broadcast address")
+        } else if ip.is_multicast() {
+            Some("a multicast address")
+        } else {
+            None
+        };
+        if let Some(group) = group {
+            self.problems.at(
+                &text.span(),
+                format!("{path}.ip"),
+                format!("IP {ip} is {group}: a phone's address is one host's (the one its DHCP reservation gives it)"),
+            );
+            return None;
+        }
         if let Some(first) = self.seen.ips.get(&ip) {
             let first_name = self.bench_name(*first);
             self.problems.at(
@@ -1041,13 +1209,16 @@ impl Checker<'_, '_> {
         let channel = *raw.channel.get_ref();
         let Some(board) = self.boards.get(board_name) else {
             if !broken.contains(board_name) {
-                let known: Vec<&str> = self.boards.keys().map(String::as_str).collect();
                 self.problems.at(
                     &raw.board.span(),
                     format!("{path}.board"),
                     format!(
                         "no relay board named `{board_name}` ({})",
-                        listing("relay boards", &known)
+                        listing(
+                            "relay boards",
+                            self.boards.keys().map(String::as_str),
+                            self.boards.len()
+                        )
                     ),
                 );
             }
@@ -1114,13 +1285,16 @@ impl Checker<'_, '_> {
             Some(info) => info.channels,
             None => {
                 if !raw.broken_actuators.contains(actuator_name) {
-                    let known: Vec<&str> = self.actuators.keys().map(String::as_str).collect();
                     self.problems.at(
                         &bench.actuator.span(),
                         format!("{path}.actuator"),
                         format!(
                             "no actuator named `{actuator_name}` ({})",
-                            listing("actuators", &known)
+                            listing(
+                                "actuators",
+                                self.actuators.keys().map(String::as_str),
+                                self.actuators.len()
+                            )
                         ),
                     );
                 }
@@ -1130,13 +1304,12 @@ impl Checker<'_, '_> {
         let keymap_name = bench.keymap.get_ref();
         let Some(keymap) = keymaps.get(keymap_name.as_str()) else {
             if !raw.broken_keymaps.contains(keymap_name) {
-                let known: Vec<&str> = keymaps.keys().copied().collect();
                 self.problems.at(
                     &bench.keymap.span(),
                     format!("{path}.keymap"),
                     format!(
                         "no keymap named `{keymap_name}` ({})",
-                        listing("keymaps", &known)
+                        listing("keymaps", keymaps.keys().copied(), keymaps.len())
                     ),
                 );
             }
@@ -1163,17 +1336,21 @@ impl Checker<'_, '_> {
         // Benches may share an actuator only on distinct channels: one output is one key of
         // one phone.
         let used: BTreeSet<u16> = keymap.bindings.iter().map(|b| b.channel).collect();
-        let earlier = self
-            .seen
-            .actuator_uses
-            .entry(actuator_name.clone())
-            .or_default();
-        let overlap = earlier.iter().find_map(|(other, other_used)| {
-            used.intersection(other_used)
-                .next()
-                .map(|channel| (*other, *channel))
-        });
-        earlier.push((index, used));
+        let mut overlap: Option<(usize, u16)> = None;
+        for channel in used {
+            let claim = (actuator_name.clone(), channel);
+            match self.seen.actuator_uses.get(&claim) {
+                Some(other) => {
+                    // The earliest bench it clashes with, at its lowest shared channel.
+                    if overlap.is_none_or(|(first, _)| *other < first) {
+                        overlap = Some((*other, channel));
+                    }
+                }
+                None => {
+                    self.seen.actuator_uses.insert(claim, index);
+                }
+            }
+        }
         if let Some((other, channel)) = overlap {
             let other_name = self.bench_name(other);
             self.problems.at(
@@ -1231,20 +1408,88 @@ impl Checker<'_, '_> {
 
     fn bench_name(&self, index: usize) -> String {
         self.seen
-            .bench_names
-            .iter()
-            .find(|(_, (i, _))| *i == index)
-            .map(|(name, _)| name.clone())
+            .bench_names_by_index
+            .get(&index)
+            .cloned()
             .unwrap_or_default()
+    }
+
+    /// A name that becomes a file name (a lease, a TFTP folder, a run folder's files):
+    /// non-empty, then in the one safe alphabet of `name.rs`.
+    fn file_name(&mut self, path: &str, text: &Spanned<String>, what: &str) -> bool {
+        if !self.non_empty(path, text, what) {
+            return false;
+        }
+        let Some(message) = unsafe_name_message(what, text.get_ref()) else {
+            return true;
+        };
+        self.problems.at(&text.span(), path, message);
+        false
+    }
+
+    /// The lab's name is shown, not used as a file name: one line of every report and
+    /// listing, so no control characters and no more than a name's length.
+    fn lab_name(&mut self, name: &Spanned<String>) -> bool {
+        if !self.non_empty("lab.name", name, "the lab's name") {
+            return false;
+        }
+        let text = name.get_ref();
+        let length = text.chars().count();
+        let problem = if let Some(c) = text.chars().find(|c| c.is_control()) {
+            format!(
+                "the lab's name holds the control character `{}`: it is one line of every report",
+                c.escape_debug()
+            )
+        } else if length > NAME_MAX_LEN {
+            format!(
+                "the lab's name has {length} characters, at most {NAME_MAX_LEN} fit a report's title"
+            )
+        } else {
+            return true;
+        };
+        self.problems.at(&name.span(), "lab.name", problem);
+        false
     }
 }
 
-/// `relay boards: `a`, `b`` or `no relay boards are defined`, for "does not exist" messages.
-fn listing(what: &str, names: &[&str]) -> String {
-    if names.is_empty() {
-        format!("no {what} are defined")
+/// A number as a message shows it: `1e-300`, not three hundred zeros.
+fn shown_number(value: f64) -> String {
+    let magnitude = value.abs();
+    if value.is_finite() && value != 0.0 && !(1e-4..1e6).contains(&magnitude) {
+        format!("{value:e}")
     } else {
-        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        format!("{value}")
+    }
+}
+
+/// Why a MAC cannot be one phone's own address, if it cannot: the phone's provisioning file
+/// and its DHCP reservation are keyed by it, and no phone sends from a group address.
+fn station_problem(mac: &Mac) -> Option<&'static str> {
+    if mac.0 == [0xff; 6] {
+        Some("the broadcast address")
+    } else if mac.0[0] & 0x01 != 0 {
+        Some("a multicast address (the lowest bit of its first byte is set)")
+    } else if mac.0 == [0; 6] {
+        Some("all zeros, no device's address")
+    } else {
+        None
+    }
+}
+
+/// `relay boards: `a`, `b`` or `no relay boards are defined`, for "does not exist" messages;
+/// past `MAX_LISTED_NAMES` names, how many more there are.
+fn listing<'n>(what: &str, names: impl Iterator<Item = &'n str>, total: usize) -> String {
+    if total == 0 {
+        return format!("no {what} are defined");
+    }
+    let quoted: Vec<String> = names
+        .take(MAX_LISTED_NAMES)
+        .map(|n| format!("`{n}`"))
+        .collect();
+    let more = total.saturating_sub(quoted.len());
+    if more == 0 {
         format!("{what}: {}", quoted.join(", "))
+    } else {
+        format!("{what}: {} and {more} more", quoted.join(", "))
     }
 }

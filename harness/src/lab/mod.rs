@@ -3,6 +3,7 @@
 
 mod check;
 pub mod model;
+pub mod name;
 pub mod raw;
 
 use std::path::Path;

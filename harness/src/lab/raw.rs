@@ -344,12 +344,12 @@ impl RawLab {
         for (key, value) in top.iter() {
             let name: &str = key.get_ref();
             match name {
-                "lab" => raw.lab = problems.deserialize(root, "lab", value),
-                "endpoints" => raw.endpoints = problems.deserialize(root, "endpoints", value),
-                "lab_faults" => raw.lab_faults = problems.deserialize(root, "lab_faults", value),
+                "lab" => raw.lab = problems.deserialize("lab", value),
+                "endpoints" => raw.endpoints = problems.deserialize("endpoints", value),
+                "lab_faults" => raw.lab_faults = problems.deserialize("lab_faults", value),
                 "relay_board" => {
                     for (index, span, entry) in entries(name, value, problems) {
-                        match problems.deserialize(root, &format!("relay_board[{index}]"), entry) {
+                        match problems.deserialize(&format!("relay_board[{index}]"), entry) {
                             Some(item) => raw.relay_boards.push(Indexed { index, span, item }),
                             None => raw.broken_boards.extend(entry_name(entry)),
                         }
@@ -357,7 +357,7 @@ impl RawLab {
                 }
                 "actuator" => {
                     for (index, span, entry) in entries(name, value, problems) {
-                        match problems.deserialize(root, &format!("actuator[{index}]"), entry) {
+                        match problems.deserialize(&format!("actuator[{index}]"), entry) {
                             Some(item) => raw.actuators.push(Indexed { index, span, item }),
                             None => raw.broken_actuators.extend(entry_name(entry)),
                         }
@@ -365,15 +365,14 @@ impl RawLab {
                 }
                 "bench" => {
                     for (index, span, entry) in entries(name, value, problems) {
-                        if let Some(item) =
-                            problems.deserialize(root, &format!("bench[{index}]"), entry)
+                        if let Some(item) = problems.deserialize(&format!("bench[{index}]"), entry)
                         {
                             raw.benches.push(Indexed { index, span, item });
                         }
                     }
                 }
-                "keymap" => raw.read_keymaps(root, value, problems),
-                "twin" => raw.twin = problems.deserialize(root, "twin", value),
+                "keymap" => raw.read_keymaps(value, problems),
+                "twin" => raw.twin = problems.deserialize("twin", value),
                 _ => problems.at(
                     &key.span(),
                     join_key("", name),
@@ -410,12 +409,7 @@ impl RawLab {
         raw
     }
 
-    fn read_keymaps(
-        &mut self,
-        root: &Spanned<DeValue<'_>>,
-        value: &Spanned<DeValue<'_>>,
-        problems: &mut FileProblems<'_>,
-    ) {
+    fn read_keymaps(&mut self, value: &Spanned<DeValue<'_>>, problems: &mut FileProblems<'_>) {
         let DeValue::Table(maps) = value.get_ref() else {
             problems.at(
                 &value.span(),
@@ -443,7 +437,7 @@ impl RawLab {
             let mut readable = true;
             for (key, channel) in lines.iter() {
                 let path = join_key(&map_path, key.get_ref());
-                match problems.deserialize::<u16>(root, &path, channel) {
+                match problems.deserialize::<u16>(&path, channel) {
                     Some(number) => keymap.bindings.push(RawKeyBinding {
                         key: key.get_ref().to_string(),
                         key_span: key.span(),

@@ -17,6 +17,7 @@ use super::raw::{
     RawScenario, RawStep, RawWait, STEP_ACTIONS,
 };
 use crate::config_error::{ConfigError, ConfigProblem, FileProblems};
+use crate::lab::name::unsafe_name_message;
 use crate::lab::raw::{Indexed, quoted_list};
 use crate::lab::{Key, Model};
 
@@ -28,6 +29,20 @@ pub const TAP_HOLD_MS_MAX: i64 = 60_000;
 
 /// The longest `wait`: an hour covers a firmware download and flash on a slow real phone.
 pub const WAIT_TIMEOUT_S_MAX: f64 = 3600.0;
+
+/// The longest `dial` string: the idle screen keeps 32 characters and drops the digits
+/// after them (the twin's BEHAVIOUR.md, K2), so a longer string cannot show anything more,
+/// and each digit costs a third of a second of key presses on a real rack.
+pub const DIAL_MAX_DIGITS: usize = 32;
+
+/// The longest password a scenario provisions or tries, in characters. The password is one
+/// value of one line of the phone's config file; longer than this it is a paste mistake,
+/// not something a person types on a phone's web page.
+pub const PASSWORD_MAX_CHARS: usize = 64;
+
+/// The longest firmware generation name (`current`, `below-min`, a drop's version): it is
+/// written into transcript lines and looked up in the model's manifest.
+pub const GENERATION_MAX_CHARS: usize = 64;
 
 /// Reads and checks the scenario file at `path`; its name is the file stem.
 pub fn load_file(path: &Path) -> Result<Scenario, ConfigError> {
@@ -93,9 +108,20 @@ pub fn parse(text: &str, source: &Path) -> Result<Scenario, ConfigError> {
     if name.is_none() {
         problems.whole_file("the file name must be UTF-8 text: it becomes the scenario's name");
     }
+    // The name becomes the snapshots' and the run folder's file names: checked before any
+    // of them is built.
+    let name = name.filter(|name| {
+        match unsafe_name_message("the scenario's name (its file name)", name) {
+            Some(message) => {
+                problems.whole_file(message);
+                false
+            }
+            None => true,
+        }
+    });
     let scenario = problems.parse_document().and_then(|document| {
         let raw = RawScenario::read(&document, &mut problems);
-        check(raw, source, name?, &mut problems)
+        check(raw, source, name, &mut problems)
     });
     problems.finish(scenario)
 }
@@ -104,7 +130,7 @@ pub fn parse(text: &str, source: &Path) -> Result<Scenario, ConfigError> {
 fn check(
     raw: RawScenario,
     source: &Path,
-    name: String,
+    name: Option<String>,
     problems: &mut FileProblems<'_>,
 ) -> Option<Scenario> {
     let start = 0..0;
@@ -148,7 +174,7 @@ fn check(
     }
     Some(Scenario {
         source: source.to_path_buf(),
-        name,
+        name: name?,
         summary: summary?,
         source_note: source_note?,
         models: models?,
@@ -214,7 +240,7 @@ fn check_models(problems: &mut FileProblems<'_>, models: Spanned<RawModels>) -> 
 }
 
 fn check_given(problems: &mut FileProblems<'_>, given: RawGiven) -> Option<Given> {
-    let firmware = non_empty(problems, "given.firmware", given.firmware);
+    let firmware = generation_name(problems, "given.firmware", &given.firmware);
     let admin_password = if given.admin_password.get_ref() == "random" {
         Some(AdminPassword::Random)
     } else if given.admin_password.get_ref().is_empty() {
@@ -224,8 +250,10 @@ fn check_given(problems: &mut FileProblems<'_>, given: RawGiven) -> Option<Given
             "expected \"random\" or the password to provision, found an empty password",
         );
         None
-    } else {
+    } else if password_fits(problems, "given.admin_password", &given.admin_password) {
         Some(AdminPassword::Literal(given.admin_password.into_inner()))
+    } else {
+        None
     };
     Some(Given {
         firmware: firmware?,
@@ -433,6 +461,17 @@ fn dial(problems: &mut FileProblems<'_>, path: &str, digits: &Spanned<String>) -
         );
         return None;
     }
+    let length = text.chars().count();
+    if length > DIAL_MAX_DIGITS {
+        problems.at(
+            &digits.span(),
+            path,
+            format!(
+                "{length} characters to dial, at most {DIAL_MAX_DIGITS}: the idle screen keeps {DIAL_MAX_DIGITS} and drops the rest"
+            ),
+        );
+        return None;
+    }
     let bad: BTreeSet<char> = text
         .chars()
         .filter(|c| Key::for_digit(*c).is_none())
@@ -501,9 +540,33 @@ fn login(problems: &mut FileProblems<'_>, path: &str, password: &Spanned<String>
             );
             return None;
         }
-        literal => LoginPassword::Literal(literal.to_string()),
+        literal if password_fits(problems, path, password) => {
+            LoginPassword::Literal(literal.to_string())
+        }
+        _ => return None,
     };
     Some(Step::Login { password })
+}
+
+/// A literal password fits one value of one config line: no control character (a newline
+/// would add lines of its own to the phone's config file) and at most `PASSWORD_MAX_CHARS`.
+fn password_fits(problems: &mut FileProblems<'_>, path: &str, password: &Spanned<String>) -> bool {
+    let text = password.get_ref();
+    let length = text.chars().count();
+    let problem = if let Some(c) = text.chars().find(|c| c.is_control()) {
+        format!(
+            "the password holds the control character `{}`: it is provisioned as one line of the phone's config file",
+            c.escape_debug()
+        )
+    } else if length > PASSWORD_MAX_CHARS {
+        format!(
+            "the password has {length} characters, at most {PASSWORD_MAX_CHARS} (one value of one line of the phone's config file)"
+        )
+    } else {
+        return true;
+    };
+    problems.at(&password.span(), path, problem);
+    false
 }
 
 /// The longest pause: a real boot with a key held takes well under this.
@@ -528,14 +591,22 @@ fn generation_name(
     name: &Spanned<String>,
 ) -> Option<String> {
     let text = name.get_ref().trim();
-    if !text.is_empty() {
+    let length = text.chars().count();
+    let problem = if text.is_empty() {
+        "a firmware generation name (e.g. `current`), found an empty string".to_string()
+    } else if let Some(c) = text.chars().find(|c| c.is_control()) {
+        format!(
+            "a firmware generation name holds the control character `{}`: it is written into transcript lines",
+            c.escape_debug()
+        )
+    } else if length > GENERATION_MAX_CHARS {
+        format!(
+            "a firmware generation name has {length} characters, at most {GENERATION_MAX_CHARS} (`current`, `below-min`, a drop's version)"
+        )
+    } else {
         return Some(text.to_string());
-    }
-    problems.at(
-        &name.span(),
-        path,
-        "a firmware generation name (e.g. `current`), found an empty string",
-    );
+    };
+    problems.at(&name.span(), path, problem);
     None
 }
 

@@ -293,16 +293,14 @@ impl RawScenario {
                 raw.present.insert(known);
             }
             match name {
-                "summary" => raw.summary = problems.deserialize(root, name, value),
-                "source" => raw.source = problems.deserialize(root, name, value),
-                "models" => raw.models = problems.deserialize(root, name, value),
-                "destructive" => raw.destructive = problems.deserialize(root, name, value),
-                "given" => raw.given = problems.deserialize(root, name, value),
+                "summary" => raw.summary = problems.deserialize(name, value),
+                "source" => raw.source = problems.deserialize(name, value),
+                "models" => raw.models = problems.deserialize(name, value),
+                "destructive" => raw.destructive = problems.deserialize(name, value),
+                "given" => raw.given = problems.deserialize(name, value),
                 "step" => {
                     for (index, span, entry) in entries(name, value, problems) {
-                        if let Some(item) =
-                            problems.deserialize(root, &format!("step[{index}]"), entry)
-                        {
+                        if let Some(item) = problems.deserialize(&format!("step[{index}]"), entry) {
                             raw.steps.push(Indexed { index, span, item });
                         }
                     }
