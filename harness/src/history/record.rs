@@ -96,6 +96,7 @@ pub fn record_run(
         ],
     )?;
     let run_row = tx.last_insert_rowid();
+    let mut stored = 0;
     {
         let mut case_stmt = tx.prepare(
             "INSERT INTO cases (run, scenario, model, bench, outcome, detail,
@@ -105,16 +106,23 @@ pub fn record_run(
         let mut firmware_stmt =
             tx.prepare("INSERT OR IGNORE INTO firmware_seen (case_id, version) VALUES (?1, ?2)")?;
         // A summary listing one case twice (a hand-edited folder) keeps the last listed.
-        let last_of = |i: usize, case: &crate::history::summary::RecordedCase| {
-            !run.cases[i + 1..].iter().any(|later| {
-                (&later.scenario, &later.model, &later.bench)
-                    == (&case.scenario, &case.model, &case.bench)
-            })
-        };
+        // By index of each key's last listing: linear, however many cases a summary has.
+        let last_listed: std::collections::HashMap<(&str, &str, &str), usize> = run
+            .cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ((c.scenario.as_str(), c.model.as_str(), c.bench.as_str()), i))
+            .collect();
         for (i, case) in run.cases.iter().enumerate() {
-            if !last_of(i, case) {
+            let key = (
+                case.scenario.as_str(),
+                case.model.as_str(),
+                case.bench.as_str(),
+            );
+            if last_listed.get(&key) != Some(&i) {
                 continue;
             }
+            stored += 1;
             case_stmt.execute(params![
                 run_row,
                 case.scenario,
@@ -153,7 +161,7 @@ pub fn record_run(
         host: run.host.clone(),
         run_id: run.run_id.clone(),
         status: run.status,
-        cases: run.cases.len(),
+        cases: stored,
         replaced,
     })
 }
@@ -227,6 +235,29 @@ mod tests {
             )
             .unwrap();
         assert_eq!(transcript, "b in r1\n");
+    }
+
+    #[test]
+    fn a_case_listed_twice_is_stored_once_as_last_listed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut conn = crate::history::open(&tmp.path().join("h.sqlite")).unwrap();
+        let dir = tmp.path().join("run");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("summary.json"),
+            r#"{"started_at": "2026-01-01T00:00:00Z", "cases": [
+                {"scenario": "a", "model": "T46G", "outcome": "fail"},
+                {"scenario": "b", "model": "T46G", "outcome": "pass"},
+                {"scenario": "a", "model": "T46G", "outcome": "pass"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(record_folder(&mut conn, &dir).unwrap().cases, 2);
+        let outcome: String = conn
+            .query_row("SELECT outcome FROM cases WHERE scenario = 'a'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(outcome, "pass");
     }
 
     #[test]
