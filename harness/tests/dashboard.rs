@@ -375,3 +375,54 @@ fn a_missing_or_foreign_database_is_a_startup_error() {
         "{error}"
     );
 }
+
+#[test]
+fn a_database_of_another_schema_is_refused_at_start_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    // Another program's database with a `runs` table of its own.
+    let foreign = dir.path().join("foreign.sqlite");
+    {
+        let conn = Connection::open(&foreign).unwrap();
+        conn.execute_batch("CREATE TABLE runs (id INTEGER PRIMARY KEY, note TEXT);")
+            .unwrap();
+    }
+    let error = harness::dashboard::Db::open(&foreign).err().unwrap();
+    let said = error.to_string();
+    assert!(said.contains("is not a harness history"), "{said}");
+    assert!(said.contains("its table `runs` has the columns"), "{said}");
+    assert!(said.contains(&foreign.display().to_string()), "{said}");
+    let conn = Connection::open(&foreign).unwrap();
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 1, "the dashboard created nothing in it");
+
+    // A history written by a newer harness.
+    let newer = History::new();
+    newer.run("r1", "virtual", "2026-01-02T06:00:00Z", "complete");
+    newer.conn.pragma_update(None, "user_version", 2).unwrap();
+    let error = harness::dashboard::Db::open(&newer.path).err().unwrap();
+    assert!(
+        error
+            .to_string()
+            .contains("written by a newer harness (schema version 2"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_history_from_before_the_version_was_recorded_is_served_as_it_is() {
+    let h = History::new();
+    let run = h.run("r1", "virtual", "2026-01-02T06:00:00Z", "complete");
+    h.case(run, "upgrade", "T46U", "pass", "ok");
+    h.conn.pragma_update(None, "user_version", 0).unwrap();
+    let base = serve(&h.path).await;
+    let (status, page) = get(&format!("{base}/runs/{run}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(select(&page, "table.matrix tbody td a").len(), 1);
+    let version: i64 = h
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 0, "the dashboard writes nothing");
+}

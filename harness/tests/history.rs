@@ -86,12 +86,23 @@ fn imported_folders_from_two_hosts_make_one_history() {
     assert!(import.status.success(), "{}", text(&import));
     let said = text(&import);
     assert_eq!(said.matches("complete run").count(), 3, "{said}");
-    // Importing again replaces, never duplicates.
+    // Importing again is refused, and with --replace replaces: never a duplicate.
     let again = harness(&["history", "import"], &[&a3, Path::new("--db"), &db]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     assert!(
-        text(&again).contains("replacing the one recorded before"),
+        text(&again).contains("is already in the history"),
         "{}",
         text(&again)
+    );
+    let replaced = harness(
+        &["history", "import", "--replace"],
+        &[&a3, Path::new("--db"), &db],
+    );
+    assert!(replaced.status.success(), "{}", text(&replaced));
+    assert!(
+        text(&replaced).contains("replacing the one recorded before"),
+        "{}",
+        text(&replaced)
     );
 
     let shown = harness(&["history", "--last", "5", "--db"], &[&db]);

@@ -248,3 +248,154 @@ fn a_config_error_leaves_a_complete_folder_and_history_is_optional() {
     );
     assert!(db.is_file(), "the night nothing ran is in the history too");
 }
+
+#[test]
+fn a_non_empty_out_folder_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("earlier-run");
+    std::fs::create_dir_all(out.join("transcripts")).unwrap();
+    std::fs::write(
+        out.join("transcripts/old.txt"),
+        "an earlier run's transcript",
+    )
+    .unwrap();
+    let db = dir.path().join("history.sqlite");
+    let run = Command::new(common::harness_exe())
+        .args(["run", "--history"])
+        .arg(&db)
+        .arg("--lab")
+        .arg(dir.path().join("missing.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the folder is not empty"), "{stderr}");
+    assert!(stderr.contains(&out.display().to_string()), "{stderr}");
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["transcripts"], "nothing written into it");
+    assert_eq!(
+        std::fs::read_to_string(out.join("transcripts/old.txt")).unwrap(),
+        "an earlier run's transcript"
+    );
+    assert!(!db.exists(), "nothing recorded");
+
+    // An empty folder is a run folder like an absent one.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = Command::new(common::harness_exe())
+        .args(["run", "--no-history", "--lab"])
+        .arg(dir.path().join("missing.toml"))
+        .arg("--out")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2), "the lab's config error");
+    assert_eq!(summary(&empty)["status"], "complete");
+}
+
+#[test]
+fn an_out_folder_whose_name_is_not_a_run_id_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("two words");
+    let run = Command::new(common::harness_exe())
+        .args(["run", "--no-history", "--lab"])
+        .arg(dir.path().join("missing.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("becomes the run id"), "{stderr}");
+    assert!(!out.exists());
+}
+
+/// Every file under `root`, relative.
+fn files_under(root: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn names_that_are_paths_never_leave_the_run_folder() {
+    use harness::outcome::Outcome;
+    use harness::report::{CaseReport, RunReport};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a/b/run");
+    let mut report = RunReport::new(dir.clone(), "lab.toml".into());
+    for (scenario, model, bench) in [
+        ("reset", "T46G", "x/../../../../PWNED"),
+        ("../../../PWNED", "T46G", "t46g"),
+        ("reset", "/tmp/PWNED", "t46g"),
+        (".hidden", "T46G", "t46g"),
+    ] {
+        report.cases.push(CaseReport {
+            scenario: scenario.into(),
+            model: model.into(),
+            bench: bench.into(),
+            outcome: Outcome::Fail,
+            detail: "-a\n+b\n".into(),
+            duration: Duration::from_secs(1),
+            transcript: "b\n".into(),
+            raw_transcript: "b\n".into(),
+            approval: None,
+            firmware_seen: vec![],
+            attempts: 1,
+            transcript_file: None,
+            diff_file: None,
+        });
+    }
+    harness::report::run_folder::finish(&mut report).unwrap();
+    let everything = files_under(tmp.path());
+    for file in &everything {
+        assert!(
+            file.starts_with("a/b/run/"),
+            "written outside: {everything:?}"
+        );
+    }
+    let names = files_under(&dir);
+    // Four cases, each a transcript, a raw transcript and a diff, all distinct, all flat
+    // in their folder and none hidden.
+    let per_case: Vec<&String> = names
+        .iter()
+        .filter(|n| n.starts_with("transcripts/") || n.starts_with("diffs/"))
+        .collect();
+    assert_eq!(per_case.len(), 12, "{names:?}");
+    for name in &per_case {
+        let file = name.split_once('/').unwrap().1;
+        assert!(!file.contains('/') && !file.starts_with('.'), "{name}");
+    }
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("transcripts/reset@T46G@x-..-..-..-..-PWNED-x")),
+        "the escaped name keeps what it can of the bench's: {names:?}"
+    );
+    // The summary names the escaped files.
+    for case in &report.cases {
+        let transcript = case.transcript_file.as_deref().unwrap();
+        assert!(dir.join(transcript).is_file(), "{transcript}");
+    }
+}

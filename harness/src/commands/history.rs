@@ -9,7 +9,9 @@ use crate::commands::Paths;
 use crate::history::queries::{
     BenchFaults, FlakyCase, RunSummary, bench_faults, flaky_cases, runs,
 };
-use crate::history::{HistoryError, open_for, record_folder};
+use crate::history::{
+    HistoryError, IfRecorded, import_folder, open_for, open_for_reading, record_folder,
+};
 use crate::outcome::exit_code;
 
 /// The arguments of `harness history`.
@@ -29,10 +31,16 @@ pub struct HistoryArgs {
 #[derive(clap::Subcommand, Debug)]
 pub enum HistoryAction {
     /// Record run folders (from this host or published by others) into the history. A
-    /// folder already recorded (same host and run id) is replaced.
+    /// folder is untrusted: links, special files, oversized files and bad fields are
+    /// refused, and a refused folder records nothing. A run already recorded (same host
+    /// and run id) is refused unless --replace is given.
     Import {
         #[arg(required = true, value_name = "RUNDIR")]
         dirs: Vec<PathBuf>,
+        /// Replace a run already recorded under the same host and run id (a folder
+        /// recorded while partial and again once complete, or imported again on purpose).
+        #[arg(long)]
+        replace: bool,
     },
 }
 
@@ -41,7 +49,15 @@ pub enum HistoryAction {
 pub fn execute(paths: &Paths, args: HistoryArgs) -> i32 {
     let db = args.db.unwrap_or_else(|| paths.history());
     let result = match args.action {
-        Some(HistoryAction::Import { dirs }) => import(&db, &dirs),
+        Some(HistoryAction::Import { dirs, replace }) => import(
+            &db,
+            &dirs,
+            if replace {
+                IfRecorded::Replace
+            } else {
+                IfRecorded::Refuse
+            },
+        ),
         None => show(&db, args.last).map(|text| {
             print!("{text}");
             exit_code::PASS
@@ -54,11 +70,11 @@ pub fn execute(paths: &Paths, args: HistoryArgs) -> i32 {
 }
 
 /// Records each folder; a bad folder is reported and the others still recorded.
-fn import(db: &Path, dirs: &[PathBuf]) -> Result<i32, HistoryError> {
+fn import(db: &Path, dirs: &[PathBuf], if_recorded: IfRecorded) -> Result<i32, HistoryError> {
     let mut conn = open_for(db)?;
     let mut code = exit_code::PASS;
     for dir in dirs {
-        match record_folder(&mut conn, dir) {
+        match import_folder(&mut conn, dir, if_recorded) {
             Ok(recorded) => println!(
                 "{}: {} run {} of {} ({} cases){}",
                 dir.display(),
@@ -86,7 +102,7 @@ pub fn show(db: &Path, last: u32) -> Result<String, HistoryError> {
     if !db.is_file() {
         return Err(HistoryError::Missing(db.to_path_buf()));
     }
-    let conn = open_for(db)?;
+    let conn = open_for_reading(db)?;
     let mut out = String::new();
     runs_table(&mut out, db, last, &runs(&conn, last as usize)?);
     flaky_list(&mut out, last, &flaky_cases(&conn, last)?);
@@ -191,8 +207,11 @@ fn faults_table(out: &mut String, last: u32, benches: &[BenchFaults]) {
     }
 }
 
-/// Records a finished run's folder into `db`. A failure is a warning in the log and on the
-/// console: the run's results stand, its exit code is not changed.
+/// Records a finished run's folder into `db`, as a first import: the folder was new (made
+/// from the time, or an empty `--out`), so a run already recorded under its name (the run
+/// id) is refused like any import, never silently replaced. A failure is a
+/// warning in the log and on the console: the run's results stand, its exit code is not
+/// changed.
 pub fn record_after_run(db: &Path, run_dir: &Path) {
     match open_for(db).and_then(|mut conn| record_folder(&mut conn, run_dir)) {
         Ok(recorded) => tracing::info!(

@@ -80,6 +80,11 @@ pub async fn execute(mut options: RunOptions, history: Option<PathBuf>) -> i32 {
         .out_dir
         .get_or_insert_with(crate::report::new_run_dir)
         .clone();
+    // Before the log or anything else touches the folder: an earlier run's folder is kept.
+    if let Err(e) = run_folder::check_out_dir(&run_dir) {
+        eprintln!("harness: {e}");
+        return crate::outcome::exit_code::CONFIG_ERROR;
+    }
     let log = logging::run_log();
     if let Err(e) = log.point_at(&run_dir.join("harness.log")) {
         eprintln!(

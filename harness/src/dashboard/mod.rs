@@ -17,6 +17,8 @@ use axum::Router;
 use axum::routing::get;
 use rusqlite::Connection;
 
+use crate::history::HistoryError;
+
 /// Why the dashboard could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DashboardError {
@@ -32,6 +34,10 @@ pub enum DashboardError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A database of another schema version or layout: refused at start, rather than
+    /// serving pages that each fail. The message says what to do.
+    #[error("cannot show the run history: {0}")]
+    History(#[source] HistoryError),
     #[error("the dashboard stopped serving: {0}")]
     Serve(#[source] std::io::Error),
 }
@@ -42,15 +48,16 @@ pub enum DashboardError {
 pub struct Db(Arc<Mutex<Connection>>);
 
 impl Db {
-    /// Opens an existing history database. A missing file is an error rather than a new
-    /// empty database: an empty dashboard would hide a wrong `--db`.
+    /// Opens an existing history database, checking its schema version and layout, and
+    /// writing nothing. A missing file is an error rather than a new empty database: an
+    /// empty dashboard would hide a wrong `--db`.
     pub fn open(path: &Path) -> Result<Db, DashboardError> {
         if !path.is_file() {
             return Err(DashboardError::NoHistory(path.to_path_buf()));
         }
-        let conn = crate::history::open(path).map_err(|source| DashboardError::Open {
-            path: path.to_path_buf(),
-            source,
+        let conn = crate::history::open_for_reading(path).map_err(|e| match e {
+            HistoryError::Open { path, source } => DashboardError::Open { path, source },
+            other => DashboardError::History(other),
         })?;
         Ok(Db(Arc::new(Mutex::new(conn))))
     }

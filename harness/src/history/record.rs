@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::history::HistoryError;
 use crate::history::summary::{RecordedRun, read_folder};
@@ -19,22 +19,65 @@ pub struct Recorded {
     pub replaced: bool,
 }
 
-/// Records the run folder `dir` (see [`record_run`]).
-pub fn record_folder(conn: &mut Connection, dir: &Path) -> Result<Recorded, HistoryError> {
-    let run = read_folder(dir)?;
-    record_run(conn, &run)
+/// What to do when the history already holds the (host, run id) of a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfRecorded {
+    /// Refuse, changing nothing: the default, so a forged or stale folder claiming a real
+    /// run's id cannot silently replace it.
+    Refuse,
+    /// Replace the recorded run (`harness history import --replace`): a folder recorded
+    /// while partial and again once complete, or re-imported on purpose.
+    Replace,
 }
 
-/// Records a run, replacing any run recorded before under the same `(host, run_id)`: a
-/// folder recorded while partial and again once complete, or imported twice, is one run.
-/// All or nothing: one transaction.
-pub fn record_run(conn: &mut Connection, run: &RecordedRun) -> Result<Recorded, HistoryError> {
-    let tx = conn.transaction()?;
-    // Cases, firmware and health go with their run (ON DELETE CASCADE).
-    let replaced = tx.execute(
-        "DELETE FROM runs WHERE host = ?1 AND run_id = ?2",
-        params![run.host, run.run_id],
-    )? > 0;
+/// Records the run folder `dir` as a first import: refused when its (host, run id) is
+/// already recorded. What `harness run` does with the folder it has just made.
+pub fn record_folder(conn: &mut Connection, dir: &Path) -> Result<Recorded, HistoryError> {
+    import_folder(conn, dir, IfRecorded::Refuse)
+}
+
+/// Records the run folder `dir` (see [`record_run`]).
+pub fn import_folder(
+    conn: &mut Connection,
+    dir: &Path,
+    if_recorded: IfRecorded,
+) -> Result<Recorded, HistoryError> {
+    let run = read_folder(dir)?;
+    record_run(conn, &run, if_recorded)
+}
+
+/// Records a run; a run recorded before under the same `(host, run_id)` is refused or
+/// replaced as `if_recorded` says. All or nothing: one transaction.
+pub fn record_run(
+    conn: &mut Connection,
+    run: &RecordedRun,
+    if_recorded: IfRecorded,
+) -> Result<Recorded, HistoryError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let existing: Option<(i64, i64)> = tx
+        .query_row(
+            "SELECT r.id, (SELECT count(*) FROM cases c WHERE c.run = r.id)
+             FROM runs r WHERE r.host = ?1 AND r.run_id = ?2",
+            params![run.host, run.run_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let replaced = match (existing, if_recorded) {
+        (None, _) => false,
+        (Some((_, cases)), IfRecorded::Refuse) => {
+            return Err(HistoryError::AlreadyRecorded {
+                dir: run.run_dir.clone(),
+                host: run.host.clone(),
+                run_id: run.run_id.clone(),
+                cases,
+            });
+        }
+        (Some((id, _)), IfRecorded::Replace) => {
+            // Cases, firmware and health go with their run (ON DELETE CASCADE).
+            tx.execute("DELETE FROM runs WHERE id = ?1", [id])?;
+            true
+        }
+    };
     tx.execute(
         "INSERT INTO runs (run_id, host, lab_name, started_at, duration_s, status, exit_code,
                            approval, run_dir, recorded_at)
@@ -53,6 +96,7 @@ pub fn record_run(conn: &mut Connection, run: &RecordedRun) -> Result<Recorded, 
         ],
     )?;
     let run_row = tx.last_insert_rowid();
+    let mut stored = 0;
     {
         let mut case_stmt = tx.prepare(
             "INSERT INTO cases (run, scenario, model, bench, outcome, detail,
@@ -62,16 +106,23 @@ pub fn record_run(conn: &mut Connection, run: &RecordedRun) -> Result<Recorded, 
         let mut firmware_stmt =
             tx.prepare("INSERT OR IGNORE INTO firmware_seen (case_id, version) VALUES (?1, ?2)")?;
         // A summary listing one case twice (a hand-edited folder) keeps the last listed.
-        let last_of = |i: usize, case: &crate::history::summary::RecordedCase| {
-            !run.cases[i + 1..].iter().any(|later| {
-                (&later.scenario, &later.model, &later.bench)
-                    == (&case.scenario, &case.model, &case.bench)
-            })
-        };
+        // By index of each key's last listing: linear, however many cases a summary has.
+        let last_listed: std::collections::HashMap<(&str, &str, &str), usize> = run
+            .cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ((c.scenario.as_str(), c.model.as_str(), c.bench.as_str()), i))
+            .collect();
         for (i, case) in run.cases.iter().enumerate() {
-            if !last_of(i, case) {
+            let key = (
+                case.scenario.as_str(),
+                case.model.as_str(),
+                case.bench.as_str(),
+            );
+            if last_listed.get(&key) != Some(&i) {
                 continue;
             }
+            stored += 1;
             case_stmt.execute(params![
                 run_row,
                 case.scenario,
@@ -110,7 +161,7 @@ pub fn record_run(conn: &mut Connection, run: &RecordedRun) -> Result<Recorded, 
         host: run.host.clone(),
         run_id: run.run_id.clone(),
         status: run.status,
-        cases: run.cases.len(),
+        cases: stored,
         replaced,
     })
 }
@@ -150,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn recording_a_folder_twice_keeps_one_run() {
+    fn recording_a_folder_twice_is_refused_unless_replacing() {
         let tmp = tempfile::tempdir().unwrap();
         let mut conn = crate::history::open(&tmp.path().join("h.sqlite")).unwrap();
         let dir = run_folder(
@@ -165,7 +216,13 @@ mod tests {
         let first = record_folder(&mut conn, &dir).unwrap();
         assert!(!first.replaced);
         assert_eq!(first.cases, 2);
-        let again = record_folder(&mut conn, &dir).unwrap();
+        let refused = record_folder(&mut conn, &dir).unwrap_err();
+        assert!(
+            matches!(refused, HistoryError::AlreadyRecorded { cases: 2, .. }),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("--replace"), "{refused}");
+        let again = import_folder(&mut conn, &dir, IfRecorded::Replace).unwrap();
         assert!(again.replaced);
         assert_eq!(count(&conn, "runs"), 1);
         assert_eq!(count(&conn, "cases"), 2);
@@ -178,6 +235,29 @@ mod tests {
             )
             .unwrap();
         assert_eq!(transcript, "b in r1\n");
+    }
+
+    #[test]
+    fn a_case_listed_twice_is_stored_once_as_last_listed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut conn = crate::history::open(&tmp.path().join("h.sqlite")).unwrap();
+        let dir = tmp.path().join("run");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("summary.json"),
+            r#"{"started_at": "2026-01-01T00:00:00Z", "cases": [
+                {"scenario": "a", "model": "T46G", "outcome": "fail"},
+                {"scenario": "b", "model": "T46G", "outcome": "pass"},
+                {"scenario": "a", "model": "T46G", "outcome": "pass"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(record_folder(&mut conn, &dir).unwrap().cases, 2);
+        let outcome: String = conn
+            .query_row("SELECT outcome FROM cases WHERE scenario = 'a'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(outcome, "pass");
     }
 
     #[test]
@@ -232,7 +312,7 @@ mod tests {
             vec![],
         );
         assert_eq!(finished, dir);
-        let recorded = record_folder(&mut conn, &dir).unwrap();
+        let recorded = import_folder(&mut conn, &dir, IfRecorded::Replace).unwrap();
         assert_eq!(
             (recorded.status, recorded.replaced),
             (RunStatus::Complete, true)
@@ -266,7 +346,8 @@ mod tests {
         );
         std::fs::write(
             dir.join("summary.json"),
-            r#"{"cases": [{"scenario": "a", "model": "T46G", "outcome": "exploded"}]}"#,
+            r#"{"started_at": "2026-01-01T00:00:00Z",
+                "cases": [{"scenario": "a", "model": "T46G", "outcome": "exploded"}]}"#,
         )
         .unwrap();
         let unknown = record_folder(&mut conn, &dir).unwrap_err();
@@ -286,7 +367,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("summary.json"),
-            r#"{"cases": [{"scenario": "a", "model": "T46G", "outcome": "pass"}]}"#,
+            r#"{"started_at": "2026-01-01T00:00:00Z",
+                "cases": [{"scenario": "a", "model": "T46G", "outcome": "pass"}]}"#,
         )
         .unwrap();
         let recorded = record_folder(&mut conn, &dir).unwrap();
@@ -303,7 +385,8 @@ mod tests {
         std::fs::write(tmp.path().join("secret"), "x").unwrap();
         std::fs::write(
             dir.join("summary.json"),
-            r#"{"cases": [{"scenario": "a", "model": "T46G", "outcome": "pass",
+            r#"{"started_at": "2026-01-01T00:00:00Z",
+                "cases": [{"scenario": "a", "model": "T46G", "outcome": "pass",
                  "transcript_file": "../secret"}]}"#,
         )
         .unwrap();
@@ -337,7 +420,7 @@ mod tests {
         assert_eq!(run.cases[0].duration_s, 2.0);
         assert_eq!(run.bench_health[0].state, crate::report::HealthState::Bad);
         let mut conn = crate::history::open(&tmp.path().join("h.sqlite")).unwrap();
-        record_run(&mut conn, &run).unwrap();
+        record_run(&mut conn, &run, IfRecorded::Refuse).unwrap();
         assert_eq!(count(&conn, "bench_health"), 1);
     }
 }

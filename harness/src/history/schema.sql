@@ -1,8 +1,8 @@
 -- The run history: one database per lab (or per team), fed by every run folder, local or
--- imported from another lab host. Applied at every open; each statement is idempotent.
--- A change that is not additive gets a new `user_version` and a migration in `mod.rs`.
-
-PRAGMA foreign_keys = ON;
+-- imported from another lab host. Schema version 1 (`PRAGMA user_version`, set by
+-- `version.rs` with this file, which must keep the tables listed there in step).
+-- Applied to a new database only; each statement is idempotent. A change gets a new
+-- version and a migration in `version.rs`. Foreign keys are turned on per connection.
 
 -- One run of the matrix on one host.
 CREATE TABLE IF NOT EXISTS runs (

@@ -2,16 +2,19 @@
 //! (`report::RunReport`, which is written, never read, by a run) and the transcripts its
 //! `summary.json` names.
 //!
-//! Tolerant on purpose: folders come from other lab hosts and older harnesses, so every
-//! field a summary may lack has a default, and only what the history cannot do without
-//! (the cases, and each case's name and outcome) is required.
+//! Tolerant of what is missing, strict about what is there: folders come from other lab
+//! hosts and older harnesses, so a field a summary may lack has a default, and only what
+//! the history cannot do without (the start, the cases, each case's name and outcome) is
+//! required; but every field present is checked before anything is recorded, since a
+//! folder from another host is untrusted input.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::history::HistoryError;
-use crate::outcome::Outcome;
+use crate::history::folder::{Folder, Refusal};
+use crate::history::validate;
 use crate::report::run_folder::SUMMARY_JSON;
 use crate::report::{HealthState, RunStatus};
 
@@ -23,6 +26,7 @@ pub struct RecordedRun {
     pub run_id: String,
     #[serde(default = "unknown_host")]
     pub host: String,
+    /// RFC 3339; rewritten as UTC `YYYY-MM-DDTHH:MM:SSZ` by [`read_folder`].
     #[serde(default)]
     pub started_at: String,
     /// A summary without a status predates partial folders, when `summary.json` was only
@@ -55,7 +59,7 @@ pub struct RecordedCase {
     pub model: String,
     #[serde(default)]
     pub bench: String,
-    /// An [`Outcome::word`], checked by [`read_folder`].
+    /// An [`Outcome::word`](crate::outcome::Outcome::word), checked by [`read_folder`].
     pub outcome: String,
     #[serde(default)]
     pub detail: String,
@@ -68,6 +72,9 @@ pub struct RecordedCase {
     pub firmware_seen: Vec<String>,
     #[serde(default)]
     pub transcript_file: Option<String>,
+    /// Not read (the diff is `detail`), but checked like every path a summary names.
+    #[serde(default)]
+    pub diff_file: Option<String>,
     /// The redacted transcript, read from `transcript_file`.
     #[serde(skip)]
     pub transcript: Option<String>,
@@ -100,28 +107,47 @@ fn one() -> u32 {
     1
 }
 
-/// Every outcome a case may have, as the summary spells it.
-const OUTCOMES: [Outcome; 6] = [
-    Outcome::Pass,
-    Outcome::Fail,
-    Outcome::LabFault,
-    Outcome::Skipped,
-    Outcome::ConfigError,
-    Outcome::Interrupted,
-];
+/// The cap on `summary.json`. A summary carries every case's diff or reason beside its
+/// names and counts: a few kB per case, so 16 MiB holds thousands of cases with long diffs,
+/// while parsing stays small next to what a lab host has.
+pub const MAX_SUMMARY_BYTES: u64 = 16 << 20;
 
-/// Reads the run folder `dir`: its `summary.json` and the transcripts it names.
+/// The cap on one transcript. The longest committed snapshot is about 3 kB; 1 MiB is
+/// hundreds of times that, and a transcript is stored and shown whole.
+pub const MAX_TRANSCRIPT_BYTES: u64 = 1 << 20;
+
+/// The cap on all transcripts of one folder together: they are held in memory until the
+/// folder's one transaction commits, so the sum is bounded too, not only each file.
+pub const MAX_FOLDER_TRANSCRIPT_BYTES: u64 = 128 << 20;
+
+/// Reads the run folder `dir`: its `summary.json`, checked field by field (see
+/// [`validate`](crate::history::validate)), and the transcripts it names. Nothing in the
+/// folder is trusted: no link is followed, only regular files are read, each read is
+/// capped (see [`folder`](crate::history::folder)).
 pub fn read_folder(dir: &Path) -> Result<RecordedRun, HistoryError> {
-    let file = dir.join(SUMMARY_JSON);
-    let text = std::fs::read_to_string(&file).map_err(|source| HistoryError::NoSummary {
+    let folder = Folder::open(dir).map_err(|source| HistoryError::NotAFolder {
         dir: dir.to_path_buf(),
         source,
     })?;
+    let bytes = folder
+        .read(SUMMARY_JSON, MAX_SUMMARY_BYTES, "a run summary")
+        .map_err(|problem| match problem {
+            Refusal::Missing => HistoryError::NoSummary {
+                dir: dir.to_path_buf(),
+                problem,
+            },
+            problem => HistoryError::Refused {
+                dir: dir.to_path_buf(),
+                file: SUMMARY_JSON.into(),
+                problem,
+            },
+        })?;
     let mut run: RecordedRun =
-        serde_json::from_str(&text).map_err(|source| HistoryError::MalformedSummary {
-            file: file.clone(),
+        serde_json::from_slice(&bytes).map_err(|source| HistoryError::MalformedSummary {
+            file: dir.join(SUMMARY_JSON),
             source,
         })?;
+    drop(bytes);
     run.run_dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     if run.run_id.is_empty() {
         run.run_id = run
@@ -130,30 +156,37 @@ pub fn read_folder(dir: &Path) -> Result<RecordedRun, HistoryError> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
     }
+    validate::run(&mut run, validate::now_s()).map_err(|bad| HistoryError::BadField {
+        dir: dir.to_path_buf(),
+        field: bad.field,
+        problem: bad.problem,
+    })?;
+    let mut budget = MAX_FOLDER_TRANSCRIPT_BYTES;
     for case in &mut run.cases {
-        if !OUTCOMES.iter().any(|o| o.word() == case.outcome) {
-            return Err(HistoryError::UnknownOutcome {
-                file,
-                case: format!("{}@{}", case.scenario, case.model),
-                outcome: case.outcome.clone(),
-            });
-        }
-        if let Some(relative) = &case.transcript_file {
-            let path = dir.join(relative);
-            // A summary from another host must not make the import read files elsewhere.
-            if !Path::new(relative)
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)))
-            {
-                return Err(HistoryError::Transcript {
-                    file: path,
-                    source: std::io::Error::other("the path leaves the run folder"),
-                });
-            }
-            let text = std::fs::read_to_string(&path)
-                .map_err(|source| HistoryError::Transcript { file: path, source })?;
-            case.transcript = Some(text);
-        }
+        let Some(relative) = &case.transcript_file else {
+            continue;
+        };
+        let refused = |problem| HistoryError::Refused {
+            dir: dir.to_path_buf(),
+            file: relative.clone(),
+            problem,
+        };
+        let cap = MAX_TRANSCRIPT_BYTES.min(budget);
+        let text =
+            folder
+                .read_text(relative, cap, "a transcript")
+                .map_err(|problem| match problem {
+                    Refusal::TooBig { size, .. } if cap < MAX_TRANSCRIPT_BYTES => {
+                        refused(Refusal::TooBig {
+                            size: MAX_FOLDER_TRANSCRIPT_BYTES - budget + size,
+                            cap: MAX_FOLDER_TRANSCRIPT_BYTES,
+                            what: "all transcripts of a folder together",
+                        })
+                    }
+                    problem => refused(problem),
+                })?;
+        budget -= text.len() as u64;
+        case.transcript = Some(text);
     }
     Ok(run)
 }

@@ -18,6 +18,109 @@ use crate::report::{CaseListener, CaseReport, RunReport, RunStatus, console, jun
 /// The summary a run folder is judged by: the history imports it.
 pub const SUMMARY_JSON: &str = "summary.json";
 
+/// The longest name (scenario, model, bench, run id) that goes into a file name as it is.
+/// Three of them, two `@` and `.raw.txt` stay well under the 255 bytes a file name may
+/// have on every file system a lab host uses.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Whether `name` may be used as a file name, or a part of one, as it is: ASCII letters,
+/// digits, `.`, `_`, `@` and `-` only, not starting with `.` (no `..`, no hidden file), not
+/// empty, at most [`MAX_NAME_LEN`] bytes. Bench, scenario and model names come from lab and
+/// scenario files, and run folders come from other hosts: a name that passes cannot hold a
+/// `/`, climb out of a folder, or surprise a shell.
+pub fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'))
+}
+
+/// `name` as a part of a file name: itself when [`is_safe_name`] (so the folders of
+/// ordinary runs read as before), otherwise an escaped form. The escape keeps what it can
+/// of the name for the reader (each other byte becomes `-`, a leading `.` too, cut to 32
+/// bytes) and appends a hash of the whole name, so two different unsafe names do not share
+/// a file. An empty name (a case without a bench) stays empty.
+pub fn file_name_part(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.is_empty() || is_safe_name(name) {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut kept: String = name
+        .bytes()
+        .take(32)
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-') {
+                char::from(b)
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if kept.starts_with('.') {
+        kept.replace_range(0..1, "-");
+    }
+    std::borrow::Cow::Owned(format!("{kept}-x{:016x}", fnv1a(name.as_bytes())))
+}
+
+/// FNV-1a, 64 bits: stable across builds and platforms (unlike `DefaultHasher`), which the
+/// escaped file names need so a folder reads the same on every host.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// `<scenario>@<MODEL>@<bench>` with each name passed through [`file_name_part`]: the base
+/// of a case's file names in the run folder. Never joined from the raw names.
+pub fn case_file_base(case: &CaseReport) -> String {
+    format!(
+        "{}@{}@{}",
+        file_name_part(&case.scenario),
+        file_name_part(&case.model),
+        file_name_part(&case.bench)
+    )
+}
+
+/// Checks the folder `harness run --out` names before anything runs: it must be absent or
+/// an empty folder (a folder holding an earlier run would mix two runs' transcripts and
+/// replace the earlier run in the history), and its name, which becomes the run id, must
+/// be a [safe name](is_safe_name). The message is for the console.
+pub fn check_out_dir(dir: &Path) -> Result<(), String> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !is_safe_name(&name) {
+        return Err(format!(
+            "--out {}: the folder's name becomes the run id, so it must be 1 to \
+             {MAX_NAME_LEN} of the characters A-Z a-z 0-9 . _ @ - and not start with `.`",
+            dir.display()
+        ));
+    }
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("--out {}: {e}", dir.display())),
+        Ok(meta) if !meta.is_dir() => Err(format!(
+            "--out {}: exists and is not a folder (give a new or empty folder)",
+            dir.display()
+        )),
+        Ok(_) => match std::fs::read_dir(dir).map(|mut entries| entries.next().is_none()) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!(
+                "--out {}: the folder is not empty (it may hold an earlier run, whose files \
+                 would mix with this one's); give a new or empty folder, or leave --out out \
+                 for a fresh folder under target/harness-runs/",
+                dir.display()
+            )),
+            Err(e) => Err(format!(
+                "--out {}: cannot list the folder: {e}",
+                dir.display()
+            )),
+        },
+    }
+}
+
 /// Writes `contents` to `path` atomically, and durably: the file is synced before the
 /// rename and the folder after it, so a power cut leaves the old file or the new one.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
@@ -49,7 +152,7 @@ fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::
 /// Writes a case's transcripts (when it has one) and its diff or reason (when it did not
 /// pass), and records their paths, relative to the run folder, in the case.
 pub fn write_case_files(dir: &Path, case: &mut CaseReport) -> std::io::Result<Vec<PathBuf>> {
-    let base = case.file_base();
+    let base = case_file_base(case);
     let mut written = Vec::new();
     if !case.transcript.is_empty() {
         let relative = format!("transcripts/{base}.txt");
@@ -164,7 +267,7 @@ impl CaseListener for RunFolder {
         if let Err(e) = self.add_case(case) {
             // The run goes on: its end writes the whole folder again.
             tracing::warn!(
-                case = %case.file_base(),
+                case = %case_file_base(case),
                 "cannot write the case into the run folder as the run goes (check the disk \
                  and the folder's permissions): {e}"
             );
@@ -253,6 +356,49 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn safe_names_pass_as_they_are_and_others_are_escaped_apart() {
+        for safe in ["tftp-recovery", "T46G", "t46g", "bench_2", "a@b", "x.y"] {
+            assert!(is_safe_name(safe), "{safe}");
+            assert_eq!(file_name_part(safe), safe);
+        }
+        assert_eq!(file_name_part(""), "", "a case without a bench");
+        let long = "a".repeat(MAX_NAME_LEN + 1);
+        for unsafe_name in [
+            "..", ".", ".hidden", "a/b", "../../x", "a b", "é", "a\0b", &long,
+        ] {
+            assert!(!is_safe_name(unsafe_name), "{unsafe_name}");
+            let part = file_name_part(unsafe_name);
+            assert!(is_safe_name(&part), "{unsafe_name} -> {part}");
+        }
+        assert_ne!(
+            file_name_part("a/b"),
+            file_name_part("a b"),
+            "distinct names stay apart"
+        );
+        assert_eq!(file_name_part("a/b"), file_name_part("a/b"), "and stable");
+    }
+
+    #[test]
+    fn the_out_folder_must_be_new_or_empty_with_a_safe_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(check_out_dir(&tmp.path().join("absent")).is_ok());
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(check_out_dir(&empty).is_ok());
+        std::fs::write(empty.join("x"), "").unwrap();
+        assert!(check_out_dir(&empty).unwrap_err().contains("not empty"));
+        let file = tmp.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(check_out_dir(&file).unwrap_err().contains("not a folder"));
+        assert!(
+            check_out_dir(&tmp.path().join("a b"))
+                .unwrap_err()
+                .contains("run id")
+        );
+        assert!(check_out_dir(Path::new("/")).is_err());
     }
 
     #[test]
