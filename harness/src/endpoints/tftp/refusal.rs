@@ -61,9 +61,15 @@ impl Refusal {
         packet::error(self.code(), &self.wire_text())
     }
 
-    /// Whether the refusal is the lab's failure rather than anything the client did.
+    /// Whether the refusal is the lab's failure or policy rather than anything the client
+    /// did wrong: no slot, no descriptor, or an option value RFC 2349 allows but this
+    /// server does not grant. A case whose phone is refused so tests nothing of its
+    /// firmware.
     pub fn is_lab_fault(&self) -> bool {
-        matches!(self, Refusal::Busy(_) | Refusal::OutOfFiles(_))
+        matches!(
+            self,
+            Refusal::Busy(_) | Refusal::OutOfFiles(_) | Refusal::Option(_)
+        )
     }
 }
 
