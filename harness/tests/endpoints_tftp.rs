@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use endpoints_support::*;
-use harness::endpoints::{EndpointEvent, Endpoints, TaggedEvent};
+use harness::endpoints::{EndpointEvent, Endpoints, TaggedEvent, TftpRequest};
 use harness::lab::Model;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
@@ -348,8 +348,12 @@ async fn hostile_requests_are_refused_while_a_long_transfer_runs() {
     assert_eq!(sha256(&again.data), expected);
 
     let mut seen = Vec::new();
+    let mut requests = Vec::new();
     for _ in 0..7 {
         let event = tftp_event(&mut events).await;
+        if let EndpointEvent::Tftp { request, .. } = &event.event {
+            requests.push(*request);
+        }
         let (bench, file, bytes, error) = tftp_fields(&event);
         seen.push((
             bench.map(str::to_owned),
@@ -368,7 +372,7 @@ async fn hostile_requests_are_refused_while_a_long_transfer_runs() {
             t46g.clone(),
             "T46G.rom".to_owned(),
             0,
-            Some("Permission denied (write request)".to_owned()),
+            Some("Permission denied".to_owned()),
         ),
         (
             t46g.clone(),
@@ -380,6 +384,9 @@ async fn hostile_requests_are_refused_while_a_long_transfer_runs() {
         (t46g, "T46G.rom".to_owned(), THREE_MB as u64, None),
     ];
     assert_eq!(seen, expected_events);
+    // The write request is reported as one, not as a refused read.
+    let (read, write) = (TftpRequest::Read, TftpRequest::Write);
+    assert_eq!(requests, [read, read, read, write, read, read, read]);
     endpoints.shutdown().await;
 }
 

@@ -13,6 +13,7 @@ pub mod trend;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::endpoints::HttpLimits;
 use axum::Router;
 use axum::routing::get;
 use rusqlite::Connection;
@@ -98,9 +99,19 @@ pub async fn serve(
     db_path: &Path,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DashboardError> {
+    serve_with_limits(listener, db_path, HttpLimits::default(), shutdown).await
+}
+
+/// `serve` within `limits`: idle and half-sent connections are closed, and connections
+/// beyond the caps are turned away, like every HTTP server of the harness.
+pub async fn serve_with_limits(
+    listener: tokio::net::TcpListener,
+    db_path: &Path,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DashboardError> {
     let db = Db::open(db_path)?;
-    axum::serve(listener, router(db))
-        .with_graceful_shutdown(shutdown)
+    crate::endpoints::http_limits::serve("dashboard", listener, router(db), limits, shutdown)
         .await
         .map_err(DashboardError::Serve)
 }

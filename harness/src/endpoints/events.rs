@@ -13,7 +13,27 @@ pub enum HttpServer {
     Foreign,
 }
 
-/// Something a phone did that an endpoint observed.
+/// What a TFTP request asked for: the server only reads, so a write is always refused, and
+/// the transcript must say which one was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TftpRequest {
+    /// RRQ: the phone reads a file.
+    Read,
+    /// WRQ: a client tried to write a file.
+    Write,
+}
+
+impl TftpRequest {
+    /// The word the transcript and the log use.
+    pub fn word(self) -> &'static str {
+        match self {
+            TftpRequest::Read => "read",
+            TftpRequest::Write => "write",
+        }
+    }
+}
+
+/// Something a phone did that an endpoint observed, or a lab server that failed it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EndpointEvent {
     /// An HTTP request, published after the answer was decided and before it is sent, so
@@ -67,12 +87,25 @@ pub enum EndpointEvent {
     Tftp {
         /// The phone's address.
         client: SocketAddr,
+        /// Whether the client asked to read or to write.
+        request: TftpRequest,
         /// The file name asked for.
         file: String,
         /// Bytes sent; 0 when refused.
         bytes: u64,
         /// `None` when served in full; else the TFTP error sent.
         error: Option<String>,
+    },
+    /// One of the lab's own servers failed a request of this client for a reason of the
+    /// lab (the process ran out of files, every transfer slot taken by others): whatever
+    /// the phone does next is no finding about its firmware, so the case is a lab fault.
+    LabFault {
+        /// The address whose request was failed.
+        client: SocketAddr,
+        /// Which server, e.g. `TFTP recovery server`.
+        server: &'static str,
+        /// What went wrong, in the words of the log.
+        why: String,
     },
 }
 
@@ -83,7 +116,18 @@ impl EndpointEvent {
             EndpointEvent::Http { client, .. }
             | EndpointEvent::Register { client, .. }
             | EndpointEvent::Syslog { client, .. }
-            | EndpointEvent::Tftp { client, .. } => *client,
+            | EndpointEvent::Tftp { client, .. }
+            | EndpointEvent::LabFault { client, .. } => *client,
+        }
+    }
+
+    /// For a lab-fault event: the reason a case of this client's bench ends as a lab fault.
+    pub fn lab_fault(&self) -> Option<String> {
+        match self {
+            EndpointEvent::LabFault { server, why, .. } => {
+                Some(format!("the lab's {server} failed: {why}"))
+            }
+            _ => None,
         }
     }
 }

@@ -7,13 +7,13 @@ pub mod directory;
 pub mod events;
 pub mod foreign;
 pub mod http_conn;
+pub mod http_limits;
 pub mod provisioning;
 pub mod registrar;
 pub mod sip_message;
 pub mod syslog;
 pub mod tftp;
 
-use std::future::IntoFuture;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,8 +29,9 @@ use crate::lab::Lab;
 
 pub use accounts::{Accounts, BenchAccount, FirmwareOffer};
 pub use directory::BenchDirectory;
-pub use events::{EndpointEvent, EventBus, HttpServer, TaggedEvent, event_bus};
-pub use tftp::{TftpError, TftpRecovery};
+pub use events::{EndpointEvent, EventBus, HttpServer, TaggedEvent, TftpRequest, event_bus};
+pub use http_limits::HttpLimits;
+pub use tftp::{TftpError, TftpRecovery, TransferLimits};
 
 /// How long `shutdown` lets a server finish what it is sending (a firmware download in
 /// flight) before cutting it off.
@@ -72,6 +73,16 @@ pub enum EndpointError {
     Tftp(#[from] TftpError),
 }
 
+/// What the servers an outsider can reach tolerate: connections and transfers at once,
+/// and how long an idle client keeps its place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointLimits {
+    /// Both provisioning servers.
+    pub http: HttpLimits,
+    /// The recovery TFTP server.
+    pub tftp: TransferLimits,
+}
+
 /// Where each server actually listens (port 0 in the lab file resolved to the real port).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoundAddrs {
@@ -105,6 +116,14 @@ impl Endpoints {
     /// Binds every server (port 0 = free port). A bind failure is an `EndpointError` that
     /// names the endpoint and address (the run treats it as a lab fault).
     pub async fn start(lab: &Lab) -> Result<Endpoints, EndpointError> {
+        Endpoints::start_with_limits(lab, EndpointLimits::default()).await
+    }
+
+    /// `start`, with `limits` instead of the defaults (tests use short timeouts).
+    pub async fn start_with_limits(
+        lab: &Lab,
+        limits: EndpointLimits,
+    ) -> Result<Endpoints, EndpointError> {
         let config = &lab.endpoints;
         let provisioning_listener = bind_tcp("provisioning", config.provisioning).await?;
         let foreign_listener =
@@ -113,7 +132,12 @@ impl Endpoints {
         let syslog_socket = bind_udp("syslog", config.syslog).await?;
         let bus = event_bus();
         let directory = Arc::new(BenchDirectory::new(lab));
-        let tftp = TftpRecovery::start(config.tftp, directory.clone(), bus.clone())?;
+        let tftp = TftpRecovery::start_with_limits(
+            config.tftp,
+            directory.clone(),
+            bus.clone(),
+            limits.tftp,
+        )?;
         let addrs = BoundAddrs {
             provisioning: local_addr("provisioning", config.provisioning, &provisioning_listener)?,
             foreign_provisioning: local_addr(
@@ -154,6 +178,7 @@ impl Endpoints {
                     "provisioning",
                     provisioning_listener,
                     provisioning,
+                    limits.http,
                     stopped.clone(),
                 ),
             ),
@@ -163,6 +188,7 @@ impl Endpoints {
                     "foreign provisioning",
                     foreign_listener,
                     foreign,
+                    limits.http,
                     stopped.clone(),
                 ),
             ),
@@ -308,16 +334,16 @@ fn spawn_http(
     endpoint: &'static str,
     listener: TcpListener,
     router: Router,
+    limits: HttpLimits,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let service = router.into_make_service_with_connect_info::<http_conn::Connection>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+    let shutdown = async move {
         let _ = stopped.wait_for(|stop| *stop).await;
-    });
+    };
     tokio::spawn(async move {
-        // axum keeps accepting through per-connection errors; an error here means the
-        // listener itself failed, which the run must hear about.
-        if let Err(error) = server.into_future().await {
+        // Per-connection errors are the connection's; an error here means the listener
+        // itself failed, which the run must hear about.
+        if let Err(error) = http_limits::serve(endpoint, listener, router, limits, shutdown).await {
             tracing::error!(endpoint, %error, "HTTP endpoint stopped on an error");
         }
     })

@@ -248,8 +248,10 @@ impl<'a, 'c> CaseSession<'a, 'c> {
             Some(end) => end,
             None => {
                 self.case.transcript.section("end");
-                self.case.drain_pending();
-                CaseEnd::Completed
+                match self.case.drain_pending() {
+                    Some(fault) => CaseEnd::LabFault(fault),
+                    None => CaseEnd::Completed,
+                }
             }
         };
         CaseRun {
@@ -664,6 +666,9 @@ impl Case<'_, '_> {
                     if tagged.bench.as_deref() != Some(self.rig.bench.name.as_str()) {
                         continue;
                     }
+                    if let Some(fault) = tagged.event.lab_fault() {
+                        return Err(Abort::Lab(fault));
+                    }
                     let hit = matches(what, &tagged.event, &self.rig.bench.mac.plain());
                     seen.push(tagged.event);
                     if hit {
@@ -680,13 +685,17 @@ impl Case<'_, '_> {
         }
     }
 
-    /// Events that arrived after the last wait (a scenario that ends on an action).
-    fn drain_pending(&mut self) {
+    /// Events that arrived after the last wait (a scenario that ends on an action); the
+    /// first lab fault among them, if any.
+    fn drain_pending(&mut self) -> Option<String> {
+        let mut fault = None;
         while let Ok(tagged) = self.events.try_recv() {
             if tagged.bench.as_deref() == Some(self.rig.bench.name.as_str()) {
                 self.transcript.event(&tagged.event);
+                fault = fault.or_else(|| tagged.event.lab_fault());
             }
         }
+        fault
     }
 }
 

@@ -124,11 +124,21 @@ pub fn describe(event: &EndpointEvent) -> String {
             severity, message, ..
         } => format!("syslog: <{severity}> {message}"),
         EndpointEvent::Tftp {
-            file, bytes, error, ..
-        } => match error {
-            None => format!("tftp: read {file} ({bytes} bytes)"),
-            Some(error) => format!("tftp: read {file} refused: {error}"),
-        },
+            request,
+            file,
+            bytes,
+            error,
+            ..
+        } => {
+            let request = request.word();
+            match error {
+                None => format!("tftp: {request} {file} ({bytes} bytes)"),
+                Some(error) => format!("tftp: {request} {file} refused: {error}"),
+            }
+        }
+        EndpointEvent::LabFault { .. } => {
+            format!("LAB FAULT: {}", event.lab_fault().unwrap_or_default())
+        }
     }
 }
 

@@ -1,190 +1,234 @@
-//! The async-tftp handler: read-only, every read resolved inside the folder of the bench
-//! the client is, and one event per transfer when it ends.
+//! What the server answers one datagram on its port: a transfer of a file inside the
+//! folder of the bench the client is, or a TFTP error. Read-only; bounded options; limited
+//! transfers at once. Every answer is decided here, without sending, so it can be checked
+//! on any bytes.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::pin::Pin;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use async_tftp::packet;
+use std::time::{Duration, Instant};
 
 use super::jail::{self, Refusal};
+use super::limits::{Admission, NoSlot, TransferLimits};
+use super::options;
+use super::packet;
+use super::refusal::out_of_files;
+use super::transfer::{Report, Transfer};
 use crate::endpoints::directory::{BenchDirectory, canonical_client};
-use crate::endpoints::events::{EndpointEvent, EventBus};
+use crate::endpoints::events::{EndpointEvent, EventBus, TftpRequest};
 
-/// Read-ahead per transfer: a few windows of the largest block, so a windowed transfer
-/// costs one read system call per several blocks.
-const READ_AHEAD_BYTES: usize = 128 * 1024;
+/// The server's name in lab-fault events and logs.
+pub const SERVER_NAME: &str = "TFTP recovery server";
 
-/// What the event of a transfer says when the transfer ended before the end of the file
-/// (the client stopped acknowledging, or the server was stopped).
-pub const ABORTED: &str = "transfer aborted";
+/// Refusals per client address logged and published per second; a flood beyond it is
+/// still answered, but counted instead of logged, so it cannot drown the log or overflow
+/// the event bus the running cases read.
+const REFUSALS_REPORTED_PER_S: u32 = 20;
 
-/// What the event of a refused write request says: the TFTP error text, and what was
-/// asked, since the transcript otherwise reads every TFTP event as a read.
-pub const WRITE_REFUSED: &str = "Permission denied (write request)";
+/// Lab faults per client address published per second: the first one ends the case of the
+/// client's bench, and counts of its own, so a flood of other refusals cannot hide it.
+const LAB_FAULTS_REPORTED_PER_S: u32 = 1;
+
+/// Client addresses whose refusal counts are kept at once (a spoofed flood from many
+/// addresses resets the counts instead of growing the table).
+const REFUSAL_COUNTERS_KEPT: usize = 1024;
+
+/// What the server does with one datagram.
+pub enum Answer {
+    /// Run this transfer (its file is open, its socket bound, its slot taken).
+    Serve(Box<Transfer>),
+    /// Send this ERROR packet back from the server's port.
+    Refuse(Vec<u8>),
+    /// Nothing: a client's ERROR packet, or a request retransmitted while its transfer runs.
+    Ignore,
+}
 
 /// Serves `<root>/<bench>/<name>` to the phone of `<bench>`, nothing else.
 pub struct RecoveryHandler {
     root: PathBuf,
     directory: Arc<BenchDirectory>,
     bus: EventBus,
+    admission: Admission,
+    reported: RefusalCounter,
+    faults_reported: RefusalCounter,
 }
 
 impl RecoveryHandler {
-    /// A handler for benches' folders under `root`, publishing on `bus`.
-    pub fn new(root: PathBuf, directory: Arc<BenchDirectory>, bus: EventBus) -> RecoveryHandler {
+    /// A handler for benches' folders under `root`, publishing on `bus`, running at most
+    /// what `limits` allow at once.
+    pub fn new(
+        root: PathBuf,
+        directory: Arc<BenchDirectory>,
+        bus: EventBus,
+        limits: TransferLimits,
+    ) -> RecoveryHandler {
         RecoveryHandler {
             root,
             directory,
             bus,
+            admission: Admission::new(limits),
+            reported: RefusalCounter::new(REFUSALS_REPORTED_PER_S),
+            faults_reported: RefusalCounter::new(LAB_FAULTS_REPORTED_PER_S),
         }
     }
 
-    fn refuse(&self, client: SocketAddr, file: &str, refusal: &Refusal, text: &str) {
+    /// Transfers running now (each holds one file and one socket).
+    pub fn running(&self) -> usize {
+        self.admission.running()
+    }
+
+    /// Decides the answer to `datagram` from `peer`. A transfer's socket is bound on
+    /// `local_ip`, the address the client reached.
+    pub fn answer(&mut self, peer: SocketAddr, local_ip: IpAddr, datagram: &[u8]) -> Answer {
+        let client = canonical_client(peer);
+        if packet::is_error(datagram) {
+            tracing::debug!(%client, "TFTP error packet on the server port: ignored");
+            return Answer::Ignore;
+        }
+        let request = match packet::parse_request(datagram) {
+            Ok(request) => request,
+            Err(malformed) => {
+                if self.reported.allow(client.ip()) {
+                    tracing::info!(%client, %malformed, "TFTP datagram refused: no request");
+                }
+                return Answer::Refuse(Refusal::Malformed(malformed.to_string()).to_packet());
+            }
+        };
+        let kind = request.kind;
+        let file = request.file.clone();
+        match self.serve(peer, client, local_ip, request) {
+            Ok(answer) => answer,
+            Err(refusal) => {
+                self.refused(client, kind, &file, &refusal);
+                Answer::Refuse(refusal.to_packet())
+            }
+        }
+    }
+
+    fn serve(
+        &mut self,
+        peer: SocketAddr,
+        client: SocketAddr,
+        local_ip: IpAddr,
+        request: packet::Request,
+    ) -> Result<Answer, Refusal> {
+        if request.kind == TftpRequest::Write {
+            return Err(Refusal::AccessViolation(format!(
+                "{:?}: the server is read-only",
+                request.file
+            )));
+        }
+        let Some(bench) = self.directory.bench_at(client.ip()) else {
+            return Err(Refusal::NotFound(format!(
+                "{:?}: {} is no bench of the lab (check the bench's `ip` in the lab file)",
+                request.file,
+                client.ip()
+            )));
+        };
+        let granted = options::negotiate(&request.options)?;
+        // The slot is taken before any descriptor is opened: over the limits, a request
+        // costs nothing but its answer.
+        let slot = match self.admission.admit(peer) {
+            Ok(slot) => slot,
+            Err(NoSlot::Duplicate) => return Ok(Answer::Ignore),
+            Err(NoSlot::Busy(refusal)) => return Err(refusal),
+        };
+        let opened = jail::open_inside(&self.root.join(bench), &request.file)?;
+        let socket = std::net::UdpSocket::bind((local_ip, 0)).map_err(|error| {
+            if out_of_files(&error) {
+                Refusal::OutOfFiles(format!("transfer socket: {error}"))
+            } else {
+                Refusal::Busy(format!("no transfer socket: {error}"))
+            }
+        })?;
+        tracing::debug!(%client, file = request.file, path = %opened.path.display(), ?granted, "TFTP read starts");
+        let report = Report::new(
+            client,
+            request.file,
+            self.directory.clone(),
+            self.bus.clone(),
+        );
+        Ok(Answer::Serve(Box::new(Transfer::new(
+            socket, peer, opened, granted, report, slot,
+        ))))
+    }
+
+    /// Logs and publishes a refusal (within the per-client budget); a refusal that is the
+    /// lab's failure is also published as a lab fault of the client's bench.
+    fn refused(&mut self, client: SocketAddr, kind: TftpRequest, file: &str, refusal: &Refusal) {
+        let request = kind.word();
+        if refusal.is_lab_fault() && self.faults_reported.allow(client.ip()) {
+            tracing::warn!(%client, file, %refusal, "TFTP {request} request refused: the lab's fault");
+            self.directory.publish(
+                &self.bus,
+                EndpointEvent::LabFault {
+                    client,
+                    server: SERVER_NAME,
+                    why: format!("{request} of {file:?} refused: {refusal}"),
+                },
+            );
+        }
+        if !self.reported.allow(client.ip()) {
+            return;
+        }
+        tracing::info!(%client, file, %refusal, "TFTP {request} request refused");
         self.directory.publish(
             &self.bus,
             EndpointEvent::Tftp {
                 client,
+                request: kind,
                 file: file.to_owned(),
                 bytes: 0,
-                error: Some(text.to_owned()),
+                error: Some(refusal.wire_text()),
             },
         );
-        tracing::info!(%client, file, %refusal, "TFTP request refused");
-    }
-
-    fn open(&self, client: SocketAddr, file: &str) -> Result<jail::Opened, Refusal> {
-        let Some(bench) = self.directory.bench_at(client.ip()) else {
-            tracing::warn!(
-                %client,
-                file,
-                "TFTP read from an address that is no bench of the lab: refused (check the \
-                 bench's `ip` in the lab file)"
-            );
-            return Err(Refusal::NotFound(format!(
-                "{file:?}: {} is no bench",
-                client.ip()
-            )));
-        };
-        jail::open_inside(&self.root.join(bench), file)
     }
 }
 
-impl async_tftp::server::Handler for RecoveryHandler {
-    type Reader = TransferReader;
-    type Writer = futures::io::Sink;
+/// Refusals reported per client address in the current second.
+#[derive(Debug)]
+struct RefusalCounter {
+    budget: u32,
+    second: Option<Instant>,
+    counts: HashMap<IpAddr, u32>,
+    suppressed: u64,
+}
 
-    async fn read_req_open(
-        &mut self,
-        client: &SocketAddr,
-        path: &Path,
-    ) -> Result<(TransferReader, Option<u64>), packet::Error> {
-        let client = canonical_client(*client);
-        // async-tftp hands the name over as it was in the request (a UTF-8 string).
-        let file = path.to_string_lossy().into_owned();
-        match self.open(client, &file) {
-            Ok(opened) => {
-                tracing::debug!(%client, file, path = %opened.path.display(), "TFTP read");
-                let size_bytes = opened.size_bytes;
-                let reader = TransferReader {
-                    source: BufReader::with_capacity(READ_AHEAD_BYTES, opened.file),
-                    read_bytes: 0,
-                    at_end: false,
-                    report: Report {
-                        client,
-                        file,
-                        directory: self.directory.clone(),
-                        bus: self.bus.clone(),
-                    },
-                };
-                Ok((reader, Some(size_bytes)))
-            }
-            Err(refusal) => {
-                self.refuse(client, &file, &refusal, refusal.wire_text());
-                Err(refusal.to_packet())
-            }
+impl RefusalCounter {
+    fn new(budget: u32) -> RefusalCounter {
+        RefusalCounter {
+            budget,
+            second: None,
+            counts: HashMap::new(),
+            suppressed: 0,
         }
     }
 
-    async fn write_req_open(
-        &mut self,
-        client: &SocketAddr,
-        path: &Path,
-        _size: Option<u64>,
-    ) -> Result<futures::io::Sink, packet::Error> {
-        let client = canonical_client(*client);
-        let file = path.to_string_lossy().into_owned();
-        let refusal = Refusal::AccessViolation(format!("{file:?}: write not supported"));
-        self.refuse(client, &file, &refusal, WRITE_REFUSED);
-        Err(refusal.to_packet())
-    }
-}
-
-/// Who to tell when a transfer ends.
-struct Report {
-    client: SocketAddr,
-    file: String,
-    directory: Arc<BenchDirectory>,
-    bus: EventBus,
-}
-
-/// The file of one transfer. async-tftp drops it when the transfer is over (last block
-/// acknowledged, retries exhausted, or the server stopped), which is when the event is
-/// published.
-///
-/// Reads are plain blocking reads: the staged files are local copies or hard links in the
-/// endpoints' own temp folder, so they come from the page cache in microseconds, and a
-/// thread-pool hop per block (what `blocking::Unblock` does) would cost more than the read.
-pub struct TransferReader {
-    source: BufReader<File>,
-    read_bytes: u64,
-    at_end: bool,
-    report: Report,
-}
-
-impl futures::io::AsyncRead for TransferReader {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let result = this.source.read(buf);
-        if let Ok(len) = result {
-            this.read_bytes += len as u64;
-            if len == 0 && !buf.is_empty() {
-                this.at_end = true;
+    /// Whether a refusal of `ip` is still within its budget for this second.
+    fn allow(&mut self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let new_second = self
+            .second
+            .is_none_or(|start| now.duration_since(start) >= Duration::from_secs(1));
+        if new_second || self.counts.len() >= REFUSAL_COUNTERS_KEPT {
+            if self.suppressed > 0 {
+                tracing::warn!(
+                    refusals = self.suppressed,
+                    "TFTP refusals answered but not logged (a flood)"
+                );
             }
+            self.second = Some(now);
+            self.counts.clear();
+            self.suppressed = 0;
         }
-        Poll::Ready(result)
-    }
-}
-
-impl Drop for TransferReader {
-    fn drop(&mut self) {
-        // The whole file was read: async-tftp reads the last block only after every
-        // earlier one was acknowledged, so at most the final window was still in flight.
-        let error = (!self.at_end).then(|| ABORTED.to_owned());
-        if let Some(error) = &error {
-            tracing::warn!(
-                client = %self.report.client,
-                file = self.report.file,
-                bytes = self.read_bytes,
-                "TFTP {error}: the client stopped acknowledging (or the server stopped)"
-            );
+        let count = self.counts.entry(ip).or_default();
+        *count += 1;
+        if *count > self.budget {
+            self.suppressed += 1;
+            false
+        } else {
+            true
         }
-        self.report.directory.publish(
-            &self.report.bus,
-            EndpointEvent::Tftp {
-                client: self.report.client,
-                file: std::mem::take(&mut self.report.file),
-                bytes: self.read_bytes,
-                error,
-            },
-        );
     }
 }

@@ -8,38 +8,8 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-/// Why a request was not served. Each maps onto one TFTP error code, so a client sees
-/// the same class of refusal a standard server would send.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// Nothing by that name in the bench's folder (or the client is no bench, or nothing
-    /// was staged for it): TFTP code 1.
-    #[error("file not found: {0}")]
-    NotFound(String),
-    /// The name or the path it resolves to leaves the bench's folder, or the request wants
-    /// to write: TFTP code 2.
-    #[error("access violation: {0}")]
-    AccessViolation(String),
-}
-
-impl Refusal {
-    /// The TFTP error sent for this refusal.
-    pub fn to_packet(&self) -> async_tftp::packet::Error {
-        match self {
-            Refusal::NotFound(_) => async_tftp::packet::Error::FileNotFound,
-            Refusal::AccessViolation(_) => async_tftp::packet::Error::PermissionDenied,
-        }
-    }
-
-    /// The text of the TFTP error packet, as the client reads it (and as the event
-    /// records it).
-    pub fn wire_text(&self) -> &'static str {
-        match self {
-            Refusal::NotFound(_) => "File not found",
-            Refusal::AccessViolation(_) => "Permission denied",
-        }
-    }
-}
+pub use super::refusal::Refusal;
+use super::refusal::out_of_files;
 
 /// Checks a requested name before it touches the file system: relative, `/`-separated
 /// plain segments only.
@@ -87,6 +57,12 @@ pub fn open_inside(folder: &Path, name: &str) -> Result<Opened, Refusal> {
         Ok(path) => path,
         // No folder: nothing was staged for this bench.
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(not_found()),
+        Err(error) if out_of_files(&error) => {
+            return Err(Refusal::OutOfFiles(format!(
+                "{}: {error}",
+                folder.display()
+            )));
+        }
         Err(error) => {
             return Err(Refusal::AccessViolation(format!(
                 "bench folder {}: {error}",
@@ -98,6 +74,9 @@ pub fn open_inside(folder: &Path, name: &str) -> Result<Opened, Refusal> {
         Ok(path) => path,
         // A dangling symlink is "not found" whatever it pointed at: nothing is disclosed.
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(not_found()),
+        Err(error) if out_of_files(&error) => {
+            return Err(Refusal::OutOfFiles(format!("{name:?}: {error}")));
+        }
         Err(error) => return Err(Refusal::AccessViolation(format!("{name:?}: {error}"))),
     };
     if !canonical.starts_with(&canonical_folder) || canonical == canonical_folder {
@@ -115,6 +94,9 @@ pub fn open_inside(folder: &Path, name: &str) -> Result<Opened, Refusal> {
         .open(&canonical)
         .map_err(|error| match error.kind() {
             io::ErrorKind::NotFound => not_found(),
+            _ if out_of_files(&error) => {
+                Refusal::OutOfFiles(format!("{}: {error}", canonical.display()))
+            }
             _ => Refusal::AccessViolation(format!("{}: {error}", canonical.display())),
         })?;
     let metadata = file

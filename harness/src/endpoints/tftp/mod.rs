@@ -1,10 +1,21 @@
-//! The recovery TFTP server (async-tftp): read-only, one folder per bench, each read
-//! resolved inside the folder of the bench the client is, so two benches of one model can
-//! recover different generations at once. Publishes one `EndpointEvent::Tftp` per transfer.
+//! The recovery TFTP server: read-only, one folder per bench, each read resolved inside the
+//! folder of the bench the client is, so two benches of one model can recover different
+//! generations at once. Publishes one `EndpointEvent::Tftp` per transfer or refusal.
+//!
+//! Written for this lab rather than taken from a crate, because an outsider reaches it:
+//! the `timeout` option is bounded (`options`), transfers at once are limited in total and
+//! per client (`limits`), a client's ERROR ends its transfer at once and an abandoned one
+//! ends after `MAX_SEND_RETRIES` (`transfer`), and running out of file descriptors is
+//! published as a lab fault of the bench (`handler`).
 
 pub mod handler;
 pub mod jail;
+pub mod limits;
+pub mod options;
+pub mod packet;
+pub mod refusal;
 pub mod stage;
+pub mod transfer;
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -13,30 +24,20 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use async_tftp::server::TftpServerBuilder;
-use futures::channel::oneshot;
-use futures::future::{self, Either};
+use tokio::sync::oneshot;
 
 use super::directory::BenchDirectory;
 use super::events::EventBus;
-use handler::RecoveryHandler;
+use handler::{Answer, RecoveryHandler};
+pub use limits::{MAX_TRANSFERS, MAX_TRANSFERS_PER_CLIENT, TransferLimits};
+pub use options::{
+    BLOCK_SIZE_LIMIT, MAX_CLIENT_TIMEOUT_S, RETRANSMIT_TIMEOUT_S, WINDOW_SIZE_LIMIT,
+};
+pub use transfer::MAX_SEND_RETRIES;
 
-/// Retransmission timeout for clients that send no `timeout` option (RFC 1350 lock-step
-/// bootloaders). A LAN answers in well under a millisecond; a duplicate block after a slow
-/// ACK is harmless (the client acknowledges it again).
-pub const RETRANSMIT_TIMEOUT_S: u64 = 1;
-
-/// Retransmissions of one window before a transfer is dropped. async-tftp ignores a
-/// client's ERROR packet (upstream issue 18), so an aborted transfer ends only when these
-/// run out: with the 1 s timeout it ends about 9 s after the client gave up.
-pub const MAX_SEND_RETRIES: u32 = 8;
-
-/// Largest block granted: U-Boot's 1468 fills a 1500-byte Ethernet frame, and a bootloader
-/// without IP reassembly never receives a larger one.
-pub const BLOCK_SIZE_LIMIT: u16 = 1468;
-
-/// Largest window granted (RFC 7440): bounds the blocks held in memory per transfer.
-pub const WINDOW_SIZE_LIMIT: u16 = 64;
+/// How long the server waits after its socket failed (out of files, say) before reading
+/// it again, so a persistent failure does not spin.
+const SOCKET_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// Why the TFTP server did not start.
 #[derive(Debug, thiserror::Error)]
@@ -86,16 +87,25 @@ pub struct TftpRecovery {
 
 impl TftpRecovery {
     /// Binds `bind` (port 0 = a free port) and serves `<temp root>/<bench>/` to each bench
-    /// of `directory`, publishing on `bus`.
-    ///
-    /// The server runs on a thread of its own under `async_io::block_on`: async-tftp
-    /// brings its own reactor and executor, and driving them there measured faster than
-    /// polling its future from tokio (which adds a hop to async-io's reactor thread per
-    /// packet).
+    /// of `directory`, publishing on `bus`, within the default `TransferLimits`.
     pub fn start(
         bind: SocketAddr,
         directory: Arc<BenchDirectory>,
         bus: EventBus,
+    ) -> Result<TftpRecovery, TftpError> {
+        TftpRecovery::start_with_limits(bind, directory, bus, TransferLimits::default())
+    }
+
+    /// `start`, running at most what `limits` allow at once.
+    ///
+    /// The server runs on a thread of its own with a single-threaded runtime: transfers
+    /// are I/O on local sockets and page-cache reads, and a thread of its own keeps them
+    /// apart from the scenario engine's work and lets `stop` join it from any context.
+    pub fn start_with_limits(
+        bind: SocketAddr,
+        directory: Arc<BenchDirectory>,
+        bus: EventBus,
+        limits: TransferLimits,
     ) -> Result<TftpRecovery, TftpError> {
         let root = tempfile::Builder::new()
             .prefix("harness-tftp-")
@@ -106,45 +116,39 @@ impl TftpRecovery {
         let addr = socket
             .local_addr()
             .map_err(|source| TftpError::Bind { addr: bind, source })?;
-        let builder = TftpServerBuilder::with_handler(RecoveryHandler::new(
-            root.path().to_path_buf(),
-            directory,
-            bus,
-        ))
-        .std_socket(socket)
-        .map_err(|error| TftpError::Bind {
-            addr: bind,
-            source: io::Error::other(error),
-        })?
-        .timeout(Duration::from_secs(RETRANSMIT_TIMEOUT_S))
-        .max_send_retries(MAX_SEND_RETRIES)
-        .block_size_limit(BLOCK_SIZE_LIMIT)
-        .window_size_limit(WINDOW_SIZE_LIMIT);
+        socket
+            .set_nonblocking(true)
+            .map_err(|source| TftpError::Bind { addr: bind, source })?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| TftpError::Thread { source })?;
+        let handler = RecoveryHandler::new(root.path().to_path_buf(), directory, bus, limits);
 
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("tftp-recovery".into())
             .spawn(move || {
-                async_io::block_on(async move {
-                    let server = match builder.build().await {
-                        Ok(server) => server,
+                runtime.block_on(async move {
+                    let socket = match tokio::net::UdpSocket::from_std(socket) {
+                        Ok(socket) => socket,
                         Err(error) => {
                             tracing::error!(%addr, %error, "TFTP recovery server cannot start");
                             return;
                         }
                     };
-                    // Whichever ends first: the stop signal (or its sender dropped), or
-                    // the server failing on its socket.
-                    match future::select(Box::pin(server.serve()), stopped).await {
-                        Either::Left((Err(error), _)) => {
-                            tracing::error!(%addr, %error, "TFTP recovery server stopped on an error")
-                        }
-                        Either::Left((Ok(()), _)) | Either::Right(_) => {}
+                    tokio::select! {
+                        () = serve(socket, handler) => {}
+                        // The stop signal, or its sender dropped.
+                        _ = stopped => {}
                     }
                 });
+                // Dropping the runtime drops every transfer still running: each releases
+                // its file, socket and slot, and its event says `transfer aborted`.
+                drop(runtime);
             })
             .map_err(|source| TftpError::Thread { source })?;
-        tracing::info!(%addr, root = %root.path().display(), "TFTP recovery server listening");
+        tracing::info!(%addr, root = %root.path().display(), ?limits, "TFTP recovery server listening");
         Ok(TftpRecovery {
             addr,
             stop: Some(stop),
@@ -185,5 +189,37 @@ impl TftpRecovery {
 impl Drop for TftpRecovery {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Answers every datagram on the server's port; each accepted read runs as a task of its
+/// own. Never returns: a socket error is logged and the server reads on.
+async fn serve(socket: tokio::net::UdpSocket, mut handler: RecoveryHandler) {
+    let local_ip = socket
+        .local_addr()
+        .map(|addr| addr.ip())
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    let mut buffer = [0u8; packet::MAX_DATAGRAM_BYTES];
+    loop {
+        let (len, peer) = match socket.recv_from(&mut buffer).await {
+            Ok(received) => received,
+            Err(error) => {
+                tracing::warn!(%error, "TFTP recovery server cannot read its socket");
+                tokio::time::sleep(SOCKET_ERROR_PAUSE).await;
+                continue;
+            }
+        };
+        match handler.answer(peer, local_ip, &buffer[..len]) {
+            Answer::Serve(transfer) => {
+                tokio::spawn(transfer.run());
+            }
+            Answer::Refuse(error) => {
+                // Best effort: a refused client that cannot be told times out instead.
+                if let Err(send_error) = socket.send_to(&error, peer).await {
+                    tracing::debug!(%peer, %send_error, "TFTP error packet not sent");
+                }
+            }
+            Answer::Ignore => {}
+        }
     }
 }
