@@ -13,6 +13,7 @@ pub mod firmware;
 pub mod health;
 pub mod history;
 pub mod lab;
+pub mod lab_dnsmasq;
 pub mod lab_services;
 pub mod outcome;
 pub mod rack;
