@@ -545,6 +545,56 @@ keymap = "t4x"
         }
     }
 
+    /// Whatever a lab file names a bench, and whatever `--interface` says, the output is
+    /// refused or holds only the lines the generator means to write: no name becomes a line.
+    mod any_text {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn lines_are_ours(config: &str, interface: &str) -> Result<(), String> {
+            let mut hosts = 0;
+            for line in config.lines().filter(|l| !l.starts_with('#')) {
+                let ours = line == format!("interface={interface}")
+                    || line == "bind-interfaces"
+                    || line.starts_with("dhcp-range=set:yealink-lab,192.168.50.100,")
+                    || line.starts_with("dhcp-option-force=tag:yealink-lab,66,\"http://");
+                if line.starts_with("dhcp-host=") {
+                    hosts += 1;
+                } else if !ours {
+                    return Err(format!("a line not written by the generator: {line:?}"));
+                }
+            }
+            if hosts != 2 {
+                return Err(format!("{hosts} dhcp-host lines for two benches"));
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+            #[test]
+            fn bench_names_never_become_lines(name in "\\PC{0,40}|[a-z0-9\\n,#= -]{0,40}") {
+                let mut lab = lab(&format!("{LAB}{SECOND_BENCH}"));
+                lab.benches[0].name = name;
+                let config = config(&lab, "lab0", range()).unwrap();
+                prop_assert_eq!(lines_are_ours(&config, "lab0"), Ok(()));
+            }
+
+            #[test]
+            fn interfaces_are_one_word_or_refused(interface in "\\PC{0,20}|[a-z0-9.\\n,#= ]{0,20}") {
+                let lab = lab(&format!("{LAB}{SECOND_BENCH}"));
+                match config(&lab, &interface, range()) {
+                    Ok(config) => {
+                        prop_assert!(interface_name(&interface));
+                        prop_assert_eq!(lines_are_ours(&config, &interface), Ok(()));
+                    }
+                    Err(e) => prop_assert!(matches!(e, DnsmasqError::Interface(_)), "{}", e),
+                }
+            }
+        }
+    }
+
     #[test]
     fn ranges_are_two_ordered_usable_addresses() {
         assert_eq!(
