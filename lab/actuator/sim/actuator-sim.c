@@ -44,6 +44,8 @@
 
 #define MCU "atmega2560"
 #define CPU_HZ 16000000UL
+/* One byte on the wire at 115200 baud, 8N1 (10 bits): 1388 cycles. */
+#define BYTE_CYCLES (CPU_HZ * 10 / 115200)
 
 /* The Arduino Mega 2560's digital pins 0-69 as port letter and bit (its variant's
  * pins_arduino.h), so the log speaks the pin numbers of lab/actuator/WIRING.md. */
@@ -70,6 +72,7 @@ static size_t to_host_len = 0;
 static uint8_t from_host[4096];
 static size_t from_host_len = 0, from_host_done = 0;
 static int uart_full = 0;
+static avr_cycle_count_t next_rx_cycle = 0;
 static unsigned long dropped_to_absent_host = 0;
 
 static void on_stop(int sig) { (void)sig; stop_requested = 1; }
@@ -175,10 +178,15 @@ static void service_host(void) {
             to_host_len = 0;
         }
     }
-    /* The UART paces what it receives at the baud rate; its FIFO signals when it is full. */
+    /* Bytes reach the UART at the wire's pace, as from a USB serial chip: a host that sends
+     * faster than the firmware reads loses bytes in the firmware, as on a board. (simavr's
+     * UART would otherwise take 64 at once and hold the rest back by flow control, which no
+     * wire does.) */
     avr_irq_t *rx = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
-    while (from_host_done < from_host_len && !uart_full) {
+    if (next_rx_cycle + BYTE_CYCLES < avr->cycle) next_rx_cycle = avr->cycle; /* line idle */
+    while (from_host_done < from_host_len && next_rx_cycle <= avr->cycle && !uart_full) {
         avr_raise_irq(rx, from_host[from_host_done++]);
+        next_rx_cycle += BYTE_CYCLES;
     }
     if (to_host_len > 0) {
         ssize_t n = write(master, to_host, to_host_len);
@@ -201,6 +209,7 @@ static void reset_board(void) {
     log_line("reset");
     for (int i = 0; i < PORT_COUNT; i++) check_port(i);
     uart_full = 0;
+    next_rx_cycle = avr->cycle;
 }
 
 static void usage(void) {
