@@ -77,18 +77,20 @@ impl Terminal {
     }
 
     /// The next line, unsolicited ones included.
-    fn line(&mut self, timeout: Duration) -> String {
-        let raw = self
-            .link
-            .read_until(b'\n', timeout)
-            .unwrap_or_else(|e| panic!("no line from the board within {timeout:?}: {e}"));
-        String::from_utf8_lossy(&raw).into_owned()
+    fn line(&mut self, board: &mut EmulatedBoard, timeout: Duration) -> String {
+        match self.link.read_until(b'\n', timeout) {
+            Ok(raw) => String::from_utf8_lossy(&raw).into_owned(),
+            Err(e) => panic!(
+                "no line from the board within {timeout:?}: {e}; {}",
+                board.diagnostics()
+            ),
+        }
     }
 
     /// The next reply line, skipping `READY` and `EVT` lines as a host does.
-    fn reply(&mut self, timeout: Duration) -> String {
+    fn reply(&mut self, board: &mut EmulatedBoard, timeout: Duration) -> String {
         loop {
-            let line = self.line(timeout);
+            let line = self.line(board, timeout);
             if !line.starts_with("READY") && !line.starts_with("EVT") {
                 return line;
             }
@@ -96,10 +98,10 @@ impl Terminal {
     }
 
     /// Sends `command` and checks its reply line.
-    fn exchange(&mut self, command: &str, reply: &str) {
+    fn exchange(&mut self, board: &mut EmulatedBoard, command: &str, reply: &str) {
         self.send(format!("{command}\n").as_bytes());
         assert_eq!(
-            self.reply(Duration::from_secs(5)),
+            self.reply(board, Duration::from_secs(5)),
             format!("{reply}\r\n"),
             "`{command}`"
         );
@@ -108,12 +110,12 @@ impl Terminal {
 
 #[test]
 fn the_emulated_board_answers_the_whole_conformance_script_byte_for_byte() {
-    let board = EmulatedBoard::start(Speed::Realtime);
+    let mut board = EmulatedBoard::start(Speed::Realtime);
     let mut terminal = Terminal::open(&board);
     let script = conformance_script();
     assert!(script.len() >= 28, "the script shrank: {script:?}");
     for (command, reply) in &script {
-        terminal.exchange(command, reply);
+        terminal.exchange(&mut board, command, reply);
     }
 }
 
@@ -270,11 +272,14 @@ fn keys_left_held_by_a_lost_host_are_released_by_the_hold_watchdog() {
     let mut terminal = Terminal::open(&board);
     // Channel 6 first: its reply must come before channel 4's watchdog fires, which at this
     // speed is a few wall-clock milliseconds after channel 4's reply.
-    terminal.exchange("HOLD 6", "OK HOLD 6");
-    terminal.exchange("HOLD 4 1500", "OK HOLD 4 1500");
+    terminal.exchange(&mut board, "HOLD 6", "OK HOLD 6");
+    terminal.exchange(&mut board, "HOLD 4 1500", "OK HOLD 4 1500");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let line = terminal.line(deadline.saturating_duration_since(Instant::now()));
+        let line = terminal.line(
+            &mut board,
+            deadline.saturating_duration_since(Instant::now()),
+        );
         if line == "EVT AUTORELEASE 4\r\n" {
             break;
         }
@@ -309,17 +314,24 @@ fn a_reset_releases_every_key_and_the_board_says_so() {
     let mut board = EmulatedBoard::start(Speed::Realtime);
     let mut terminal = Terminal::open(&board);
     for channel in [1, 2, 3, 12] {
-        terminal.exchange(&format!("HOLD {channel}"), &format!("OK HOLD {channel}"));
+        terminal.exchange(
+            &mut board,
+            &format!("HOLD {channel}"),
+            &format!("OK HOLD {channel}"),
+        );
     }
     board.reset();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let line = terminal.line(deadline.saturating_duration_since(Instant::now()));
+        let line = terminal.line(
+            &mut board,
+            deadline.saturating_duration_since(Instant::now()),
+        );
         if line == "READY yealink-actuator 1 channels=24\r\n" {
             break;
         }
     }
-    terminal.exchange("QUERY", "OK QUERY HELD -");
+    terminal.exchange(&mut board, "QUERY", "OK QUERY HELD -");
     let events = board.wait_for("a reset", Duration::from_secs(5), |e| {
         e.iter().any(|e| matches!(e, PinEvent::Reset { .. }))
     });
@@ -351,7 +363,7 @@ fn a_reset_releases_every_key_and_the_board_says_so() {
 
 #[test]
 fn commands_sent_during_a_tap_run_afterwards_in_order() {
-    let board = EmulatedBoard::start(Speed::Realtime);
+    let mut board = EmulatedBoard::start(Speed::Realtime);
     let mut terminal = Terminal::open(&board);
     // 172 bytes while the board is busy: more than the 63 its serial driver buffers.
     let mut burst = b"TAP 5 200\n".to_vec();
@@ -361,16 +373,16 @@ fn commands_sent_during_a_tap_run_afterwards_in_order() {
     burst.extend_from_slice(b"HOLD 7\n");
     terminal.send(&burst);
     let timeout = Duration::from_secs(5);
-    assert_eq!(terminal.reply(timeout), "OK TAP 5 200\r\n");
+    assert_eq!(terminal.reply(&mut board, timeout), "OK TAP 5 200\r\n");
     for i in 0..20 {
         assert_eq!(
-            terminal.reply(timeout),
+            terminal.reply(&mut board, timeout),
             "OK QUERY 5 RELEASED\r\n",
             "query {i}"
         );
     }
-    assert_eq!(terminal.reply(timeout), "OK HOLD 7\r\n");
-    terminal.exchange("RELEASEALL", "OK RELEASEALL");
+    assert_eq!(terminal.reply(&mut board, timeout), "OK HOLD 7\r\n");
+    terminal.exchange(&mut board, "RELEASEALL", "OK RELEASEALL");
 }
 
 #[test]

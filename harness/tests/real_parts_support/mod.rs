@@ -299,6 +299,22 @@ impl EmulatedBoard {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// What to show when the board does not answer: whether the emulator still runs, what
+    /// it said, and the last pin changes.
+    pub fn diagnostics(&mut self) -> String {
+        let running = match self.child.try_wait() {
+            Ok(None) => "the emulator runs".to_string(),
+            Ok(Some(status)) => format!("the emulator exited ({status})"),
+            Err(e) => format!("the emulator's state is unknown: {e}"),
+        };
+        let events = self.events();
+        let last = &events[events.len().saturating_sub(10)..];
+        format!(
+            "{running}; it said: {:?}; last pin changes: {last:?}",
+            self.stderr_text()
+        )
+    }
+
     /// Resets the board, as its reset button would.
     pub fn reset(&self) {
         let pid = libc::pid_t::try_from(self.child.id()).unwrap();
