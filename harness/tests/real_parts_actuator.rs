@@ -27,7 +27,7 @@ const CHANNELS: u16 = 24;
 const TAP_EARLY_US: u64 = 4;
 /// After the time is up the release waits for the rest of one pass of the wait loop (the 24
 /// hold watchdogs, the serial input) and an interrupt that may fall in it: a few tens of µs,
-/// measured 8-12 µs; 0.5 ms leaves room and still tells a tap from a tap too long by a tick.
+/// measured 8-54 µs; 0.5 ms leaves room and still tells a tap from a tap too long by a tick.
 const TAP_LATE_US: u64 = 500;
 /// The hold watchdog counts millis(), read at each 1.024 ms timer tick and corrected by a
 /// double step now and then: up to about 2 ms either way.

@@ -114,3 +114,12 @@ fn a_refused_lab_prints_no_configuration() {
     assert_eq!(config, "");
     assert!(stderr.contains("[endpoints] tftp"), "{stderr}");
 }
+
+#[test]
+#[should_panic(expected = "install them with: sudo apt-get install -y no-such-package")]
+fn a_missing_package_fails_the_test_and_names_the_package() {
+    require(&[Needed {
+        path: "/nonexistent/real-parts/tool",
+        package: "no-such-package",
+    }]);
+}
