@@ -17,6 +17,8 @@ static const uint8_t PINS[CHANNELS] = {22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 3
                                        34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45};
 static const uint8_t LINE_MAX = 64;
 static const unsigned long TAP_MAX_MS = 60000UL;
+// A HOLD without its own limit: the safety timeout for a host that went away holding a key
+// (PROTOCOL.md, "Safety").
 static const unsigned long HOLD_DEFAULT_MS = 120000UL;
 static const unsigned long HOLD_MAX_MS = 3600000UL;
 // Bytes the host sends while a TAP runs wait here (the core's receive buffer holds 63).
@@ -255,11 +257,21 @@ void setup() {
   // Timers 1-5 run only for analogWrite()'s PWM, which no pin here uses. Stopped, they change
   // nothing on the board, and an emulator (lab/actuator/sim) skips the idle time between
   // timer ticks far quicker.
+#ifdef TCCR1B
   TCCR1B = 0;
+#endif
+#ifdef TCCR2B
   TCCR2B = 0;
+#endif
+#ifdef TCCR3B
   TCCR3B = 0;
+#endif
+#ifdef TCCR4B
   TCCR4B = 0;
+#endif
+#ifdef TCCR5B
   TCCR5B = 0;
+#endif
   for (uint8_t i = 0; i < CHANNELS; i++) {
     pinMode(PINS[i], OUTPUT);
   }
