@@ -14,6 +14,7 @@ pub mod health;
 pub mod history;
 pub mod lab;
 pub mod lab_check;
+pub mod lab_dnsmasq;
 pub mod lab_services;
 pub mod outcome;
 pub mod rack;
