@@ -3,10 +3,8 @@
 //! `ports` lists what is plugged in, to fill in the lab file; `dnsmasq` prints the DHCP
 //! configuration the lab VLAN needs.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::lab::Lab;
 use crate::outcome::exit_code;
 
 /// `harness lab check`: reads every device of every free bench, switching nothing.
