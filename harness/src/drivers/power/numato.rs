@@ -2,6 +2,11 @@
 //! `relay off <id>\r`, `relay read <id>\r`). The module echoes every byte it receives, puts
 //! each output line after `\n\r`, and ends every answer with the prompt `>`. Channels are
 //! numbered from 0 as printed on the module.
+//!
+//! Opening resynchronises without switching: input pending from an earlier program (echoes
+//! and prompts it never read) is dropped, then an empty line brings a fresh prompt. After a
+//! failed exchange the same resync runs before the next command. Dropping the driver sends
+//! nothing.
 
 use std::time::Duration;
 
@@ -82,6 +87,8 @@ pub struct NumatoSwitch {
     link: FramedLink,
     device: DeviceRef,
     channels: u16,
+    /// An answer went missing or came garbled: resync before the next command.
+    desynced: bool,
 }
 
 impl NumatoSwitch {
@@ -96,8 +103,9 @@ impl NumatoSwitch {
         Self::connect(Box::new(link), device, board.channels)
     }
 
-    /// Drive a module over `link`. A half-typed line may be left in the module by an earlier
-    /// program, so an empty line is sent first and everything up to the prompt is dropped.
+    /// Drive a module over `link`. An earlier program may have left unread output and a
+    /// half-typed line, so pending input is dropped, an empty line is sent, and everything
+    /// up to the prompt and after it is dropped too.
     pub fn connect(
         link: Box<dyn SerialLink>,
         device: DeviceRef,
@@ -114,6 +122,7 @@ impl NumatoSwitch {
             link: FramedLink::new(link),
             device,
             channels,
+            desynced: false,
         };
         switch.resync()?;
         Ok(switch)
@@ -123,6 +132,10 @@ impl NumatoSwitch {
         let command = "\\r (resync)";
         let io_error =
             |device: &DeviceRef, e| DriverError::from_io(device, command, ANSWER_TIMEOUT, e);
+        let pending = self
+            .link
+            .drain(RESYNC_QUIET)
+            .map_err(|e| io_error(&self.device, e))?;
         self.link
             .write_all(b"\r")
             .map_err(|e| io_error(&self.device, e))?;
@@ -136,9 +149,10 @@ impl NumatoSwitch {
             .map_err(|e| io_error(&self.device, e))?;
         tracing::debug!(
             device = %self.device,
-            dropped = %printable(&[answer, late].concat()),
+            dropped = %printable(&[pending, answer, late].concat()),
             "Numato prompt resynchronised"
         );
+        self.desynced = false;
         Ok(())
     }
 
@@ -154,6 +168,15 @@ impl NumatoSwitch {
 
     /// Send `command` and return the module's output lines.
     fn exchange(&mut self, command: &str) -> Result<Vec<String>, DriverError> {
+        if self.desynced {
+            self.resync()?;
+        }
+        let result = self.exchange_in_step(command);
+        self.desynced = result.is_err();
+        result
+    }
+
+    fn exchange_in_step(&mut self, command: &str) -> Result<Vec<String>, DriverError> {
         let shown = printable(command.as_bytes());
         self.link
             .write_all(command.as_bytes())
