@@ -156,11 +156,19 @@ fn actuator_line() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
-/// Answers made of lines of the grammar, or plain random bytes.
-fn actuator_answer() -> impl Strategy<Value = Vec<u8>> {
+/// An answer to a command whose right answer is `right`: lines of the grammar, then
+/// (mostly) the right line, or plain random bytes.
+fn actuator_answer(right: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    let lines = proptest::collection::vec(actuator_line(), 0..3).prop_map(|l| l.concat());
     prop_oneof![
-        proptest::collection::vec(actuator_line(), 0..4).prop_map(|lines| lines.concat()),
-        proptest::collection::vec(any::<u8>(), 0..200),
+        3 => (lines, proptest::bool::weighted(0.75)).prop_map(move |(mut bytes, with_right)| {
+            if with_right {
+                bytes.extend_from_slice(right.as_bytes());
+                bytes.extend_from_slice(b"\r\n");
+            }
+            bytes
+        }),
+        1 => proptest::collection::vec(any::<u8>(), 0..200),
     ]
 }
 
@@ -190,11 +198,16 @@ fn actuator_replies_of_any_shape_give_the_wire_value_or_a_typed_error() {
     let tally = Tally::default();
     let strategy = (
         proptest::collection::vec(any::<u8>(), 0..100),
-        proptest::collection::vec(actuator_answer(), 0..5),
+        actuator_answer(HELLO_LINE),
+        actuator_answer("OK HOLD 1"),
+        actuator_answer("OK QUERY HELD 1"),
+        proptest::collection::vec(actuator_answer("OK HELLO"), 0..2),
         1usize..64,
     );
     runner()
-        .run(&strategy, |(before, answers, chunk)| {
+        .run(&strategy, |(before, hello, hold, query, extra, chunk)| {
+            let mut answers = vec![hello, hold, query];
+            answers.extend(extra);
             tally.cases.fetch_add(1, Ordering::SeqCst);
             let transcript: Vec<u8> = answers.concat();
             let lines = wire_lines(&transcript);

@@ -23,6 +23,9 @@ pub const NUMATO_BAUD: u32 = 19200;
 /// The prompt that ends every answer.
 const PROMPT: u8 = b'>';
 
+/// How the module ends every answer: the prompt at the start of a new line.
+const FRESH_PROMPT: &[u8] = b"\n\r>";
+
 /// A module answers within milliseconds; past this it is gone or not a Numato module.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -143,6 +146,15 @@ impl NumatoSwitch {
             .link
             .read_until(PROMPT, ANSWER_TIMEOUT)
             .map_err(|e| io_error(&self.device, e))?;
+        // A module puts its prompt on a fresh line: a `>` without it is not a prompt.
+        if !answer.ends_with(FRESH_PROMPT) {
+            return Err(DriverError::Protocol {
+                device: Box::new(self.device.clone()),
+                command: command.into(),
+                answer: printable(&answer),
+                expected: format!("expected a fresh prompt `{}`", printable(FRESH_PROMPT)),
+            });
+        }
         let late = self
             .link
             .drain(RESYNC_QUIET)
@@ -378,5 +390,44 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, DriverError::Unsupported { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_module_answering_garbage_is_refused_at_open() {
+        let link = ScriptedLink::new()
+            .expect("\r")
+            .reply(b"\xFE\x13\x80#%\xC3\x28\xFF\r\n>".as_slice());
+        let err = NumatoSwitch::connect(link.boxed(), device(), 8)
+            .err()
+            .unwrap();
+        assert!(matches!(err, DriverError::Protocol { .. }), "{err}");
+        assert!(err.is_lab_fault());
+    }
+
+    #[test]
+    fn leftovers_of_an_earlier_program_are_dropped_before_the_resync_line() {
+        let link = ScriptedLink::new()
+            .reply("relay on 1\r\n\r>relay re")
+            .expect("\r")
+            .reply("\r\n\r>")
+            .expect("relay read 1\r")
+            .reply("relay read 1\r\n\ron\n\r>");
+        let mut switch = NumatoSwitch::connect(link.boxed(), device(), 8).unwrap();
+        assert_eq!(switch.get(1).unwrap(), Some(true));
+    }
+
+    #[test]
+    fn after_a_garbled_answer_the_next_command_resyncs_first() {
+        let link = resynced()
+            .expect("relay on 1\r")
+            .reply("#?\n\r>")
+            .expect("\r")
+            .reply("\r\n\r>")
+            .expect("relay on 1\r")
+            .reply("relay on 1\r\n\r>");
+        let mut switch = NumatoSwitch::connect(link.boxed(), device(), 8).unwrap();
+        let err = switch.set(1, true).unwrap_err();
+        assert!(matches!(err, DriverError::Protocol { .. }), "{err}");
+        switch.set(1, true).unwrap();
     }
 }
