@@ -141,10 +141,11 @@ pub enum DriverError {
         /// How long the driver waited.
         timeout: Duration,
     },
-    /// The device answered something its protocol does not allow here.
+    /// The device answered something its protocol does not allow here. `answer` is
+    /// printable already (see [`transport::printable`]), so it is shown as it is.
     #[error(
-        "{device} answered {command} with {answer:?}: {expected}. Is the right kind of device \
-         on this `port`?"
+        "{device} answered {command} with \"{answer}\": {expected}. Is the right kind of \
+         device on this `port`?"
     )]
     Protocol {
         /// The device.

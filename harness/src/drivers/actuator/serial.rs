@@ -298,7 +298,7 @@ impl SerialActuator {
                 Line::Ok(_) | Line::Err { .. } => {
                     return Err(self.protocol(
                         &hello,
-                        &text,
+                        &raw,
                         "expected the HELLO answer; the board keeps answering commands this host never sent",
                     ));
                 }
@@ -309,7 +309,7 @@ impl SerialActuator {
                 Line::Unknown(_) => {
                     return Err(self.protocol(
                         &hello,
-                        &text,
+                        &raw,
                         "expected an `OK`, `ERR`, `READY` or `EVT` line",
                     ));
                 }
@@ -385,7 +385,7 @@ impl SerialActuator {
                         tracing::debug!(device = %self.device, command = %canonical, reply = %rest, "actuator");
                         return Ok(rest);
                     }
-                    return Err(self.protocol(&canonical, &text, "expected `OK` echoing it"));
+                    return Err(self.protocol(&canonical, &raw, "expected `OK` echoing it"));
                 }
                 Line::Err { code, text } => {
                     return Err(DriverError::Refused {
@@ -398,7 +398,7 @@ impl SerialActuator {
                 Line::Unknown(_) => {
                     return Err(self.protocol(
                         &canonical,
-                        &text,
+                        &raw,
                         "expected an `OK`, `ERR`, `READY` or `EVT` line",
                     ));
                 }
@@ -406,11 +406,13 @@ impl SerialActuator {
         }
     }
 
-    fn protocol(&self, command: &str, answer: &str, expected: &str) -> DriverError {
+    /// A protocol fault over `answer`, the bytes as received (shown escaped, never as
+    /// lossy text).
+    fn protocol(&self, command: &str, answer: &[u8], expected: &str) -> DriverError {
         DriverError::Protocol {
             device: Box::new(self.device.clone()),
             command: command.to_string(),
-            answer: printable(answer.as_bytes()),
+            answer: printable(answer),
             expected: expected.to_string(),
         }
     }
@@ -454,7 +456,7 @@ impl ButtonActuator for SerialActuator {
         parse_held(&rest).map_err(|expected| {
             self.protocol(
                 &Command::Query.canonical(),
-                &format!("OK {rest}"),
+                format!("OK {rest}").as_bytes(),
                 &expected,
             )
         })

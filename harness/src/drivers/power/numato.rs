@@ -217,7 +217,7 @@ impl PowerSwitch for NumatoSwitch {
             Err(DriverError::Protocol {
                 device: Box::new(self.device.clone()),
                 command: printable(command.as_bytes()),
-                answer: lines.join(" / "),
+                answer: printable(lines.join(" / ").as_bytes()),
                 expected: "expected no output, only the prompt".into(),
             })
         }
@@ -231,7 +231,7 @@ impl PowerSwitch for NumatoSwitch {
             None => Err(DriverError::Protocol {
                 device: Box::new(self.device.clone()),
                 command: printable(command.as_bytes()),
-                answer: lines.join(" / "),
+                answer: printable(lines.join(" / ").as_bytes()),
                 expected: "expected one line, `on` or `off`".into(),
             }),
         }
