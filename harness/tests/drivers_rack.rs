@@ -234,7 +234,7 @@ fn keys_pressed_by_a_usb_hid_relay_board() {
         .expect_control_in(get, relay_state(0b11))
         .expect_control_out(set, hid_relay::encode_set(1, false))
         .expect_control_in(get, relay_state(0b10))
-        // drop: every mapped relay opens.
+        // release_all: every mapped relay opens.
         .expect_control_out(set, hid_relay::encode_set(2, false))
         .expect_control_in(get, relay_state(0))
         .expect_control_out(set, hid_relay::encode_set(1, false))
@@ -250,6 +250,9 @@ fn keys_pressed_by_a_usb_hid_relay_board() {
     keys.hold(1).unwrap();
     keys.tap(2, 1).unwrap();
     assert_eq!(keys.held().unwrap(), [1]);
+    keys.release_all().unwrap();
+    assert!(keys.held().unwrap().is_empty());
+    // The script ends here: a transfer on drop would fail the test.
     drop(keys);
 }
 

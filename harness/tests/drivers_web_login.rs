@@ -15,7 +15,9 @@ use axum::routing::get;
 use base64::Engine as _;
 use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, KeyIvInit};
-use harness::drivers::web::{LoginOutcome, PhoneWeb, ServletWeb, WebError, try_login};
+use harness::drivers::web::{
+    ConnectFailure, LoginOutcome, PhoneWeb, ServletWeb, WebError, try_login,
+};
 use rand::Rng;
 use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Encrypt, RsaPrivateKey};
@@ -237,8 +239,84 @@ async fn unreachable_when_nothing_listens() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, WebError::Unreachable { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            WebError::Unreachable {
+                failure: ConnectFailure::Refused,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    assert!(err.to_string().contains("connection refused"), "{err}");
+}
+
+#[tokio::test]
+async fn a_port_that_accepts_and_never_answers_is_a_timeout() {
+    let listener = tokio::net::TcpListener::bind((random_loopback(), 0))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Connections complete in the kernel's backlog; nobody ever answers them.
+    let err = try_login(
+        &base_url(addr),
+        "admin",
+        "admin",
+        Duration::from_millis(300),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WebError::Unreachable {
+                failure: ConnectFailure::TimedOut,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    drop(listener);
+}
+
+#[tokio::test]
+async fn a_connection_dropped_mid_request_is_a_reset() {
+    let listener = tokio::net::TcpListener::bind((random_loopback(), 0))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt as _;
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            // Read part of the request and close: unread bytes make the close a reset.
+            let mut byte = [0u8; 1];
+            let _ = stream.read(&mut byte).await;
+            drop(stream);
+        }
+    });
+    let err = try_login(
+        &base_url(addr),
+        "admin",
+        "admin",
+        Duration::from_millis(300),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WebError::Unreachable {
+                failure: ConnectFailure::Reset,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,12 @@
 //! tested against a script, and the very same code drives a real rack and the virtual
 //! bench's pseudo-terminals. Drivers block: the engine calls them from a bench thread or
 //! `spawn_blocking`.
+//!
+//! Opening a device resynchronises with it (pending input is thrown away, and protocols
+//! with answers are brought back in step) but never switches anything. Closing (dropping)
+//! a driver switches nothing either: `harness lab check` opens devices and must leave every
+//! relay and key as it found them. Making a bench safe is the caller's explicit job, through
+//! [`ButtonActuator::release_all`] and [`PowerSwitch::set`], on every exit path.
 
 pub mod actuator;
 pub mod media;
@@ -135,10 +141,11 @@ pub enum DriverError {
         /// How long the driver waited.
         timeout: Duration,
     },
-    /// The device answered something its protocol does not allow here.
+    /// The device answered something its protocol does not allow here. `answer` is
+    /// printable already (see [`transport::printable`]), so it is shown as it is.
     #[error(
-        "{device} answered {command} with {answer:?}: {expected}. Is the right kind of device \
-         on this `port`?"
+        "{device} answered {command} with \"{answer}\": {expected}. Is the right kind of \
+         device on this `port`?"
     )]
     Protocol {
         /// The device.
@@ -220,26 +227,33 @@ impl DriverError {
         }
     }
 
-    /// Classify an I/O failure of a command: a timeout is a silent device, anything else a
-    /// vanished one.
+    /// Classify an I/O failure of a command by its kind, never by its text: a timeout is a
+    /// silent device, `InvalidData` (what [`transport::FramedLink`] reports for an answer
+    /// that never ends or a device that never stops sending) is a device talking nonsense,
+    /// anything else a vanished one.
     pub(crate) fn from_io(
         device: &DeviceRef,
         command: &str,
         timeout: Duration,
         source: io::Error,
     ) -> Self {
-        if source.kind() == io::ErrorKind::TimedOut {
-            DriverError::Timeout {
+        match source.kind() {
+            io::ErrorKind::TimedOut => DriverError::Timeout {
                 device: Box::new(device.clone()),
                 command: command.to_string(),
                 timeout,
-            }
-        } else {
-            DriverError::Io {
+            },
+            io::ErrorKind::InvalidData => DriverError::Protocol {
+                device: Box::new(device.clone()),
+                command: command.to_string(),
+                answer: source.to_string(),
+                expected: "expected a short answer with its terminator".into(),
+            },
+            _ => DriverError::Io {
                 device: Box::new(device.clone()),
                 action: format!("sending {command}"),
                 source,
-            }
+            },
         }
     }
 }
@@ -267,13 +281,14 @@ pub fn open_power_switch(board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, Dri
         )?)),
         RelayKind::Numato => Ok(Box::new(power::numato::NumatoSwitch::open(board)?)),
         RelayKind::UsbHidRelay { serial } => {
-            let channels =
-                u8::try_from(board.channels).map_err(|_| DriverError::NoSuchChannel {
-                    device: Box::new(device.clone()),
-                    channel: board.channels,
-                    first: 1,
-                    last: u16::from(power::hid_relay::MAX_CHANNELS),
-                })?;
+            let channels = u8::try_from(board.channels).map_err(|_| DriverError::Unsupported {
+                device: Box::new(device.clone()),
+                request: format!("drive {} relays", board.channels),
+                reason: format!(
+                    "USB-HID relay boards have 1 to {} relays",
+                    power::hid_relay::MAX_CHANNELS
+                ),
+            })?;
             Ok(Box::new(power::hid_relay::HidRelaySwitch::open(
                 device,
                 serial.as_deref(),
@@ -311,6 +326,137 @@ pub fn open_actuator(actuator: &Actuator) -> Result<Box<dyn ButtonActuator>, Dri
                 DeviceRef::actuator(actuator),
                 relays.clone(),
             )?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device() -> Box<DeviceRef> {
+        Box::new(DeviceRef {
+            table: "relay_board",
+            name: "relay-power".into(),
+            port: PathBuf::from("/dev/serial/by-id/lcus"),
+        })
+    }
+
+    fn open_error() -> serialport::Error {
+        serialport::Error::new(serialport::ErrorKind::NoDevice, "no such device")
+    }
+
+    fn refused(code: u16) -> DriverError {
+        DriverError::Refused {
+            device: device(),
+            command: "TAP 1 80".into(),
+            code,
+            text: "some text".into(),
+        }
+    }
+
+    /// Every variant, and every actuator error code, with the verdict the rack relies on.
+    #[test]
+    fn lab_faults_and_request_errors_are_told_apart() {
+        let table: Vec<(&str, DriverError, bool)> = vec![
+            (
+                "open",
+                DriverError::Open {
+                    device: device(),
+                    source: open_error(),
+                },
+                true,
+            ),
+            (
+                "io",
+                DriverError::Io {
+                    device: device(),
+                    action: "sending x".into(),
+                    source: io::Error::from(io::ErrorKind::BrokenPipe),
+                },
+                true,
+            ),
+            (
+                "timeout",
+                DriverError::Timeout {
+                    device: device(),
+                    command: "HELLO".into(),
+                    timeout: Duration::from_secs(1),
+                },
+                true,
+            ),
+            (
+                "garbage answer",
+                DriverError::Protocol {
+                    device: device(),
+                    command: "HELLO".into(),
+                    answer: "\\xFF".into(),
+                    expected: "an OK line".into(),
+                },
+                true,
+            ),
+            (
+                "channel count",
+                DriverError::ChannelCount {
+                    device: device(),
+                    configured: 24,
+                    reported: 18,
+                },
+                true,
+            ),
+            (
+                "no such channel",
+                DriverError::NoSuchChannel {
+                    device: device(),
+                    channel: 9,
+                    first: 1,
+                    last: 8,
+                },
+                false,
+            ),
+            (
+                "unsupported",
+                DriverError::Unsupported {
+                    device: device(),
+                    request: "tap for 0 ms".into(),
+                    reason: "too short".into(),
+                },
+                false,
+            ),
+            ("ERR 1 unknown command", refused(1), true),
+            ("ERR 2 bad channel", refused(2), true),
+            ("ERR 3 bad argument", refused(3), true),
+            ("ERR 4 line too long", refused(4), true),
+            ("ERR 5 channel busy (tap on a held key)", refused(5), false),
+            ("ERR 99 (not in protocol 1)", refused(99), true),
+        ];
+        for (name, err, lab_fault) in table {
+            assert_eq!(err.is_lab_fault(), lab_fault, "{name}: {err}");
+        }
+    }
+
+    /// I/O failures are classified by kind: silence, nonsense and a vanished port.
+    #[test]
+    fn io_failures_keep_their_kind() {
+        let device = DeviceRef::clone(&device());
+        let timeout = Duration::from_millis(50);
+        let classify = |kind: io::ErrorKind| {
+            DriverError::from_io(&device, "HELLO", timeout, io::Error::new(kind, "x"))
+        };
+        assert!(matches!(
+            classify(io::ErrorKind::TimedOut),
+            DriverError::Timeout { .. }
+        ));
+        assert!(matches!(
+            classify(io::ErrorKind::InvalidData),
+            DriverError::Protocol { .. }
+        ));
+        for kind in [
+            io::ErrorKind::BrokenPipe,
+            io::ErrorKind::UnexpectedEof,
+            io::ErrorKind::Other,
+        ] {
+            assert!(matches!(classify(kind), DriverError::Io { .. }), "{kind:?}");
         }
     }
 }

@@ -64,7 +64,7 @@ impl SerialLink for TtyLink {
 
 /// The most a device may send without the delimiter a driver waits for. Past this the
 /// device is not speaking the expected protocol (wrong board on the port, wrong baud rate).
-const MAX_PENDING_BYTES: usize = 4096;
+pub const MAX_PENDING_BYTES: usize = 4096;
 
 /// A link plus the bytes received but not consumed yet, for protocols framed by a
 /// delimiter byte (a line feed, a prompt).
@@ -97,12 +97,15 @@ impl FramedLink {
                 return Ok(self.pending.drain(..=at).collect());
             }
             if self.pending.len() > MAX_PENDING_BYTES {
+                // Nonsense, not a slow answer: dropped, so the cap holds for the next call.
+                let dropped = std::mem::take(&mut self.pending);
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
-                        "received {} bytes without the expected delimiter {}",
-                        self.pending.len(),
-                        printable(&[delimiter])
+                        "received {} bytes without the expected delimiter {}; starting with {}",
+                        dropped.len(),
+                        printable(&[delimiter]),
+                        printable(&dropped[..dropped.len().min(32)])
                     ),
                 ));
             }
@@ -145,6 +148,7 @@ impl FramedLink {
                 }
                 Ok(n) => {
                     drained.extend_from_slice(&chunk[..n]);
+                    // Bounded: a device that never falls silent is not drained forever.
                     if drained.len() > MAX_PENDING_BYTES {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,

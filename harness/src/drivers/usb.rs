@@ -246,6 +246,26 @@ pub(crate) fn open_error(device: &DeviceRef, kind: io::ErrorKind, detail: String
     }
 }
 
+/// The error for a device that could not be picked by serial number: several devices and
+/// no `serial` in the lab file is the lab file's error (nothing is broken, the file must
+/// say which one); none plugged in, or none with that serial, is the lab's fault.
+pub(crate) fn selection_error(
+    device: &DeviceRef,
+    why: &SerialChoice,
+    detail: String,
+) -> DriverError {
+    match why {
+        SerialChoice::Ambiguous { .. } => DriverError::Unsupported {
+            device: Box::new(device.clone()),
+            request: "pick one device without a `serial`".into(),
+            reason: detail,
+        },
+        SerialChoice::NoneFound | SerialChoice::Missing { .. } => {
+            open_error(device, io::ErrorKind::NotFound, detail)
+        }
+    }
+}
+
 /// Why no single device could be picked by serial number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SerialChoice {

@@ -4,8 +4,8 @@
 //! Wiring: a relay board channel drives a phone's power (closed = powered) or its network
 //! cable (closed = connected); an actuator channel presses one key of one phone through the
 //! bench's keymap. A phone's link is up only while its network relay is closed (or it has
-//! none) and the cable-pull fault is off. Fault hooks are physical events only: they never
-//! look into a phone.
+//! none) and the cable-pull fault is off. Fault hooks are physical events or a board's
+//! firmware failing on the wire (silent, garbage): they never look into a phone.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,7 +17,9 @@ use crate::phone::{Key, Model, Phone, PhoneError, PhoneSpec};
 use crate::serial::actuator::ActuatorBoard;
 use crate::serial::lcus::LcusBoard;
 use crate::serial::numato::NumatoBoard;
-use crate::serial::{ChangeSink, ChannelChange, SerialDevice, SerialError, SerialProtocol};
+use crate::serial::{
+    ChangeSink, ChannelChange, DeviceFault, SerialDevice, SerialError, SerialProtocol,
+};
 
 /// Overrides of the lab file for one bench run.
 #[derive(Debug, Clone, Default)]
@@ -381,6 +383,29 @@ impl VirtualBench {
         })
     }
 
+    /// Fault hook: give a relay board or actuator (by its lab-file name) broken firmware
+    /// that goes silent or answers garbage while staying plugged in, or mend it with
+    /// `DeviceFault::Healthy`. See [`DeviceFault`] for what each does on the wire.
+    pub fn set_device_fault(&self, name: &str, fault: DeviceFault) -> Result<(), BenchError> {
+        let device = if self.is_actuator(name) {
+            self.actuator(name)?
+        } else {
+            self.relay_board(name)?
+        };
+        device.set_fault(fault);
+        Ok(())
+    }
+
+    /// The firmware fault a relay board or actuator has now.
+    pub fn device_fault(&self, name: &str) -> Result<DeviceFault, BenchError> {
+        let device = if self.is_actuator(name) {
+            self.actuator(name)?
+        } else {
+            self.relay_board(name)?
+        };
+        Ok(device.fault())
+    }
+
     /// Fault hook: while set, the bench's phone stops its boots before the network, as a
     /// phone with a corrupt flash does.
     pub fn hang_in_boot(&self, bench: &str, hang: bool) -> Result<(), BenchError> {
@@ -406,6 +431,7 @@ impl VirtualBench {
             FaultCommand::PlugCable(bench) => self.pull_cable(bench, false),
             FaultCommand::Hang(bench) => self.hang_in_boot(bench, true),
             FaultCommand::Unhang(bench) => self.hang_in_boot(bench, false),
+            FaultCommand::Firmware(name, fault) => self.set_device_fault(name, *fault),
         }
     }
 
@@ -506,13 +532,19 @@ pub enum FaultCommand {
     Hang(String),
     /// `unhang <bench>`
     Unhang(String),
+    /// `silent <device>`, `garbage <device>`, `heal <device>`: a relay board's or
+    /// actuator's firmware goes silent, answers garbage, or works again.
+    Firmware(String, DeviceFault),
 }
 
 /// The operator's help text for fault commands.
 pub const FAULT_HELP: &str = "\
-commands (physical events only):
+commands (physical events and board firmware faults):
   unplug <device>      pull a relay board's or actuator's USB cable
   replug <device>      plug it back (hosts must reopen the port)
+  silent <device>      its firmware hangs: reads every byte, executes and answers nothing
+  garbage <device>     its firmware babbles: answers every command with bytes of no protocol
+  heal <device>        its firmware works again (after silent or garbage)
   pull-cable <bench>   pull the phone's network cable
   plug-cable <bench>   plug it back
   hang <bench>         the phone's next boots stop before the network
@@ -538,6 +570,9 @@ impl FaultCommand {
             "plug-cable" => FaultCommand::PlugCable(name),
             "hang" => FaultCommand::Hang(name),
             "unhang" => FaultCommand::Unhang(name),
+            "silent" => FaultCommand::Firmware(name, DeviceFault::Silent),
+            "garbage" => FaultCommand::Firmware(name, DeviceFault::Garbage),
+            "heal" => FaultCommand::Firmware(name, DeviceFault::Healthy),
             other => return Err(format!("unknown command `{other}` (type `help`)")),
         })
     }
@@ -572,6 +607,27 @@ mod tests {
         assert_eq!(
             FaultCommand::parse("unhang t46g"),
             Ok(FaultCommand::Unhang("t46g".into()))
+        );
+        assert_eq!(
+            FaultCommand::parse("silent relay-power"),
+            Ok(FaultCommand::Firmware(
+                "relay-power".into(),
+                DeviceFault::Silent
+            ))
+        );
+        assert_eq!(
+            FaultCommand::parse("GARBAGE keys-t46g"),
+            Ok(FaultCommand::Firmware(
+                "keys-t46g".into(),
+                DeviceFault::Garbage
+            ))
+        );
+        assert_eq!(
+            FaultCommand::parse("heal keys-t46g"),
+            Ok(FaultCommand::Firmware(
+                "keys-t46g".into(),
+                DeviceFault::Healthy
+            ))
         );
         assert!(FaultCommand::parse("unplug").unwrap_err().contains("help"));
         assert!(

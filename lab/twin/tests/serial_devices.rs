@@ -11,7 +11,7 @@ use serialport::SerialPort;
 use yealink_twin::serial::actuator::ActuatorBoard;
 use yealink_twin::serial::lcus::{LcusBoard, encode};
 use yealink_twin::serial::numato::NumatoBoard;
-use yealink_twin::serial::{ChangeSink, ChannelChange, SerialDevice};
+use yealink_twin::serial::{ChangeSink, ChannelChange, DeviceFault, GARBAGE, SerialDevice};
 
 /// Generous: only a broken device ever waits this long.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -224,4 +224,142 @@ fn unplug_fails_host_io_and_replug_returns_at_the_same_path() {
     let port = &mut *open(&path, 115_200);
     assert_eq!(line(port), "READY yealink-actuator 1 channels=18");
     assert_eq!(command(port, "QUERY"), "OK QUERY HELD -");
+}
+
+/// How long a silent device is listened to before it is taken to say nothing. Only the
+/// absence of an answer depends on it, and each fault test then proves the command was
+/// never carried out, whatever this wait.
+const QUIET_WINDOW: Duration = Duration::from_millis(200);
+
+/// Asserts the port sends nothing within [`QUIET_WINDOW`].
+fn assert_silent(port: &mut dyn SerialPort, what: &str) {
+    port.set_timeout(QUIET_WINDOW).unwrap();
+    let mut buf = [0u8; 64];
+    match port.read(&mut buf) {
+        Err(err) if err.kind() == std::io::ErrorKind::TimedOut => {}
+        other => panic!("{what}: expected silence, got {other:?} {:?}", &buf[..8]),
+    }
+    port.set_timeout(TIMEOUT).unwrap();
+}
+
+fn assert_no_change(rx: &Receiver<ChannelChange>, what: &str) {
+    if let Ok(change) = rx.recv_timeout(QUIET_WINDOW) {
+        panic!("{what}: a faulty board switched {change:?}");
+    }
+}
+
+fn read_exactly(port: &mut dyn SerialPort, n: usize) -> Vec<u8> {
+    let mut got = vec![0u8; n];
+    port.read_exact(&mut got).unwrap();
+    got
+}
+
+#[test]
+fn lcus_silent_and_garbage_switch_nothing_until_healed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = link_in(&dir, "usb-1a86_USB_Serial_LCUS-8-if00-port0");
+    let (sink, rx) = sink();
+    let board = SerialDevice::start(&path, Box::new(LcusBoard::new(8, sink))).unwrap();
+    let mut port = open(&path, 9600);
+
+    board.set_fault(DeviceFault::Silent);
+    assert_eq!(board.fault(), DeviceFault::Silent);
+    port.write_all(&encode(1, true)).unwrap();
+    assert_no_change(&rx, "silent LCUS");
+    assert_silent(&mut *port, "silent LCUS");
+
+    board.set_fault(DeviceFault::Garbage);
+    port.write_all(&encode(2, true)).unwrap();
+    assert_eq!(read_exactly(&mut *port, GARBAGE.len()), GARBAGE);
+    assert_no_change(&rx, "babbling LCUS");
+
+    board.set_fault(DeviceFault::Healthy);
+    port.write_all(&encode(3, true)).unwrap();
+    assert_eq!(
+        change(&rx),
+        (3, true),
+        "only the frame sent after healing acts"
+    );
+    assert_silent(&mut *port, "a healthy LCUS board never answers");
+}
+
+#[test]
+fn numato_silent_and_garbage_answer_no_command_until_healed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = link_in(&dir, "usb-Numato_Systems_8_Channel_USB_Relay_Module-if00");
+    let (sink, rx) = sink();
+    let board = SerialDevice::start(&path, Box::new(NumatoBoard::new(8, sink))).unwrap();
+    let mut port = open(&path, 19200);
+
+    board.set_fault(DeviceFault::Silent);
+    port.write_all(b"relay on 1\r").unwrap();
+    assert_silent(&mut *port, "silent Numato (not even the echo)");
+    assert_no_change(&rx, "silent Numato");
+
+    board.set_fault(DeviceFault::Garbage);
+    port.write_all(b"relay on 2\r").unwrap();
+    assert_eq!(read_exactly(&mut *port, GARBAGE.len()), GARBAGE);
+    assert_no_change(&rx, "babbling Numato");
+
+    board.set_fault(DeviceFault::Healthy);
+    port.write_all(b"relay readall\r").unwrap();
+    assert_eq!(
+        read_until(&mut *port, "\n\r>"),
+        "relay readall\r\n\r00\n\r>",
+        "no relay was switched by a command sent while faulty"
+    );
+}
+
+#[test]
+fn actuator_silent_and_garbage_press_nothing_until_healed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (device, path, rx) = actuator(&dir);
+    let port = &mut *open(&path, 115_200);
+    assert!(line(port).starts_with("READY "));
+
+    device.set_fault(DeviceFault::Silent);
+    port.write_all(b"HOLD 1\n").unwrap();
+    assert_silent(port, "silent actuator");
+    assert_no_change(&rx, "silent actuator");
+
+    device.set_fault(DeviceFault::Garbage);
+    port.write_all(b"HOLD 2\n").unwrap();
+    assert_eq!(read_exactly(port, GARBAGE.len()), GARBAGE);
+    port.write_all(b"HELLO\n").unwrap();
+    assert_eq!(
+        read_exactly(port, GARBAGE.len()),
+        GARBAGE,
+        "every command gets garbage"
+    );
+    assert_no_change(&rx, "babbling actuator");
+
+    device.set_fault(DeviceFault::Healthy);
+    assert_eq!(
+        command(port, "QUERY"),
+        "OK QUERY HELD -",
+        "the first line after healing answers the first command after healing"
+    );
+    assert_eq!(command(port, "HOLD 3"), "OK HOLD 3");
+    assert_eq!(change(&rx), (3, true));
+    // Stopping the device (before the receiver goes) drops the held key.
+    drop(device);
+    assert_eq!(change(&rx), (3, false));
+}
+
+#[test]
+fn a_fault_outlives_a_replug_and_silences_the_banner() {
+    let dir = tempfile::tempdir().unwrap();
+    let (device, path, _rx) = actuator(&dir);
+    device.set_fault(DeviceFault::Silent);
+    device.unplug().unwrap();
+    device.replug().unwrap();
+    assert_eq!(device.fault(), DeviceFault::Silent);
+    let port = &mut *open(&path, 115_200);
+    port.write_all(b"HELLO\n").unwrap();
+    assert_silent(port, "silent actuator after a replug (no READY, no answer)");
+    device.set_fault(DeviceFault::Healthy);
+    assert_eq!(
+        command(port, "HELLO"),
+        "OK HELLO yealink-actuator 1 channels=18"
+    );
 }

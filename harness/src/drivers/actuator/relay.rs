@@ -3,7 +3,8 @@
 //!
 //! A cheap relay board then does the job of the button actuator. Unlike the actuator it
 //! has no watchdog and may not read its state back, so the keys held are tracked here and
-//! every mapped relay is opened on `release_all` and on drop.
+//! every mapped relay is opened on `release_all`. Dropping it switches nothing: releasing
+//! keys is the bench lifecycle's explicit job, and closing a device must not touch relays.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -13,9 +14,6 @@ use crate::drivers::{ButtonActuator, DeviceRef, DriverError, PowerSwitch};
 use super::serial::MAX_TAP_MS;
 
 /// A [`ButtonActuator`] over a relay board.
-///
-/// Dropping it opens every mapped relay (best effort): a key must never stay pressed
-/// because the harness moved on or unwound from an error.
 pub struct RelayKeyActuator {
     board: Box<dyn PowerSwitch>,
     device: DeviceRef,
@@ -99,11 +97,11 @@ impl ButtonActuator for RelayKeyActuator {
                 reason: "an earlier step holds it; release it first".into(),
             });
         }
-        if hold_ms > MAX_TAP_MS {
+        if !(1..=MAX_TAP_MS).contains(&hold_ms) {
             return Err(DriverError::Unsupported {
                 device: Box::new(self.device.clone()),
                 request: format!("tap for {hold_ms} ms"),
-                reason: format!("a tap lasts at most {MAX_TAP_MS} ms; use hold and release"),
+                reason: format!("a tap lasts 1 to {MAX_TAP_MS} ms; use hold and release beyond"),
             });
         }
         self.held.insert(channel);
@@ -143,18 +141,6 @@ impl ButtonActuator for RelayKeyActuator {
             self.board.describe(),
             self.device
         )
-    }
-}
-
-impl Drop for RelayKeyActuator {
-    fn drop(&mut self) {
-        if let Err(e) = self.release_all() {
-            tracing::warn!(
-                device = %self.device,
-                error = %e,
-                "could not release every key on drop"
-            );
-        }
     }
 }
 
@@ -259,14 +245,22 @@ mod tests {
     }
 
     #[test]
-    fn drop_opens_every_mapped_relay() {
+    fn drop_switches_nothing() {
         let (mut keys, log) = actuator(None);
         keys.hold(1).unwrap();
         drop(keys);
-        assert_eq!(
-            *log.lock().unwrap(),
-            [(5, true), (5, false), (6, false), (7, false)]
-        );
+        assert_eq!(*log.lock().unwrap(), [(5, true)]);
+    }
+
+    #[test]
+    fn taps_out_of_range_are_request_errors_and_switch_nothing() {
+        let (mut keys, log) = actuator(None);
+        for ms in [0, MAX_TAP_MS + 1] {
+            let err = keys.tap(1, ms).unwrap_err();
+            assert!(matches!(err, DriverError::Unsupported { .. }), "{err}");
+            assert!(!err.is_lab_fault());
+        }
+        assert!(log.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! The button actuator's serial line protocol, exactly as lab/actuator/PROTOCOL.md defines
 //! its version 1: 115200 8N1, one command line in, one `OK`/`ERR` line out, with unsolicited
 //! `READY`/`EVT` lines logged and skipped.
+//!
+//! Opening resynchronises as PROTOCOL.md's "Resynchronising" section says: a host killed
+//! mid-`TAP` leaves its answer in flight, and it must not pass for the answer to `HELLO`.
+//! Dropping the driver sends nothing: releasing keys is the caller's explicit job.
 
 use std::time::{Duration, Instant};
 
@@ -41,8 +45,13 @@ const HELLO_ATTEMPTS: usize = 2;
 /// commands again after a timeout.
 const RESYNC_QUIET: Duration = Duration::from_millis(20);
 
-/// The release on drop must not hold up a shutdown for long.
-const DROP_TIMEOUT: Duration = Duration::from_millis(500);
+/// At open, what the board sent before (a banner, answers an earlier host never read) is
+/// thrown away until it has been silent this long.
+const OPEN_QUIET: Duration = Duration::from_millis(50);
+
+/// Answers to an earlier host's commands skipped while waiting for the `HELLO` answer; a
+/// board that sends more is not answering this host at all.
+const MAX_STALE_LINES: usize = 32;
 
 /// One command of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,15 +185,16 @@ pub fn parse_held(ok_text: &str) -> Result<Vec<u16>, String> {
 
 /// An open button actuator whose channel count matches the lab file.
 ///
-/// Dropping it releases every key (best effort): a key must never stay pressed because the
-/// harness moved on or unwound from an error.
+/// Dropping it sends nothing and leaves every key as it is: the bench lifecycle releases
+/// keys explicitly (`release_all`) on every exit path, and `harness lab check` must be able
+/// to open and close an actuator without pressing or releasing anything.
 pub struct SerialActuator {
     link: FramedLink,
     device: DeviceRef,
     channels: u16,
     reply_timeout: Duration,
-    /// A reply went missing: a late one may still arrive and must not answer the next
-    /// command.
+    /// A reply went missing or came garbled: a late one may still arrive and must not
+    /// answer the next command.
     desynced: bool,
 }
 
@@ -203,8 +213,8 @@ impl SerialActuator {
         Self::connect(Box::new(link), device, actuator.channels)
     }
 
-    /// Drive an actuator over `link`: `HELLO` first, and the board must report the
-    /// `channels` of the lab file.
+    /// Drive an actuator over `link`: resynchronise (pending input dropped, then `HELLO`
+    /// until its answer), and the board must report the `channels` of the lab file.
     pub fn connect(
         link: Box<dyn SerialLink>,
         device: DeviceRef,
@@ -217,7 +227,7 @@ impl SerialActuator {
             reply_timeout: DEFAULT_REPLY_TIMEOUT,
             desynced: false,
         };
-        let hello = actuator.hello()?;
+        let hello = actuator.handshake()?;
         let reported = parse_hello(&hello).map_err(|expected| DriverError::Protocol {
             device: Box::new(actuator.device.clone()),
             command: Command::Hello.canonical(),
@@ -240,15 +250,69 @@ impl SerialActuator {
         self
     }
 
-    fn hello(&mut self) -> Result<String, DriverError> {
+    /// Bring a board in an unknown state into step: drop what it sent before, then send
+    /// `HELLO` until it answers, skipping answers to an earlier host's commands.
+    fn handshake(&mut self) -> Result<String, DriverError> {
+        let hello = Command::Hello.canonical();
+        let stale = self
+            .link
+            .drain(OPEN_QUIET)
+            .map_err(|e| DriverError::from_io(&self.device, &hello, OPEN_QUIET, e))?;
+        if !stale.is_empty() {
+            tracing::info!(device = %self.device, dropped = %printable(&stale), "input pending at open dropped");
+        }
         let mut attempt = 1;
         loop {
-            match self.exchange(Command::Hello, HELLO_TIMEOUT) {
+            self.link
+                .write_all(&Command::Hello.encode())
+                .map_err(|e| DriverError::from_io(&self.device, &hello, HELLO_TIMEOUT, e))?;
+            match self.await_hello() {
                 Err(DriverError::Timeout { .. }) if attempt < HELLO_ATTEMPTS => {
-                    tracing::info!(device = %self.device, "no answer to HELLO, the board may be resetting; asking again");
+                    tracing::info!(device = %self.device, "no answer to HELLO, the board may be resetting or finishing an earlier TAP; asking again");
                     attempt += 1;
                 }
                 other => return other,
+            }
+        }
+    }
+
+    /// Read lines until the `HELLO` answer; `OK`/`ERR` lines before it answer commands an
+    /// earlier host sent (a `TAP` still running when it was killed).
+    fn await_hello(&mut self) -> Result<String, DriverError> {
+        let hello = Command::Hello.canonical();
+        let deadline = Instant::now() + HELLO_TIMEOUT;
+        let mut stale_lines = 0;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let raw = self
+                .link
+                .read_until(b'\n', remaining)
+                .map_err(|e| DriverError::from_io(&self.device, &hello, HELLO_TIMEOUT, e))?;
+            let text = String::from_utf8_lossy(&raw);
+            match parse_line(&text) {
+                Line::Ok(rest) if rest.starts_with("HELLO ") => return Ok(rest),
+                Line::Ok(_) | Line::Err { .. } if stale_lines < MAX_STALE_LINES => {
+                    stale_lines += 1;
+                    tracing::info!(device = %self.device, line = %printable(&raw), "answer to an earlier host's command dropped");
+                }
+                Line::Ok(_) | Line::Err { .. } => {
+                    return Err(self.protocol(
+                        &hello,
+                        &raw,
+                        "expected the HELLO answer; the board keeps answering commands this host never sent",
+                    ));
+                }
+                Line::Empty => {}
+                Line::Ready(line) | Line::Event(line) => {
+                    tracing::info!(device = %self.device, line = %line, "actuator line while opening");
+                }
+                Line::Unknown(_) => {
+                    return Err(self.protocol(
+                        &hello,
+                        &raw,
+                        "expected an `OK`, `ERR`, `READY` or `EVT` line",
+                    ));
+                }
             }
         }
     }
@@ -258,7 +322,22 @@ impl SerialActuator {
     }
 
     /// Send `command` and return the text of its `OK` reply, skipping unsolicited lines.
+    /// After any failure but a clean `ERR` line, the next command first drops late input.
     fn exchange(&mut self, command: Command, timeout: Duration) -> Result<String, DriverError> {
+        let result = self.exchange_in_step(command, timeout);
+        if let Err(err) = &result
+            && !matches!(err, DriverError::Refused { .. })
+        {
+            self.desynced = true;
+        }
+        result
+    }
+
+    fn exchange_in_step(
+        &mut self,
+        command: Command,
+        timeout: Duration,
+    ) -> Result<String, DriverError> {
         let canonical = command.canonical();
         let io_error = |device: &DeviceRef, e| DriverError::from_io(device, &canonical, timeout, e);
         if self.desynced {
@@ -275,13 +354,10 @@ impl SerialActuator {
         let deadline = Instant::now() + timeout;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let raw = match self.link.read_until(b'\n', remaining) {
-                Ok(raw) => raw,
-                Err(e) => {
-                    self.desynced = true;
-                    return Err(io_error(&self.device, e));
-                }
-            };
+            let raw = self
+                .link
+                .read_until(b'\n', remaining)
+                .map_err(|e| io_error(&self.device, e))?;
             let text = String::from_utf8_lossy(&raw);
             match parse_line(&text) {
                 Line::Empty => {}
@@ -309,7 +385,7 @@ impl SerialActuator {
                         tracing::debug!(device = %self.device, command = %canonical, reply = %rest, "actuator");
                         return Ok(rest);
                     }
-                    return Err(self.protocol(&canonical, &text, "expected `OK` echoing it"));
+                    return Err(self.protocol(&canonical, &raw, "expected `OK` echoing it"));
                 }
                 Line::Err { code, text } => {
                     return Err(DriverError::Refused {
@@ -322,7 +398,7 @@ impl SerialActuator {
                 Line::Unknown(_) => {
                     return Err(self.protocol(
                         &canonical,
-                        &text,
+                        &raw,
                         "expected an `OK`, `ERR`, `READY` or `EVT` line",
                     ));
                 }
@@ -330,11 +406,13 @@ impl SerialActuator {
         }
     }
 
-    fn protocol(&self, command: &str, answer: &str, expected: &str) -> DriverError {
+    /// A protocol fault over `answer`, the bytes as received (shown escaped, never as
+    /// lossy text).
+    fn protocol(&self, command: &str, answer: &[u8], expected: &str) -> DriverError {
         DriverError::Protocol {
             device: Box::new(self.device.clone()),
             command: command.to_string(),
-            answer: printable(answer.as_bytes()),
+            answer: printable(answer),
             expected: expected.to_string(),
         }
     }
@@ -378,7 +456,7 @@ impl ButtonActuator for SerialActuator {
         parse_held(&rest).map_err(|expected| {
             self.protocol(
                 &Command::Query.canonical(),
-                &format!("OK {rest}"),
+                format!("OK {rest}").as_bytes(),
                 &expected,
             )
         })
@@ -386,15 +464,6 @@ impl ButtonActuator for SerialActuator {
 
     fn describe(&self) -> String {
         format!("{}-channel button actuator, {}", self.channels, self.device)
-    }
-}
-
-impl Drop for SerialActuator {
-    fn drop(&mut self) {
-        // Safety net: whatever happened before, leave no key pressed.
-        if let Err(e) = self.exchange(Command::ReleaseAll, DROP_TIMEOUT) {
-            tracing::warn!(device = %self.device, error = %e, "could not release every key on close");
-        }
     }
 }
 
@@ -417,11 +486,6 @@ mod tests {
         ScriptedLink::new().expect("HELLO\n").reply(format!(
             "OK HELLO yealink-actuator 1 channels={channels}\r\n"
         ))
-    }
-
-    /// Every session ends with the release the driver sends when dropped.
-    fn closed(link: ScriptedLink) -> ScriptedLink {
-        link.expect("RELEASEALL\n").reply("OK RELEASEALL\r\n")
     }
 
     #[test]
@@ -475,8 +539,7 @@ mod tests {
 
     #[test]
     fn a_whole_session() {
-        let link = closed(
-            ScriptedLink::new()
+        let link = ScriptedLink::new()
                 // A reset on open: the banner comes before the answer to HELLO.
                 .expect("HELLO\n")
                 .reply("READY yealink-actuator 1 channels=24\r\nOK HELLO yealink-actuator 1 channels=24\r\n")
@@ -491,8 +554,7 @@ mod tests {
                 .expect("QUERY\n")
                 .reply("OK QUERY HELD -\r\n")
                 .expect("RELEASEALL\n")
-                .reply("OK RELEASEALL\r\n"),
-        );
+                .reply("OK RELEASEALL\r\n");
         let mut actuator = SerialActuator::connect(link.boxed(), device(), 24).unwrap();
         actuator.hold(1).unwrap();
         assert_eq!(actuator.held().unwrap(), vec![1]);
@@ -504,29 +566,25 @@ mod tests {
 
     #[test]
     fn hello_is_repeated_while_the_board_boots() {
-        let link = closed(
-            ScriptedLink::new()
-                .expect("HELLO\n")
-                .expect("HELLO\n")
-                .reply("OK HELLO yealink-actuator 1 channels=8\r\n"),
-        );
+        let link = ScriptedLink::new()
+            .expect("HELLO\n")
+            .expect("HELLO\n")
+            .reply("OK HELLO yealink-actuator 1 channels=8\r\n");
         SerialActuator::connect(link.boxed(), device(), 8).unwrap();
     }
 
     #[test]
     fn a_late_hello_answer_does_not_answer_the_next_command() {
-        let link = closed(
-            greeted(8)
-                .expect("HOLD 2\n")
-                .reply("OK HELLO yealink-actuator 1 channels=8\r\nOK HOLD 2\r\n"),
-        );
+        let link = greeted(8)
+            .expect("HOLD 2\n")
+            .reply("OK HELLO yealink-actuator 1 channels=8\r\nOK HOLD 2\r\n");
         let mut actuator = SerialActuator::connect(link.boxed(), device(), 8).unwrap();
         actuator.hold(2).unwrap();
     }
 
     #[test]
     fn a_board_with_other_channels_is_refused() {
-        let link = closed(greeted(18));
+        let link = greeted(18);
         let err = SerialActuator::connect(link.boxed(), device(), 24)
             .err()
             .unwrap();
@@ -546,11 +604,9 @@ mod tests {
 
     #[test]
     fn a_board_of_another_protocol_is_refused() {
-        let link = closed(
-            ScriptedLink::new()
-                .expect("HELLO\n")
-                .reply("OK HELLO yealink-actuator 2 channels=24\r\n"),
-        );
+        let link = ScriptedLink::new()
+            .expect("HELLO\n")
+            .reply("OK HELLO yealink-actuator 2 channels=24\r\n");
         let err = SerialActuator::connect(link.boxed(), device(), 24)
             .err()
             .unwrap();
@@ -559,11 +615,9 @@ mod tests {
 
     #[test]
     fn errors_name_their_code() {
-        let link = closed(
-            greeted(24)
-                .expect("TAP 3 100\n")
-                .reply("ERR 5 channel busy\r\n"),
-        );
+        let link = greeted(24)
+            .expect("TAP 3 100\n")
+            .reply("ERR 5 channel busy\r\n");
         let mut actuator = SerialActuator::connect(link.boxed(), device(), 24).unwrap();
         let err = actuator.tap(3, 100).unwrap_err();
         assert!(
@@ -582,7 +636,7 @@ mod tests {
 
     #[test]
     fn a_mismatched_echo_is_a_protocol_fault() {
-        let link = closed(greeted(24).expect("HOLD 3\n").reply("OK HOLD 4\r\n"));
+        let link = greeted(24).expect("HOLD 3\n").reply("OK HOLD 4\r\n");
         let mut actuator = SerialActuator::connect(link.boxed(), device(), 24).unwrap();
         let err = actuator.hold(3).unwrap_err();
         assert!(matches!(err, DriverError::Protocol { .. }), "{err}");
@@ -591,8 +645,7 @@ mod tests {
 
     #[test]
     fn bad_requests_send_nothing() {
-        let mut actuator =
-            SerialActuator::connect(closed(greeted(24)).boxed(), device(), 24).unwrap();
+        let mut actuator = SerialActuator::connect(greeted(24).boxed(), device(), 24).unwrap();
         for err in [
             actuator.hold(0).unwrap_err(),
             actuator.release(25).unwrap_err(),
@@ -605,12 +658,10 @@ mod tests {
 
     #[test]
     fn a_silent_board_times_out_and_late_replies_are_dropped() {
-        let link = closed(
-            greeted(24)
-                .expect("HOLD 1\n")
-                .expect("RELEASE 1\n")
-                .reply("OK RELEASE 1\r\n"),
-        );
+        let link = greeted(24)
+            .expect("HOLD 1\n")
+            .expect("RELEASE 1\n")
+            .reply("OK RELEASE 1\r\n");
         let mut actuator = SerialActuator::connect(link.boxed(), device(), 24).unwrap();
         let err = actuator.hold(1).unwrap_err();
         assert!(matches!(err, DriverError::Timeout { .. }), "{err}");
@@ -619,15 +670,100 @@ mod tests {
     }
 
     #[test]
-    fn a_vanished_port_is_a_lab_fault_and_drop_still_tries_to_release() {
+    fn a_vanished_port_is_a_lab_fault() {
         let link = greeted(24)
             .expect("HOLD 1\n")
-            .fail_read(io::ErrorKind::BrokenPipe)
-            .fail_write(io::ErrorKind::BrokenPipe);
+            .fail_read(io::ErrorKind::BrokenPipe);
         let mut actuator = SerialActuator::connect(link.boxed(), device(), 24).unwrap();
         let err = actuator.hold(1).unwrap_err();
         assert!(matches!(err, DriverError::Io { .. }), "{err}");
         assert!(err.is_lab_fault());
         assert!(err.to_string().contains("actuator `keys-t46g`"), "{err}");
+    }
+
+    #[test]
+    fn input_pending_at_open_is_dropped_before_hello() {
+        // A banner and a half line an earlier host left unread, before anything is sent.
+        let link = ScriptedLink::new()
+            .reply("READY yealink-actuator 1 channels=8\r\nOK TA")
+            .expect("HELLO\n")
+            .reply("OK HELLO yealink-actuator 1 channels=8\r\n");
+        SerialActuator::connect(link.boxed(), device(), 8).unwrap();
+    }
+
+    #[test]
+    fn answers_to_an_earlier_hosts_commands_do_not_answer_hello() {
+        // A host killed during `TAP 1 2000`: the board answers it only when the tap ends,
+        // after this host's HELLO went out.
+        let link = ScriptedLink::new()
+            .expect("HELLO\n")
+            .reply(
+                "OK TAP 1 2000\r\nERR 2 bad channel\r\nOK HELLO yealink-actuator 1 channels=8\r\n",
+            )
+            .expect("HOLD 2\n")
+            .reply("OK HOLD 2\r\n");
+        let mut actuator = SerialActuator::connect(link.boxed(), device(), 8).unwrap();
+        actuator.hold(2).unwrap();
+    }
+
+    #[test]
+    fn a_board_that_never_answers_hello_itself_is_refused() {
+        let stale: String = (0..=MAX_STALE_LINES).map(|_| "OK HOLD 1\r\n").collect();
+        let link = ScriptedLink::new().expect("HELLO\n").reply(stale);
+        let err = SerialActuator::connect(link.boxed(), device(), 8)
+            .err()
+            .unwrap();
+        assert!(matches!(err, DriverError::Protocol { .. }), "{err}");
+        assert!(err.is_lab_fault());
+    }
+
+    #[test]
+    fn garbage_at_open_is_a_protocol_fault() {
+        let link = ScriptedLink::new()
+            .expect("HELLO\n")
+            .reply(b"\xFF\x00\xA5?\r\n".as_slice());
+        let err = SerialActuator::connect(link.boxed(), device(), 8)
+            .err()
+            .unwrap();
+        assert!(matches!(err, DriverError::Protocol { .. }), "{err}");
+        assert!(err.is_lab_fault());
+    }
+
+    #[test]
+    fn after_a_garbled_answer_late_input_is_dropped_before_the_next_command() {
+        let link = greeted(8)
+            .expect("HOLD 1\n")
+            .reply("#!garbage\r\n>>")
+            .expect("RELEASE 1\n")
+            .reply("OK RELEASE 1\r\n");
+        let mut actuator = SerialActuator::connect(link.boxed(), device(), 8).unwrap();
+        let err = actuator.hold(1).unwrap_err();
+        assert!(matches!(err, DriverError::Protocol { .. }), "{err}");
+        actuator.release(1).unwrap();
+    }
+
+    #[test]
+    fn an_answer_without_end_is_capped_and_a_protocol_fault() {
+        let link = greeted(8)
+            .expect("QUERY\n")
+            .reply(vec![b'O'; 5000])
+            .expect("RELEASEALL\n")
+            .reply("OK RELEASEALL\r\n");
+        let mut actuator = SerialActuator::connect(link.boxed(), device(), 8).unwrap();
+        let err = actuator.held().unwrap_err();
+        assert!(matches!(err, DriverError::Protocol { .. }), "{err}");
+        // The rest of the flood is dropped before the next command.
+        actuator.release_all().unwrap();
+    }
+
+    #[test]
+    fn dropping_the_driver_sends_nothing() {
+        // The script ends after HELLO: any byte written on drop would fail the test.
+        let actuator = SerialActuator::connect(greeted(8).boxed(), device(), 8).unwrap();
+        assert_eq!(
+            actuator.describe(),
+            "8-channel button actuator, actuator `keys-t46g` (/dev/serial/by-id/actuator)"
+        );
+        drop(actuator);
     }
 }

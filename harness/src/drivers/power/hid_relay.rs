@@ -10,12 +10,11 @@
 //! Relays are numbered from 1 as printed on the board. 16c0:05df is a shared id, so only
 //! devices whose product string starts with `USBRelay` are taken for relay boards.
 
-use std::io;
 use std::time::Duration;
 
 use crate::drivers::transport::printable;
 use crate::drivers::usb::{
-    ControlSetup, HidTransport, RusbHid, UDEV_HINT, find_devices, open_error, select_by_serial,
+    ControlSetup, HidTransport, RusbHid, UDEV_HINT, find_devices, select_by_serial, selection_error,
 };
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
 
@@ -159,7 +158,7 @@ impl HidRelaySwitch {
                     refused.join("; ")
                 ));
             }
-            open_error(&device, io::ErrorKind::NotFound, detail)
+            selection_error(&device, &why, detail)
         })?;
         if reported != channels {
             return Err(DriverError::ChannelCount {
@@ -322,6 +321,7 @@ impl PowerSwitch for HidRelaySwitch {
 mod tests {
     use super::*;
     use crate::drivers::usb::ScriptedHid;
+    use std::io;
     use std::path::PathBuf;
 
     fn device() -> DeviceRef {

@@ -3,8 +3,13 @@
 //!
 //! The boards answer nothing, so a frame lost on the wire goes unnoticed and the state
 //! cannot be read back: [`LcusSwitch`] says so (`get` is `Ok(None)`) instead of guessing.
+//! For the same reason a board that hangs or babbles cannot be caught here: whatever the
+//! port sends is dropped (at open, and before each frame, with a warning), and only the
+//! phone it powers shows whether a frame took effect. Opening and dropping send nothing.
 
-use crate::drivers::transport::{SerialLink, TtyLink, printable};
+use std::time::Duration;
+
+use crate::drivers::transport::{FramedLink, SerialLink, TtyLink, printable};
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch, serial_port};
 use crate::lab::{LcusFrame, RelayBoard};
 
@@ -21,9 +26,12 @@ pub fn encode(frame: &LcusFrame, channel: u8, on: bool) -> [u8; 4] {
     [frame.header, channel, state, checksum]
 }
 
+/// At open, input is dropped until the port has been silent this long.
+const OPEN_QUIET: Duration = Duration::from_millis(20);
+
 /// An open LCUS board.
 pub struct LcusSwitch {
-    link: Box<dyn SerialLink>,
+    link: FramedLink,
     device: DeviceRef,
     frame: LcusFrame,
     channels: u8,
@@ -42,7 +50,8 @@ impl LcusSwitch {
         Self::new(Box::new(link), device, frame, board.channels)
     }
 
-    /// Drive an LCUS board over `link` (tests pass a scripted link).
+    /// Drive an LCUS board over `link` (tests pass a scripted link); input already pending
+    /// on it is dropped.
     pub fn new(
         link: Box<dyn SerialLink>,
         device: DeviceRef,
@@ -55,12 +64,44 @@ impl LcusSwitch {
             request: format!("drive {channels} channels"),
             reason: "an LCUS frame addresses at most 255 channels".into(),
         })?;
-        Ok(LcusSwitch {
-            link,
+        let mut switch = LcusSwitch {
+            link: FramedLink::new(link),
             device,
             frame,
             channels,
-        })
+        };
+        switch.drop_input("opening the port", OPEN_QUIET)?;
+        Ok(switch)
+    }
+
+    /// Throw away what the port sent: an LCUS board never answers, so these bytes are line
+    /// noise or another device on the port, and never pile up unread.
+    fn drop_input(&mut self, action: &str, quiet: Duration) -> Result<(), DriverError> {
+        let dropped = self
+            .link
+            .drain(quiet)
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::InvalidData => DriverError::Protocol {
+                    device: Box::new(self.device.clone()),
+                    command: action.to_string(),
+                    answer: source.to_string(),
+                    expected: "expected silence: an LCUS board never sends anything".into(),
+                },
+                _ => DriverError::Io {
+                    device: Box::new(self.device.clone()),
+                    action: action.to_string(),
+                    source,
+                },
+            })?;
+        if !dropped.is_empty() {
+            tracing::warn!(
+                device = %self.device,
+                bytes = dropped.len(),
+                received = %printable(&dropped[..dropped.len().min(32)]),
+                "an LCUS board never sends anything; bytes from its port dropped (is another device on this port?)"
+            );
+        }
+        Ok(())
     }
 
     fn channel_byte(&self, channel: u16) -> Result<u8, DriverError> {
@@ -74,6 +115,7 @@ impl PowerSwitch for LcusSwitch {
     fn set(&mut self, channel: u16, on: bool) -> Result<(), DriverError> {
         let ch = self.channel_byte(channel)?;
         let bytes = encode(&self.frame, ch, on);
+        self.drop_input("reading the port before a frame", Duration::ZERO)?;
         tracing::debug!(device = %self.device, channel, on, frame = %printable(&bytes), "LCUS frame");
         // The board never answers, so any failure here is the port itself: even a write
         // that times out means the adapter stopped taking bytes.

@@ -2,6 +2,11 @@
 //! `relay off <id>\r`, `relay read <id>\r`). The module echoes every byte it receives, puts
 //! each output line after `\n\r`, and ends every answer with the prompt `>`. Channels are
 //! numbered from 0 as printed on the module.
+//!
+//! Opening resynchronises without switching: input pending from an earlier program (echoes
+//! and prompts it never read) is dropped, then an empty line brings a fresh prompt. After a
+//! failed exchange the same resync runs before the next command. Dropping the driver sends
+//! nothing.
 
 use std::time::Duration;
 
@@ -17,6 +22,9 @@ pub const NUMATO_BAUD: u32 = 19200;
 
 /// The prompt that ends every answer.
 const PROMPT: u8 = b'>';
+
+/// How the module ends every answer: the prompt at the start of a new line.
+const FRESH_PROMPT: &[u8] = b"\n\r>";
 
 /// A module answers within milliseconds; past this it is gone or not a Numato module.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
@@ -82,6 +90,8 @@ pub struct NumatoSwitch {
     link: FramedLink,
     device: DeviceRef,
     channels: u16,
+    /// An answer went missing or came garbled: resync before the next command.
+    desynced: bool,
 }
 
 impl NumatoSwitch {
@@ -96,8 +106,9 @@ impl NumatoSwitch {
         Self::connect(Box::new(link), device, board.channels)
     }
 
-    /// Drive a module over `link`. A half-typed line may be left in the module by an earlier
-    /// program, so an empty line is sent first and everything up to the prompt is dropped.
+    /// Drive a module over `link`. An earlier program may have left unread output and a
+    /// half-typed line, so pending input is dropped, an empty line is sent, and everything
+    /// up to the prompt and after it is dropped too.
     pub fn connect(
         link: Box<dyn SerialLink>,
         device: DeviceRef,
@@ -114,6 +125,7 @@ impl NumatoSwitch {
             link: FramedLink::new(link),
             device,
             channels,
+            desynced: false,
         };
         switch.resync()?;
         Ok(switch)
@@ -123,6 +135,10 @@ impl NumatoSwitch {
         let command = "\\r (resync)";
         let io_error =
             |device: &DeviceRef, e| DriverError::from_io(device, command, ANSWER_TIMEOUT, e);
+        let pending = self
+            .link
+            .drain(RESYNC_QUIET)
+            .map_err(|e| io_error(&self.device, e))?;
         self.link
             .write_all(b"\r")
             .map_err(|e| io_error(&self.device, e))?;
@@ -130,15 +146,25 @@ impl NumatoSwitch {
             .link
             .read_until(PROMPT, ANSWER_TIMEOUT)
             .map_err(|e| io_error(&self.device, e))?;
+        // A module puts its prompt on a fresh line: a `>` without it is not a prompt.
+        if !answer.ends_with(FRESH_PROMPT) {
+            return Err(DriverError::Protocol {
+                device: Box::new(self.device.clone()),
+                command: command.into(),
+                answer: printable(&answer),
+                expected: format!("expected a fresh prompt `{}`", printable(FRESH_PROMPT)),
+            });
+        }
         let late = self
             .link
             .drain(RESYNC_QUIET)
             .map_err(|e| io_error(&self.device, e))?;
         tracing::debug!(
             device = %self.device,
-            dropped = %printable(&[answer, late].concat()),
+            dropped = %printable(&[pending, answer, late].concat()),
             "Numato prompt resynchronised"
         );
+        self.desynced = false;
         Ok(())
     }
 
@@ -154,6 +180,15 @@ impl NumatoSwitch {
 
     /// Send `command` and return the module's output lines.
     fn exchange(&mut self, command: &str) -> Result<Vec<String>, DriverError> {
+        if self.desynced {
+            self.resync()?;
+        }
+        let result = self.exchange_in_step(command);
+        self.desynced = result.is_err();
+        result
+    }
+
+    fn exchange_in_step(&mut self, command: &str) -> Result<Vec<String>, DriverError> {
         let shown = printable(command.as_bytes());
         self.link
             .write_all(command.as_bytes())
@@ -182,7 +217,7 @@ impl PowerSwitch for NumatoSwitch {
             Err(DriverError::Protocol {
                 device: Box::new(self.device.clone()),
                 command: printable(command.as_bytes()),
-                answer: lines.join(" / "),
+                answer: printable(lines.join(" / ").as_bytes()),
                 expected: "expected no output, only the prompt".into(),
             })
         }
@@ -196,7 +231,7 @@ impl PowerSwitch for NumatoSwitch {
             None => Err(DriverError::Protocol {
                 device: Box::new(self.device.clone()),
                 command: printable(command.as_bytes()),
-                answer: lines.join(" / "),
+                answer: printable(lines.join(" / ").as_bytes()),
                 expected: "expected one line, `on` or `off`".into(),
             }),
         }
@@ -355,5 +390,44 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, DriverError::Unsupported { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_module_answering_garbage_is_refused_at_open() {
+        let link = ScriptedLink::new()
+            .expect("\r")
+            .reply(b"\xFE\x13\x80#%\xC3\x28\xFF\r\n>".as_slice());
+        let err = NumatoSwitch::connect(link.boxed(), device(), 8)
+            .err()
+            .unwrap();
+        assert!(matches!(err, DriverError::Protocol { .. }), "{err}");
+        assert!(err.is_lab_fault());
+    }
+
+    #[test]
+    fn leftovers_of_an_earlier_program_are_dropped_before_the_resync_line() {
+        let link = ScriptedLink::new()
+            .reply("relay on 1\r\n\r>relay re")
+            .expect("\r")
+            .reply("\r\n\r>")
+            .expect("relay read 1\r")
+            .reply("relay read 1\r\n\ron\n\r>");
+        let mut switch = NumatoSwitch::connect(link.boxed(), device(), 8).unwrap();
+        assert_eq!(switch.get(1).unwrap(), Some(true));
+    }
+
+    #[test]
+    fn after_a_garbled_answer_the_next_command_resyncs_first() {
+        let link = resynced()
+            .expect("relay on 1\r")
+            .reply("#?\n\r>")
+            .expect("\r")
+            .reply("\r\n\r>")
+            .expect("relay on 1\r")
+            .reply("relay on 1\r\n\r>");
+        let mut switch = NumatoSwitch::connect(link.boxed(), device(), 8).unwrap();
+        let err = switch.set(1, true).unwrap_err();
+        assert!(matches!(err, DriverError::Protocol { .. }), "{err}");
+        switch.set(1, true).unwrap();
     }
 }

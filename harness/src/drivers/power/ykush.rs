@@ -15,11 +15,10 @@
 //!
 //! Ports are numbered from 1 as printed on the hub.
 
-use std::io;
 use std::time::Duration;
 
 use crate::drivers::usb::{
-    HidTransport, RusbHid, UDEV_HINT, find_devices, open_error, select_by_serial,
+    HidTransport, RusbHid, UDEV_HINT, find_devices, open_error, select_by_serial, selection_error,
 };
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
 
@@ -155,7 +154,7 @@ impl YkushSwitch {
                     refused.join("; ")
                 ));
             }
-            open_error(&device, io::ErrorKind::NotFound, detail)
+            selection_error(&device, &why, detail)
         })?;
         let model = YkushModel::from_pid(hub.info.pid).expect("only YKUSH ids were listed");
         let hid = RusbHid::open(&hub.device, INTERFACE).map_err(|e| {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::lab::Bench;
 
-pub use servlet_login::{LoginOutcome, WebError, try_login};
+pub use servlet_login::{ConnectFailure, LoginOutcome, WebError, try_login};
 
 /// A future boxed so [`PhoneWeb`] can be used as a trait object.
 pub type WebFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

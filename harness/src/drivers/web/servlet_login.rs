@@ -44,10 +44,10 @@ pub enum WebError {
         reason: String,
     },
     /// No HTTP answer before the time ran out: the phone is off, booting, without network,
-    /// or at another address.
+    /// or at another address. `failure` says how the last attempt failed.
     #[error(
-        "the phone's web UI at {base_url} did not answer within {} ms ({last_error}). Is the \
-         phone powered and on the network, and are the bench's `ip` and `web_port` right?",
+        "the phone's web UI at {base_url} gave no answer in {} ms of trying: {failure} (last \
+         error: {last_error})",
         waited.as_millis()
     )]
     Unreachable {
@@ -55,7 +55,9 @@ pub enum WebError {
         base_url: String,
         /// How long the probe kept trying.
         waited: Duration,
-        /// The last connection failure.
+        /// How the last attempt failed.
+        failure: ConnectFailure,
+        /// The last failure, with its causes.
         last_error: String,
     },
     /// The phone answered with an HTTP error status.
@@ -77,6 +79,91 @@ pub enum WebError {
         /// What was missing or malformed.
         missing: String,
     },
+}
+
+/// How an attempt to reach the web UI failed, told from the error's type and kind (never
+/// from its text), so a refused port is not reported as a silent phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// The address answered with a reset to the connection: the phone is up but nothing
+    /// listens on that port (web server not started yet, or the wrong `web_port`).
+    Refused,
+    /// The connection was reset or closed before the answer was complete.
+    Reset,
+    /// Nothing answered in time: the phone is off, has no network, or the address leads
+    /// nowhere.
+    TimedOut,
+    /// The host name could not be resolved.
+    Dns,
+    /// No route to the address: host or network unreachable from this machine.
+    NoRoute,
+    /// Any other failure (see the error text).
+    Other,
+}
+
+impl std::fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConnectFailure::Refused => {
+                "connection refused: the address is up but nothing listens on the port; is \
+                 the phone still booting, and is the bench's `web_port` right?"
+            }
+            ConnectFailure::Reset => {
+                "the connection was reset or closed before an answer: is something other than \
+                 the phone's web UI on this address and port?"
+            }
+            ConnectFailure::TimedOut => {
+                "no answer in time: is the phone powered and on the network, and is the \
+                 bench's `ip` right?"
+            }
+            ConnectFailure::Dns => "the host name does not resolve: check the web address",
+            ConnectFailure::NoRoute => {
+                "no route to the address: is this machine on the lab network, and is the \
+                 bench's `ip` right?"
+            }
+            ConnectFailure::Other => "the connection failed",
+        })
+    }
+}
+
+/// Classify a failed request by the types in its source chain.
+fn classify(err: &reqwest::Error) -> ConnectFailure {
+    if err.is_timeout() {
+        return ConnectFailure::TimedOut;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match classify_io(io.kind()) {
+                ConnectFailure::Other => {}
+                known => return known,
+            }
+        }
+        source = cause.source();
+    }
+    if !err.is_connect() && (err.is_request() || err.is_body()) {
+        // Connected, then the exchange ended without an answer and without an I/O error:
+        // the server closed the connection.
+        return ConnectFailure::Reset;
+    }
+    ConnectFailure::Other
+}
+
+fn classify_io(kind: std::io::ErrorKind) -> ConnectFailure {
+    use std::io::ErrorKind;
+    match kind {
+        ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+        ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::BrokenPipe
+        | ErrorKind::UnexpectedEof => ConnectFailure::Reset,
+        ErrorKind::TimedOut => ConnectFailure::TimedOut,
+        ErrorKind::HostUnreachable
+        | ErrorKind::NetworkUnreachable
+        | ErrorKind::NetworkDown
+        | ErrorKind::AddrNotAvailable => ConnectFailure::NoRoute,
+        _ => ConnectFailure::Other,
+    }
 }
 
 /// What the login form gives the client.
@@ -228,22 +315,32 @@ pub async fn try_login(
         })?;
     let started = Instant::now();
     let deadline = started + timeout;
-    let mut last_error;
+    // The failure to report: the last one, except that an attempt cut short by the probe's
+    // own deadline says nothing about the phone and does not hide an earlier refusal.
+    let mut reported: Option<(ConnectFailure, String)> = None;
     loop {
-        match attempt(&client, &base, username, password, deadline).await {
+        let (failure, why) = match attempt(&client, &base, username, password, deadline).await {
             Ok(outcome) => return Ok(outcome),
             Err(Attempt::Fatal(err)) => return Err(err),
-            Err(Attempt::Unreachable(why)) => last_error = why,
-        }
+            Err(Attempt::Unreachable(failure, why)) => (failure, why),
+        };
         let remaining = deadline.saturating_duration_since(Instant::now());
+        let cut_short = failure == ConnectFailure::TimedOut && remaining.is_zero();
+        if !(cut_short && reported.is_some()) {
+            reported = Some((failure, why));
+        }
         if remaining.is_zero() {
+            let (failure, last_error) = reported.expect("set by the attempt just made");
             return Err(WebError::Unreachable {
                 base_url: base,
                 waited: started.elapsed(),
+                failure,
                 last_error,
             });
         }
-        tracing::debug!(base_url = %base, error = %last_error, "web UI not reachable yet");
+        if let Some((_, why)) = &reported {
+            tracing::debug!(base_url = %base, error = %why, "web UI not reachable yet");
+        }
         tokio::time::sleep(RETRY_PAUSE.min(remaining)).await;
     }
 }
@@ -251,7 +348,7 @@ pub async fn try_login(
 /// How one attempt ended when it found no verdict.
 enum Attempt {
     /// No HTTP exchange completed; worth trying again.
-    Unreachable(String),
+    Unreachable(ConnectFailure, String),
     /// The phone answered, but not as a servlet login does.
     Fatal(WebError),
 }
@@ -279,8 +376,9 @@ async fn attempt(
     deadline: Instant,
 ) -> Result<LoginOutcome, Attempt> {
     let remaining = || deadline.saturating_duration_since(Instant::now());
-    let unreachable = |err: reqwest::Error| Attempt::Unreachable(error_chain(&err));
+    let unreachable = |err: reqwest::Error| Attempt::Unreachable(classify(&err), error_chain(&err));
 
+    resolve(base, remaining()).await?;
     let form_url = format!("{base}{LOGIN_FORM_PATH}");
     let response = client
         .get(&form_url)
@@ -344,6 +442,31 @@ async fn attempt(
     let outcome = parse_verdict(&page);
     tracing::debug!(base_url = %base, username, ?outcome, "web login");
     Ok(outcome)
+}
+
+/// Resolve a base URL's host name, if it has one, so that a name that does not resolve is
+/// reported as such (an address needs no lookup).
+async fn resolve(base: &str, within: Duration) -> Result<(), Attempt> {
+    let url = reqwest::Url::parse(base).map_err(|err| {
+        Attempt::Fatal(WebError::BadUrl {
+            base_url: base.into(),
+            reason: err.to_string(),
+        })
+    })?;
+    let Some(name) = url.domain() else {
+        return Ok(());
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let lookup = tokio::time::timeout(within, tokio::net::lookup_host((name, port))).await;
+    let why = match lookup {
+        Ok(Ok(mut addresses)) => match addresses.next() {
+            Some(_) => return Ok(()),
+            None => format!("`{name}` resolves to no address"),
+        },
+        Ok(Err(err)) => format!("cannot resolve `{name}`: {err}"),
+        Err(_) => format!("`{name}` did not resolve within {} ms", within.as_millis()),
+    };
+    Err(Attempt::Unreachable(ConnectFailure::Dns, why))
 }
 
 /// The error and its causes on one line: reqwest's own message hides the interesting part

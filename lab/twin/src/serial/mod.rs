@@ -5,6 +5,10 @@
 //! scripts with a fake clock) served by `SerialDevice`, which owns the pseudo-terminal and one
 //! dedicated thread. The thread sleeps in `poll(2)` until the host writes, a protocol timer is
 //! due, or the device is unplugged: no busy loop.
+//!
+//! Besides the cable (`unplug`/`replug`), a device can be given a [`DeviceFault`]: broken
+//! firmware that stays on the wire but goes silent or answers garbage. Faults live outside
+//! the protocols, so every board fails the same way.
 
 pub mod actuator;
 pub mod lcus;
@@ -14,6 +18,7 @@ pub mod pty;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -76,10 +81,53 @@ pub enum SerialError {
     },
 }
 
-/// A board on a pseudo-terminal, served by its own thread, that can be unplugged and replugged.
+/// Broken firmware on a board that stays plugged in: the port stays open, the host's bytes
+/// are read, and none of them is executed (no relay or key changes because of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceFault {
+    /// The board works.
+    #[default]
+    Healthy,
+    /// Hung firmware: every byte the host sends is read and thrown away, and nothing at all
+    /// reaches the host (no answers, no banner, no events). The board's own timers still run
+    /// silently: a `TAP` in progress ends, a hold watchdog still releases.
+    Silent,
+    /// Babbling firmware: every chunk the host sends is thrown away unexecuted and answered
+    /// with [`GARBAGE`]; nothing else reaches the host.
+    Garbage,
+}
+
+impl DeviceFault {
+    fn to_byte(self) -> u8 {
+        match self {
+            DeviceFault::Healthy => 0,
+            DeviceFault::Silent => 1,
+            DeviceFault::Garbage => 2,
+        }
+    }
+
+    fn from_byte(byte: u8) -> DeviceFault {
+        match byte {
+            1 => DeviceFault::Silent,
+            2 => DeviceFault::Garbage,
+            _ => DeviceFault::Healthy,
+        }
+    }
+}
+
+/// What a board in [`DeviceFault::Garbage`] answers: bytes of no protocol (not printable
+/// ASCII, not an LCUS frame), then the terminators the line protocols wait for, so a host
+/// sees nonsense rather than silence.
+pub const GARBAGE: &[u8] = b"\xFE\x13\x80#%\xC3\x28\xFF\r\n>";
+
+/// A board on a pseudo-terminal, served by its own thread, that can be unplugged and
+/// replugged, and given a firmware fault.
 pub struct SerialDevice {
     link: PathBuf,
     state: Mutex<DeviceState>,
+    /// The current [`DeviceFault`], shared with the serving thread; kept across a replug,
+    /// since it is the twin's switch and not the board's memory.
+    fault: Arc<AtomicU8>,
 }
 
 enum DeviceState {
@@ -101,11 +149,25 @@ impl SerialDevice {
         link: &Path,
         protocol: Box<dyn SerialProtocol>,
     ) -> Result<SerialDevice, SerialError> {
-        let running = spawn(link, protocol).map_err(|(err, _)| err)?;
+        let fault = Arc::new(AtomicU8::new(DeviceFault::Healthy.to_byte()));
+        let running = spawn(link, protocol, Arc::clone(&fault)).map_err(|(err, _)| err)?;
         Ok(SerialDevice {
             link: link.to_path_buf(),
             state: Mutex::new(DeviceState::Plugged(running)),
+            fault,
         })
+    }
+
+    /// Fault hook: give the board broken firmware, or (`DeviceFault::Healthy`) mend it. Takes
+    /// effect from the next byte the host sends, plugged in or not.
+    pub fn set_fault(&self, fault: DeviceFault) {
+        self.fault.store(fault.to_byte(), Ordering::SeqCst);
+        tracing::info!(link = %self.link.display(), ?fault, "serial device fault set");
+    }
+
+    /// The board's current firmware fault.
+    pub fn fault(&self) -> DeviceFault {
+        DeviceFault::from_byte(self.fault.load(Ordering::SeqCst))
     }
 
     /// The stable path hosts open.
@@ -152,17 +214,19 @@ impl SerialDevice {
     pub fn replug(&self) -> Result<(), SerialError> {
         let mut state = self.lock();
         match std::mem::replace(&mut *state, DeviceState::Gone) {
-            DeviceState::Unplugged(protocol) => match spawn(&self.link, protocol) {
-                Ok(running) => {
-                    tracing::info!(link = %self.link.display(), pts = %running.pts.display(), "serial device replugged");
-                    *state = DeviceState::Plugged(running);
-                    Ok(())
+            DeviceState::Unplugged(protocol) => {
+                match spawn(&self.link, protocol, Arc::clone(&self.fault)) {
+                    Ok(running) => {
+                        tracing::info!(link = %self.link.display(), pts = %running.pts.display(), "serial device replugged");
+                        *state = DeviceState::Plugged(running);
+                        Ok(())
+                    }
+                    Err((err, protocol)) => {
+                        *state = DeviceState::Unplugged(protocol);
+                        Err(err)
+                    }
                 }
-                Err((err, protocol)) => {
-                    *state = DeviceState::Unplugged(protocol);
-                    Err(err)
-                }
-            },
+            }
             other => {
                 *state = other;
                 Err(SerialError::AlreadyInState {
@@ -216,7 +280,11 @@ fn stop(running: Running) -> Box<dyn SerialProtocol> {
 
 type SpawnError = (SerialError, Box<dyn SerialProtocol>);
 
-fn spawn(link: &Path, protocol: Box<dyn SerialProtocol>) -> Result<Running, SpawnError> {
+fn spawn(
+    link: &Path,
+    protocol: Box<dyn SerialProtocol>,
+    fault: Arc<AtomicU8>,
+) -> Result<Running, SpawnError> {
     let pty = match Pty::open_published(link) {
         Ok(pty) => pty,
         Err(err) => return Err((err.into(), protocol)),
@@ -241,7 +309,7 @@ fn spawn(link: &Path, protocol: Box<dyn SerialProtocol>) -> Result<Running, Spaw
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
         let protocol = thread_slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         let protocol = protocol.expect("the protocol is handed over exactly once");
-        serve(pty, wake_read, protocol)
+        serve(pty, wake_read, protocol, &fault)
     });
     match spawned {
         Ok(thread) => Ok(Running {
@@ -275,10 +343,18 @@ fn serve(
     pty: Pty,
     wake: OwnedFd,
     mut protocol: Box<dyn SerialProtocol>,
+    fault_switch: &AtomicU8,
 ) -> Box<dyn SerialProtocol> {
     let master = pty.master_fd();
+    let fault = || DeviceFault::from_byte(fault_switch.load(Ordering::SeqCst));
+    // What the protocol itself sends reaches the host only from healthy firmware.
+    let speak = |bytes: &[u8]| {
+        if fault() == DeviceFault::Healthy {
+            send(master, bytes, pty.link_path());
+        }
+    };
     let banner = protocol.plugged_in(Instant::now());
-    send(master, &banner, pty.link_path());
+    speak(&banner);
     let mut buf = [0u8; 1024];
     loop {
         let timeout_ms = match protocol.next_deadline() {
@@ -319,8 +395,16 @@ fn serve(
             let n = unsafe { libc::read(master, buf.as_mut_ptr().cast(), buf.len()) };
             if n > 0 {
                 let bytes = &buf[..n as usize];
-                let answer = protocol.receive(bytes, Instant::now());
-                send(master, &answer, pty.link_path());
+                match fault() {
+                    DeviceFault::Healthy => {
+                        let answer = protocol.receive(bytes, Instant::now());
+                        speak(&answer);
+                    }
+                    DeviceFault::Silent => {
+                        tracing::debug!(link = %pty.link_path().display(), bytes = n, "silent device: input ignored");
+                    }
+                    DeviceFault::Garbage => send(master, GARBAGE, pty.link_path()),
+                }
             } else if n < 0 {
                 let err = io::Error::last_os_error();
                 if err.kind() != io::ErrorKind::WouldBlock
@@ -336,7 +420,7 @@ fn serve(
             .is_some_and(|d| d <= Instant::now())
         {
             let out = protocol.tick(Instant::now());
-            send(master, &out, pty.link_path());
+            speak(&out);
         }
     }
     drop(pty);
