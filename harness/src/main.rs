@@ -232,6 +232,10 @@ struct RunArgs {
     /// Do not wait for a busy bench: its cases are skipped, naming who holds it.
     #[arg(long)]
     no_wait: bool,
+    /// Rewrite every differing or missing snapshot with this run's transcript (each such
+    /// case still fails; read the change with `git diff`). Refused under CI.
+    #[arg(long)]
+    update_snapshots: bool,
     #[command(flatten)]
     history: commands::run::HistoryChoice,
 }
@@ -256,7 +260,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
             Command::Run(args) => {
-                let options = commands::run::options(
+                let mut options = commands::run::options(
                     &paths,
                     args.scenarios_dir,
                     args.drop,
@@ -276,6 +280,9 @@ fn main() -> ExitCode {
                         ))
                     },
                 );
+                if args.update_snapshots {
+                    options.snapshot_writes = harness::expect::SnapshotWrites::Update;
+                }
                 commands::run::execute(options, args.history.database(&paths)).await
             }
             Command::List { lab: l } => commands::list::execute(&paths, &lab(l)),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures::FutureExt;
 use tokio::sync::watch;
 
-use crate::expect::{SnapshotCheck, check};
+use crate::expect::{SnapshotStore, SnapshotWrites};
 use crate::health::HealthError;
 use crate::lab::{Approval, Bench, FaultPolicy, Lab};
 use crate::lab_services::LabServices;
@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub benches: Vec<String>,
     pub fixtures_dir: PathBuf,
     pub snapshots_dir: PathBuf,
+    /// What the comparisons may write into `snapshots_dir`.
+    pub snapshot_writes: SnapshotWrites,
     /// The run folder; `None` = a new folder under `target/harness-runs/`.
     pub out_dir: Option<PathBuf>,
     /// An extra JUnit file (the run folder always gets `junit.xml`).
@@ -77,8 +79,8 @@ pub async fn run(opts: RunOptions) -> RunReport {
         Ok(s) => s,
         Err(e) => return report.config_error(e),
     };
-    let snapshots_dir = match absolute(&opts.snapshots_dir) {
-        Ok(p) => p,
+    let snapshots = match absolute(&opts.snapshots_dir) {
+        Ok(p) => SnapshotStore::new(p, opts.snapshot_writes),
         Err(e) => {
             return report.config_error(format!(
                 "snapshots folder {}: {e}",
@@ -154,7 +156,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
             &rack,
             bench,
             cases,
-            &snapshots_dir,
+            &snapshots,
             &progress,
             &lock_dir,
             opts.approval.as_deref(),
@@ -260,7 +262,7 @@ async fn run_bench(
     rack: &Rack,
     bench: &Bench,
     cases: Vec<&Planned>,
-    snapshots_dir: &Path,
+    snapshots: &SnapshotStore,
     progress: &crate::report::LiveProgress,
     lock_dir: &Path,
     approval: Option<&str>,
@@ -315,7 +317,7 @@ async fn run_bench(
         let mut attempt = 1;
         let mut r = loop {
             progress.case_started(&bench.name, &case.scenario.name);
-            let mut r = run_guarded(ctx, &rig, &case.scenario, snapshots_dir, approval).await;
+            let mut r = run_guarded(ctx, &rig, &case.scenario, snapshots, approval).await;
             r.attempts = attempt;
             let health = if retry::needs_health_check(r.outcome) {
                 tally.lab_fault(&case_name, attempt, &r.detail);
@@ -379,10 +381,10 @@ async fn run_guarded(
     ctx: &EngineContext<'_>,
     rig: &BenchRig,
     scenario: &Scenario,
-    snapshots_dir: &Path,
+    snapshots: &SnapshotStore,
     approval: Option<&str>,
 ) -> CaseReport {
-    std::panic::AssertUnwindSafe(run_one(ctx, rig, scenario, snapshots_dir, approval))
+    std::panic::AssertUnwindSafe(run_one(ctx, rig, scenario, snapshots, approval))
         .catch_unwind()
         .await
         .unwrap_or_else(|_| {
@@ -423,7 +425,7 @@ async fn run_one(
     ctx: &EngineContext<'_>,
     rig: &BenchRig,
     scenario: &Scenario,
-    snapshots_dir: &Path,
+    snapshots: &SnapshotStore,
     approval: Option<&str>,
 ) -> CaseReport {
     let started = Instant::now();
@@ -431,17 +433,9 @@ async fn run_one(
     let redacted = run.redactor.apply(&run.transcript.text());
     let name = format!("{}@{}", scenario.name, rig.bench.model);
     let (outcome, detail) = match run.end {
-        CaseEnd::Completed => match check(snapshots_dir, &name, &scenario.summary, &redacted) {
-            SnapshotCheck::Matches => (Outcome::Pass, String::new()),
-            SnapshotCheck::Missing { pending } => (
-                Outcome::Fail,
-                format!(
-                    "no snapshot yet: read {} and accept it with `cargo insta accept`",
-                    pending.display()
-                ),
-            ),
-            SnapshotCheck::Differs { diff } => (Outcome::Fail, diff),
-        },
+        CaseEnd::Completed => snapshots
+            .check(&name, &scenario.summary, &redacted)
+            .verdict(),
         CaseEnd::LabFault(m) => (Outcome::LabFault, m),
         CaseEnd::ConfigError(m) => (Outcome::ConfigError, m),
         CaseEnd::Interrupted => (Outcome::Interrupted, "interrupted".into()),

@@ -1,7 +1,8 @@
 //! Expectations: redaction and the snapshot comparison of transcripts.
 
 pub mod redact;
+pub mod snap_file;
 pub mod snapshot;
 
 pub use redact::Redactor;
-pub use snapshot::{SnapshotCheck, check};
+pub use snapshot::{SnapshotCheck, SnapshotStore, SnapshotWrites, check};
