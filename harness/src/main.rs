@@ -115,6 +115,12 @@ enum Command {
     /// What the recorded runs say: the last runs, flaky cases, lab faults per bench; or
     /// `import` run folders from other lab hosts.
     History(commands::history::HistoryArgs),
+    /// Read each pending snapshot (`*.snap.new`) as a diff and accept, reject or skip it.
+    Review {
+        /// The snapshots folder [default: scenarios/snapshots].
+        #[arg(long)]
+        snapshots: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -360,6 +366,9 @@ fn main() -> ExitCode {
                 }
             },
             Command::History(args) => commands::history::execute(&paths, args),
+            Command::Review { snapshots } => {
+                commands::review::execute(&snapshots.unwrap_or_else(|| paths.snapshots()))
+            }
         }
     });
     ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -1,6 +1,8 @@
-//! Expectations: redaction and the snapshot comparison of transcripts.
+//! Expectations: redaction, the snapshot comparison of transcripts, and the review of
+//! pending snapshots.
 
 pub mod redact;
+pub mod review;
 pub mod snap_file;
 pub mod snapshot;
 
