@@ -216,4 +216,58 @@ mod tests {
             assert_eq!(file.description, expected);
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Bytes that often look like a snapshot: an opening `---`, header-like lines.
+        fn snapshot_like() -> impl Strategy<Value = Vec<u8>> {
+            let line = prop_oneof![
+                Just(b"---\n".to_vec()),
+                Just(b"source: x\n".to_vec()),
+                Just(b"description: \"a\\\"b\"\n".to_vec()),
+                Just(b"  indented\n".to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..12),
+            ];
+            proptest::collection::vec(line, 0..10).prop_map(|lines| lines.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Whatever the bytes, the reader answers with a body or with a line that exists.
+            #[test]
+            fn any_bytes_read_as_a_body_or_name_a_line(bytes in snapshot_like()) {
+                let lines = 1 + bytes.iter().filter(|b| **b == b'\n').count();
+                match SnapFile::parse(&bytes) {
+                    Ok(file) => prop_assert!(bytes.ends_with(file.body.as_bytes())),
+                    Err(e) => prop_assert!((1..=lines).contains(&e.line), "{e} of {lines}"),
+                }
+            }
+
+            /// What the harness writes, it and insta read back the same.
+            #[test]
+            fn written_files_read_back_here_and_in_insta(
+                description in "\\PC{0,30}",
+                body in proptest::collection::vec("\\PC{0,20}", 0..6),
+            ) {
+                let body = body.join("\n");
+                let text = render(&description, &body);
+                let file = SnapFile::parse(text.as_bytes()).unwrap();
+                prop_assert_eq!(file.normalized_body(), normalize(&body));
+                let expected = (!description.is_empty()).then(|| description.clone());
+                prop_assert_eq!(&file.description, &expected);
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("x@T46G.snap");
+                std::fs::write(&path, &text).unwrap();
+                let theirs = insta::Snapshot::from_file(&path).unwrap();
+                prop_assert_eq!(
+                    theirs.contents().as_text().unwrap().to_string(),
+                    file.normalized_body()
+                );
+                prop_assert_eq!(theirs.metadata().description(), expected.as_deref());
+            }
+        }
+    }
 }
