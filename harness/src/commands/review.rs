@@ -54,7 +54,8 @@ pub fn review(dir: &Path, input: &mut impl BufRead, out: &mut impl Write) -> i32
                      are:\n{}",
                     list(&items[index..])
                 );
-                let _ = writeln!(out, "{}", tally.summary());
+                tally.skipped += items.len() - index;
+                let _ = writeln!(out, "\n{}", tally.summary());
                 return exit_code::CONFIG_ERROR;
             }
         };
@@ -183,6 +184,10 @@ mod tests {
         let dir = folder_with(&["a@T46G", "b@T46G"]);
         let (code, out) = run(dir.path(), "a\n");
         assert_eq!(code, exit_code::CONFIG_ERROR, "{out}");
+        assert!(
+            out.contains("1 accepted, 0 rejected, 1 left pending"),
+            "{out}"
+        );
         let left = pending(dir.path()).unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].name(), "b@T46G");

@@ -372,14 +372,16 @@ pub fn unified_diff(snapshot: &str, run: &str) -> String {
 /// A unified diff with three lines of context between two bodies, compared as insta
 /// compares them; empty when they match.
 pub fn labelled_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> String {
-    similar::TextDiff::from_lines(
-        snap_file::normalize(old).as_str(),
-        snap_file::normalize(new).as_str(),
-    )
-    .unified_diff()
-    .context_radius(3)
-    .header(old_label, new_label)
-    .to_string()
+    // Whole lines on both sides: no "no newline at end of file" for the last one.
+    let lines = |text: &str| {
+        let text = snap_file::normalize(text);
+        if text.is_empty() { text } else { text + "\n" }
+    };
+    similar::TextDiff::from_lines(lines(old).as_str(), lines(new).as_str())
+        .unified_diff()
+        .context_radius(3)
+        .header(old_label, new_label)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -401,6 +403,9 @@ mod tests {
         let diff = unified_diff("a\nb\nc\n", "a\nB\nc\n");
         assert!(diff.contains("-b"), "{diff}");
         assert!(diff.contains("+B"), "{diff}");
+        let last = unified_diff("a\nb", "a\nc\n\n");
+        assert!(!last.contains("No newline"), "{last}");
+        assert_eq!(unified_diff("a\n", "a\r\n\n"), "");
     }
 
     #[test]
