@@ -7,7 +7,7 @@
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use crate::expect::review::{Answer, PROMPT, PendingSnapshot, ReviewError, pending};
+use crate::expect::review::{Answer, PROMPT, PendingSnapshot, pending};
 use crate::outcome::exit_code;
 
 /// Reviews the pending snapshots of `dir` from stdin; returns the exit code.
@@ -72,7 +72,7 @@ pub fn review(dir: &Path, input: &mut impl BufRead, out: &mut impl Write) -> i32
             }
         };
         if let Err(e) = done {
-            report_failure(&e);
+            eprintln!("harness: {e}; left as it is");
             failed = true;
         }
     }
@@ -101,10 +101,6 @@ fn ask(input: &mut impl BufRead, out: &mut impl Write) -> Result<Answer, String>
             Err(e) => return Err(format!("cannot read the input ({e})")),
         }
     }
-}
-
-fn report_failure(e: &ReviewError) {
-    eprintln!("harness: {e}; left as it is");
 }
 
 fn list(items: &[PendingSnapshot]) -> String {

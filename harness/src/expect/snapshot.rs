@@ -90,10 +90,6 @@ impl SnapshotStore {
         SnapshotStore { dir, writes }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Compares `transcript` with the snapshot `name`; on a difference or a missing
     /// snapshot, writes as this store allows. `description` goes into a written header.
     pub fn check(&self, name: &str, description: &str, transcript: &str) -> SnapshotCheck {
