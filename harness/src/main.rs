@@ -115,6 +115,12 @@ enum Command {
     /// What the recorded runs say: the last runs, flaky cases, lab faults per bench; or
     /// `import` run folders from other lab hosts.
     History(commands::history::HistoryArgs),
+    /// Read each pending snapshot (`*.snap.new`) as a diff and accept, reject or skip it.
+    Review {
+        /// The snapshots folder [default: scenarios/snapshots].
+        #[arg(long)]
+        snapshots: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -232,6 +238,10 @@ struct RunArgs {
     /// Do not wait for a busy bench: its cases are skipped, naming who holds it.
     #[arg(long)]
     no_wait: bool,
+    /// Rewrite every differing or missing snapshot with this run's transcript (each such
+    /// case still fails; read the change with `git diff`). Refused under CI.
+    #[arg(long)]
+    update_snapshots: bool,
     #[command(flatten)]
     history: commands::run::HistoryChoice,
 }
@@ -256,7 +266,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
             Command::Run(args) => {
-                let options = commands::run::options(
+                let mut options = commands::run::options(
                     &paths,
                     args.scenarios_dir,
                     args.drop,
@@ -276,6 +286,9 @@ fn main() -> ExitCode {
                         ))
                     },
                 );
+                if args.update_snapshots {
+                    options.snapshot_writes = harness::expect::SnapshotWrites::Update;
+                }
                 commands::run::execute(options, args.history.database(&paths)).await
             }
             Command::List { lab: l } => commands::list::execute(&paths, &lab(l)),
@@ -353,6 +366,9 @@ fn main() -> ExitCode {
                 }
             },
             Command::History(args) => commands::history::execute(&paths, args),
+            Command::Review { snapshots } => {
+                commands::review::execute(&snapshots.unwrap_or_else(|| paths.snapshots()))
+            }
         }
     });
     ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures::FutureExt;
 use tokio::sync::watch;
 
-use crate::expect::{SnapshotCheck, check};
+use crate::expect::{SnapshotStore, SnapshotWrites};
 use crate::health::HealthError;
 use crate::lab::{Approval, Bench, FaultPolicy, Lab};
 use crate::lab_services::LabServices;
@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub benches: Vec<String>,
     pub fixtures_dir: PathBuf,
     pub snapshots_dir: PathBuf,
+    /// What the comparisons may write into `snapshots_dir`.
+    pub snapshot_writes: SnapshotWrites,
     /// The run folder; `None` = a new folder under `target/harness-runs/`.
     pub out_dir: Option<PathBuf>,
     /// An extra JUnit file (the run folder always gets `junit.xml`).
@@ -77,8 +79,8 @@ pub async fn run(opts: RunOptions) -> RunReport {
         Ok(s) => s,
         Err(e) => return report.config_error(e),
     };
-    let snapshots_dir = match absolute(&opts.snapshots_dir) {
-        Ok(p) => p,
+    let snapshots = match absolute(&opts.snapshots_dir) {
+        Ok(p) => SnapshotStore::new(p, opts.snapshot_writes),
         Err(e) => {
             return report.config_error(format!(
                 "snapshots folder {}: {e}",
@@ -151,7 +153,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
             cancel: cancel_rx,
         },
         rack: &rack,
-        snapshots_dir: &snapshots_dir,
+        snapshots: &snapshots,
         progress: &progress,
         approval: opts.approval.as_deref(),
         faults: &lab.faults,
@@ -237,7 +239,7 @@ async fn claim_benches(
 struct BenchRun<'a> {
     ctx: EngineContext<'a>,
     rack: &'a Rack,
-    snapshots_dir: &'a Path,
+    snapshots: &'a SnapshotStore,
     progress: &'a crate::report::LiveProgress,
     /// The approval of destructive steps, for benches that require one.
     approval: Option<&'a str>,
@@ -325,7 +327,7 @@ impl BenchRun<'_> {
             let mut r = loop {
                 self.progress.case_started(&bench.name, &case.scenario.name);
                 let mut r =
-                    run_guarded(&self.ctx, rig, &case.scenario, self.snapshots_dir, approval).await;
+                    run_guarded(&self.ctx, rig, &case.scenario, self.snapshots, approval).await;
                 r.attempts = attempt;
                 let health = if retry::needs_health_check(r.outcome) {
                     tally.lab_fault(&case_name, attempt, &r.detail);
@@ -388,10 +390,10 @@ async fn run_guarded(
     ctx: &EngineContext<'_>,
     rig: &BenchRig,
     scenario: &Scenario,
-    snapshots_dir: &Path,
+    snapshots: &SnapshotStore,
     approval: Option<&str>,
 ) -> CaseReport {
-    std::panic::AssertUnwindSafe(run_one(ctx, rig, scenario, snapshots_dir, approval))
+    std::panic::AssertUnwindSafe(run_one(ctx, rig, scenario, snapshots, approval))
         .catch_unwind()
         .await
         .unwrap_or_else(|_| {
@@ -411,7 +413,7 @@ async fn run_one(
     ctx: &EngineContext<'_>,
     rig: &BenchRig,
     scenario: &Scenario,
-    snapshots_dir: &Path,
+    snapshots: &SnapshotStore,
     approval: Option<&str>,
 ) -> CaseReport {
     let started = Instant::now();
@@ -419,17 +421,9 @@ async fn run_one(
     let redacted = run.redactor.apply(&run.transcript.text());
     let name = format!("{}@{}", scenario.name, rig.bench.model);
     let (outcome, detail) = match run.end {
-        CaseEnd::Completed => match check(snapshots_dir, &name, &scenario.summary, &redacted) {
-            SnapshotCheck::Matches => (Outcome::Pass, String::new()),
-            SnapshotCheck::Missing { pending } => (
-                Outcome::Fail,
-                format!(
-                    "no snapshot yet: read {} and accept it with `cargo insta accept`",
-                    pending.display()
-                ),
-            ),
-            SnapshotCheck::Differs { diff } => (Outcome::Fail, diff),
-        },
+        CaseEnd::Completed => snapshots
+            .check(&name, &scenario.summary, &redacted)
+            .verdict(),
         CaseEnd::LabFault(m) => (Outcome::LabFault, m),
         CaseEnd::ConfigError(m) => (Outcome::ConfigError, m),
         CaseEnd::Interrupted => (Outcome::Interrupted, "interrupted".into()),

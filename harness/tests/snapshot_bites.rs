@@ -56,6 +56,20 @@ async fn a_firmware_without_the_feature_fails_with_a_diff() {
     let case = &report.cases[0];
     assert_eq!(case.outcome, Outcome::Fail, "{text}");
     assert_eq!(report.exit_code, 1, "{text}");
+    // The detail names the snapshot and says what was written: here nothing, as the tests
+    // compare with the checkout's snapshots and never write into them.
+    assert!(
+        case.detail.contains("differs from ")
+            && case.detail.contains("autop-password-reset@T46G.snap\n"),
+        "{}",
+        case.detail
+    );
+    assert!(
+        case.detail.contains("nothing was written"),
+        "{}",
+        case.detail
+    );
+    assert!(!case.detail.contains("INSTA"), "{}", case.detail);
     // The recorded behaviour: call-home seen, admin/admin accepted. This run: neither.
     let removed: Vec<&str> = case.detail.lines().filter(|l| l.starts_with('-')).collect();
     let added: Vec<&str> = case.detail.lines().filter(|l| l.starts_with('+')).collect();

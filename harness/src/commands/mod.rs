@@ -11,6 +11,7 @@ pub mod lab;
 pub mod list;
 pub mod logging;
 pub mod repro;
+pub mod review;
 pub mod run;
 pub mod serve;
 

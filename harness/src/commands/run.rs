@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use crate::commands::{Paths, logging};
-use crate::report::{Progress, console, junit, run_folder};
+use crate::expect::SnapshotWrites;
+use crate::report::{Progress, RunReport, console, junit, run_folder};
 use crate::run::{RunOptions, run};
 use crate::safety::lock::LockWait;
 
@@ -29,6 +30,7 @@ pub fn options(
         snapshots_dir: scenarios_dir
             .as_ref()
             .map_or_else(|| paths.snapshots(), |d| d.join("snapshots")),
+        snapshot_writes: SnapshotWrites::Pending,
         scenarios_dir: scenarios_dir.unwrap_or_else(|| paths.scenarios()),
         scenario_globs: scenarios,
         benches,
@@ -94,7 +96,17 @@ pub async fn execute(mut options: RunOptions, history: Option<PathBuf>) -> i32 {
     }
     tracing::info!(run_dir = %run_dir.display(), lab = %options.lab.display(), "run started");
     let junit_path = options.junit.clone();
-    let mut report = run(options).await;
+    // The environment decides what a run writes into the checkout, never its verdicts.
+    let mut report = match options
+        .snapshot_writes
+        .under_ci(std::env::var("CI").ok().as_deref())
+    {
+        Ok(writes) => {
+            options.snapshot_writes = writes;
+            run(options).await
+        }
+        Err(refused) => RunReport::new(run_dir, options.lab).config_error(refused.to_string()),
+    };
     let folder_written = match run_folder::finish(&mut report) {
         Ok(_) => true,
         Err(e) => {

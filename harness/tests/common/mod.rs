@@ -69,6 +69,8 @@ pub fn options(
         benches: benches.iter().map(|s| s.to_string()).collect(),
         fixtures_dir: fixtures.to_path_buf(),
         snapshots_dir: root().join("scenarios/snapshots"),
+        // The checkout's snapshots: a test never writes into them.
+        snapshot_writes: harness::expect::SnapshotWrites::Nothing,
         out_dir: Some(dir.join("run")),
         junit: None,
         approval: None,
