@@ -441,8 +441,10 @@ keymap = "t4x"
 
     #[test]
     fn a_bench_name_that_is_no_host_name_is_left_out_and_cannot_inject_lines() {
-        let text = LAB.replace("name = \"desk-1\"", "name = \"desk 1\\ndhcp-range=evil\"");
-        let config = config(&lab(&text), "lab0", range()).unwrap();
+        // The lab reader refuses such a name; the generator must not rely on that.
+        let mut hostile = lab(LAB);
+        hostile.benches[0].name = "desk 1\ndhcp-range=evil".into();
+        let config = config(&hostile, "lab0", range()).unwrap();
         assert!(
             config.contains("\ndhcp-host=00:15:65:3a:10:01,192.168.50.41\n"),
             "{config}"
