@@ -99,6 +99,16 @@ impl Cable {
     }
 }
 
+fn record(contacts: &Contacts, device: &str, channel: u16, closed: bool) {
+    contacts
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert((device.to_string(), channel), closed);
+}
+
+/// Contact positions by (device name, channel): `true` closed (relay) or pressed (key).
+type Contacts = Arc<Mutex<BTreeMap<(String, u16), bool>>>;
+
 /// One bench as assembled.
 struct Unit {
     bench: TwinBench,
@@ -115,6 +125,9 @@ enum RelayLoad {
 
 /// A running virtual bench. Dropping it tears it down as `shutdown` does.
 pub struct VirtualBench {
+    /// The last position of every relay contact and actuator output, by (device, channel):
+    /// what a meter across the rack's contacts reads, for `probe`.
+    contacts: Contacts,
     relay_boards: Vec<(String, RelayKind, u16, SerialDevice)>,
     actuators: Vec<(String, u16, SerialDevice)>,
     units: Vec<Unit>,
@@ -150,6 +163,7 @@ impl VirtualBench {
         }
 
         let mut bench = VirtualBench {
+            contacts: Contacts::default(),
             relay_boards: Vec::new(),
             actuators: Vec::new(),
             units: Vec::new(),
@@ -206,7 +220,9 @@ impl VirtualBench {
                 }
             }
             let name = board.name.clone();
+            let contacts = Arc::clone(&bench.contacts);
             let sink: ChangeSink = Arc::new(move |ChannelChange { channel, active }| {
+                record(&contacts, &name, channel, active);
                 match loads.get(&channel) {
                     Some(RelayLoad::Power(phone)) => phone.set_power(active),
                     Some(RelayLoad::Network(cable)) => cable.update(|s| s.0 = active),
@@ -246,12 +262,14 @@ impl VirtualBench {
                 }
             }
             let name = actuator.name.clone();
-            let sink: ChangeSink = Arc::new(move |ChannelChange { channel, active }| match fingers
-                .get(&channel)
-            {
-                Some((phone, key)) => phone.set_key(*key, active),
-                None => {
-                    tracing::debug!(actuator = %name, channel, pressed = active, "actuator channel wired to no key")
+            let contacts = Arc::clone(&bench.contacts);
+            let sink: ChangeSink = Arc::new(move |ChannelChange { channel, active }| {
+                record(&contacts, &name, channel, active);
+                match fingers.get(&channel) {
+                    Some((phone, key)) => phone.set_key(*key, active),
+                    None => {
+                        tracing::debug!(actuator = %name, channel, pressed = active, "actuator channel wired to no key")
+                    }
                 }
             });
             let device = SerialDevice::start(
@@ -272,6 +290,39 @@ impl VirtualBench {
             "virtual bench started"
         );
         Ok(bench)
+    }
+
+    /// What a meter across bench `name`'s contacts reads: its power relay, its network
+    /// relay and its pressed keys, as one line (`power=open network=closed keys=-`). A
+    /// contact never switched is open. An observation, not a fault: it changes nothing.
+    pub fn probe(&self, name: &str) -> Result<String, BenchError> {
+        let unit = self.unit(name)?;
+        let contacts = self.contacts.lock().unwrap_or_else(|p| p.into_inner());
+        let closed = |device: &str, channel: u16| {
+            contacts
+                .get(&(device.to_string(), channel))
+                .copied()
+                .unwrap_or(false)
+        };
+        let position = |closed: bool| if closed { "closed" } else { "open" };
+        let bench = &unit.bench;
+        let power = position(closed(&bench.power.board, bench.power.channel));
+        let network = bench
+            .network
+            .as_ref()
+            .map_or("none", |n| position(closed(&n.board, n.channel)));
+        let pressed: Vec<&str> = bench
+            .keys
+            .iter()
+            .filter(|(channel, _)| closed(&bench.actuator, **channel))
+            .map(|(_, key)| key.as_str())
+            .collect();
+        let keys = if pressed.is_empty() {
+            "-".to_string()
+        } else {
+            pressed.join(",")
+        };
+        Ok(format!("power={power} network={network} keys={keys}"))
     }
 
     /// A table of what hosts can reach: each serial device's published path and each phone's
@@ -549,6 +600,7 @@ commands (physical events and board firmware faults):
   plug-cable <bench>   plug it back
   hang <bench>         the phone's next boots stop before the network
   unhang <bench>       boots complete again
+  probe <bench>        read the bench's contacts: power, network relay, pressed keys
   describe             show devices and benches
   help                 this text";
 

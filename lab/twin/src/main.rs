@@ -166,6 +166,13 @@ fn run_command(bench: &VirtualBench, line: &str) {
         "" => {}
         "help" => println!("{FAULT_HELP}"),
         "describe" => println!("{}", bench.describe()),
+        command if command.starts_with("probe ") => {
+            let name = command["probe ".len()..].trim();
+            match bench.probe(name) {
+                Ok(line) => println!("probe {name}: {line}"),
+                Err(err) => println!("error: {err}"),
+            }
+        }
         command => match FaultCommand::parse(command) {
             Ok(fault) => match bench.apply(&fault) {
                 Ok(()) => println!("ok: {command}"),
