@@ -66,16 +66,20 @@ fn a_missing_file_names_the_path() {
 fn syntax_errors_name_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lab.toml");
+    let text = std::fs::read_to_string(virtual_lab_path()).unwrap();
+    let line = 1 + text[..text.find("time_scale = 0.01").unwrap()]
+        .lines()
+        .count();
     std::fs::write(
         &path,
-        "[lab]\ntime_scale = \"fast\"\n[endpoints]\nprovisioning = \"127.0.0.1:1\"\n",
+        text.replacen("time_scale = 0.01", "time_scale = \"fast\"", 1),
     )
     .unwrap();
     let err = TwinLab::from_file(&path).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, LabError::Syntax { .. }), "{text}");
     assert!(
-        text.contains("lab.toml") && text.contains("line 2"),
+        text.contains("lab.toml") && text.contains(&format!("line {line}")),
         "{text}"
     );
 }
