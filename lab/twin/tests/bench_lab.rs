@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use yealink_twin::lab::{LabError, RelayKind, TwinLab};
+use yealink_twin::lab::{LabError, LabFile, RelayKind, TwinLab};
 
 fn virtual_lab_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../virtual.toml")
@@ -66,16 +66,20 @@ fn a_missing_file_names_the_path() {
 fn syntax_errors_name_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lab.toml");
+    let text = std::fs::read_to_string(virtual_lab_path()).unwrap();
+    let line = 1 + text[..text.find("time_scale = 0.01").unwrap()]
+        .lines()
+        .count();
     std::fs::write(
         &path,
-        "[lab]\ntime_scale = \"fast\"\n[endpoints]\nprovisioning = \"127.0.0.1:1\"\n",
+        text.replacen("time_scale = 0.01", "time_scale = \"fast\"", 1),
     )
     .unwrap();
     let err = TwinLab::from_file(&path).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, LabError::Syntax { .. }), "{text}");
     assert!(
-        text.contains("lab.toml") && text.contains("line 2"),
+        text.contains("lab.toml") && text.contains(&format!("line {line}")),
         "{text}"
     );
 }
@@ -245,4 +249,64 @@ fn a_manifest_naming_a_missing_rom_is_refused() {
     .unwrap();
     let err = lab.initial_firmware_path("T46G").unwrap_err();
     assert!(err.to_string().contains("T46-28.83.0.120.rom"), "{err}");
+}
+
+#[test]
+fn a_bench_without_web_port_listens_on_80() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = with_replaced(dir.path(), "web_port = 8080\n", "").unwrap();
+    assert_eq!(lab.benches[0].web_port, 80);
+    assert_eq!(lab.benches[1].web_port, 8080);
+}
+
+#[test]
+fn the_example_rack_is_read_but_not_built() {
+    let rack = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rack.example.toml");
+    let file = LabFile::read(&rack).unwrap();
+    let kinds: Vec<&str> = file.other_boards.iter().map(|b| b.kind.as_str()).collect();
+    assert_eq!(kinds, ["ykush", "pdudaemon"]);
+    assert_eq!(file.relay_boards.len(), 2);
+    assert_eq!(file.benches.len(), 4);
+    // Its phones are on the lab VLAN, not on loopback, and it has no [twin] table.
+    assert_eq!(
+        invalid_key(TwinLab::from_file(&rack).unwrap_err()),
+        "bench[0].ip"
+    );
+}
+
+#[test]
+fn a_bench_wired_to_what_the_virtual_bench_does_not_build_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdu = "[[relay_board]]\nname = \"pdu\"\nkind = \"pdudaemon\"\nurl = \"http://localhost:16421\"\npdu = \"p1\"\nchannels = 8\n\n[[relay_board]]";
+    let err = with_replaced(dir.path(), "[[relay_board]]", pdu);
+    assert!(err.is_ok(), "an unused PDU is set aside: {:?}", err.err());
+    let text = virtual_lab_text()
+        .replacen("[[relay_board]]", pdu, 1)
+        .replacen(
+            "board = \"relay-power\", channel = 1",
+            "board = \"pdu\", channel = 1",
+            1,
+        );
+    assert_eq!(
+        invalid_key(TwinLab::from_str(&text, dir.path()).unwrap_err()),
+        "bench[0].power.board"
+    );
+    assert!(LabFile::from_str(&text, dir.path()).is_ok());
+
+    let relay_keys = "name = \"keys-t40p\"\nkind = \"relay\"\nrelay_board = \"keys-relays\"\nrelays = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]\n\n[[relay_board]]\nname = \"keys-relays\"\nkind = \"lcus\"\nport = \"/tmp/keys-relays\"\nchannels = 24\n\n[[actuator]]\nname = \"keys-t41p\"";
+    let text = virtual_lab_text().replacen(
+        "name = \"keys-t40p\"\nport = \"/tmp/yealink-virtual-lab/serial/by-id/usb-yealink-lab_actuator_keys-t40p-if00\"\nchannels = 24\n\n[[actuator]]\nname = \"keys-t41p\"",
+        relay_keys,
+        1,
+    );
+    assert!(
+        text.contains("kind = \"relay\""),
+        "the actuator was not rewired"
+    );
+    let file = LabFile::from_str(&text, dir.path()).unwrap();
+    assert_eq!(file.relay_actuators[0].relays.len(), 21);
+    assert_eq!(
+        invalid_key(TwinLab::from_lab_file(file).unwrap_err()),
+        "bench[0].actuator"
+    );
 }

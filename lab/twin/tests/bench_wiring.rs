@@ -102,6 +102,10 @@ name = "test"
 time_scale = 0.002
 [endpoints]
 provisioning = "127.0.0.1:0"
+foreign_provisioning = "127.0.0.1:0"
+tftp = "127.0.0.1:0"
+sip = "127.0.0.1:0"
+syslog = "127.0.0.1:0"
 [[relay_board]]
 name = "power"
 kind = "lcus"
@@ -120,10 +124,22 @@ ok = 2
 "7" = 5
 "8" = 6
 star = 7
+cancel = 8
+f1 = 9
+f2 = 10
+f3 = 11
+f4 = 12
+"0" = 13
+"1" = 14
+"4" = 15
+"5" = 16
+"6" = 17
+"9" = 18
+pound = 19
 [[actuator]]
 name = "keys"
 port = "{dir}/serial/by-id/keys"
-channels = 8
+channels = 24
 [[bench]]
 name = "t46g"
 model = "T46G"

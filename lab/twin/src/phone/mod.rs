@@ -6,10 +6,12 @@
 //! HTTP, firmware download, SIP REGISTER, syslog, and its web UI. The rules it follows, and
 //! where each comes from, are in `lab/twin/BEHAVIOUR.md`.
 //!
-//! One tokio task per phone owns its state ([`runtime`]); each power session's work (boot
-//! sequence, registration, web listener) runs in tasks that power-off or a pulled cable
-//! abort at once.
+//! One tokio task per phone owns its state (`boot.rs`, the boot state machine); each power
+//! session's work ([`session`]: provisioning, firmware check, REGISTER, Auto-P; the
+//! [`recovery`]; the web listener) runs in tasks that power-off or a pulled cable abort at
+//! once. Flash and RAM live in `shared.rs`, the status line in [`screen`].
 
+mod boot;
 pub mod config;
 pub mod firmware;
 pub mod flash;
@@ -18,8 +20,10 @@ pub mod model;
 pub mod net;
 pub mod provision;
 pub mod recovery;
-pub mod runtime;
+pub mod screen;
 pub mod serve;
+pub mod session;
+mod shared;
 pub mod sip;
 pub mod syslog;
 pub mod timing;
@@ -136,7 +140,7 @@ pub(crate) enum Physical {
 #[derive(Clone)]
 pub struct Phone {
     events: mpsc::UnboundedSender<Physical>,
-    shared: Arc<runtime::Shared>,
+    shared: Arc<shared::Shared>,
 }
 
 impl Phone {
@@ -166,8 +170,8 @@ impl Phone {
                 source,
             })?;
         let (events, receiver) = mpsc::unbounded_channel();
-        let shared = runtime::Shared::new(spec, firmware);
-        handle.spawn(runtime::run(Arc::clone(&shared), receiver));
+        let shared = shared::Shared::new(spec, firmware);
+        handle.spawn(boot::run(Arc::clone(&shared), receiver));
         Ok(Phone { events, shared })
     }
 

@@ -2,12 +2,15 @@
 //! on firmware built after August 2018, and its two ways of reading a recovery package
 //! (a TFTP server, a USB stick), with the checks the package must pass before it is flashed.
 //!
-//! The phone's task (`runtime`) owns the sequence (menu, read, flash, reboots); the files
-//! here are its parts: [`menu`] (keys to a choice), [`tftp_client`] (RFC 1350 reads with the
-//! RFC 2347-2349 options), [`usb`] (MBR and FAT on a stick image) and [`verify`] (the three
-//! files agree and are intact). The rules are in BEHAVIOUR.md, section "Recovery".
+//! The boot state machine (`boot.rs`) decides when the menu shows and when a recovery
+//! starts or is cut off; the files here are the recovery's parts: [`menu`] (keys to a
+//! choice), [`sequence`] (read, check, flash and reboot, or abort), [`tftp_client`] (RFC
+//! 1350 reads with the RFC 2347-2349 options), [`usb`] (MBR and FAT on a stick image) and
+//! [`verify`] (the three files agree and are intact). The rules are in BEHAVIOUR.md,
+//! section "Recovery".
 
 pub mod menu;
+pub(crate) mod sequence;
 pub mod tftp_client;
 pub mod usb;
 pub mod verify;
