@@ -1,8 +1,9 @@
-//! The step vocabulary: one module per kind of `[[step]]`, and [`KINDS`], the one table that
+//! The step vocabulary: one module per kind of `[[step]]`, and `KINDS`, the one table that
 //! names them. A kind knows how it is written in a scenario file and checked, how it runs on
 //! a bench and reads in the transcript, how the repro prompt types it and how a saved session
 //! writes it back; the loader, the engine, the prompt and `--save` only look kinds up here.
-//! Adding a kind is its module, one line in [`KINDS`] and its `Step` variant.
+//! Adding a kind is its module (declared with `pub mod`), its line in `KINDS` and its `Step`
+//! variant; `harness/tests/step_registry.rs` then asks for its row in `scenarios/README.md`.
 
 use futures::future::BoxFuture;
 
@@ -55,8 +56,9 @@ pub struct StepOption {
     pub actions: &'static [&'static str],
 }
 
-/// One kind of step. Each method concerns one consumer; a method handed a `Step` of another
-/// kind returns `None` (dispatch goes through [`kind_of`], so that does not happen).
+/// One kind of step. Each method serves one consumer (the loader, the engine, `--save`, the
+/// prompt). Dispatch goes through [`kind_of`], so a kind is never handed another kind's
+/// `Step`; if it were, `toml` answers `None` and `run` a config error, never a panic.
 pub(crate) trait StepKind: Sync {
     /// The action keys that write this kind in a `[[step]]` (exactly one per step).
     fn actions(&self) -> &'static [&'static str];
