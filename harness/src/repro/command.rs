@@ -36,8 +36,8 @@ const SESSION_COMMANDS: [(&str, &str); 3] = [
 /// Where the help text's descriptions start.
 const HELP_COLUMN: usize = 32;
 
-/// The widest help line: a terminal's 80 columns, less a margin.
-const HELP_WIDTH: usize = 88;
+/// The widest help line: the descriptions' column plus what a wide terminal shows beside it.
+const HELP_WIDTH: usize = 90;
 
 /// The prompt's help text: one entry per step kind, then the session's own commands.
 pub fn help() -> String {
