@@ -197,7 +197,7 @@ async fn config_fetched(
         let received = tokio::select! {
             r = events.recv() => r,
             _ = tokio::time::sleep_until(deadline) => return Ok(false),
-            _ = cancel.changed() => return Err(HealthError::Interrupted),
+            () = crate::scenario::engine::cancelled(&mut cancel) => return Err(HealthError::Interrupted),
         };
         match received {
             Ok(tagged) if tagged.bench.as_deref() == Some(bench) => {

@@ -187,7 +187,7 @@ fn each_kind_of_mistake_gets_its_exact_message() {
             "unknown key in a step",
             vec![("power = \"cycle\"", "power = \"cycle\"\nrepeat = 2")],
             "scenarios/reset.toml:13:1: step[0].repeat: unknown field `repeat`, expected one of `power`, `hold`, \
-             `release`, `tap`, `dial`, `network`, `wait`, `login`, `hold_ms`, `timeout_s`, `pause_s`, \
+             `release`, `tap`, `hold_ms`, `dial`, `network`, `wait`, `timeout_s`, `login`, `pause_s`, \
              `offer_firmware`, `tftp_package`, `usb_stick`, `filesystem`, `omit`, `corrupt`"
                 .into(),
         ),

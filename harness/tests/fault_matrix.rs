@@ -375,7 +375,10 @@ fn cell(device: Device, failure: Failure, phase: Phase, snapshot: &str) {
     );
     let contacts = bench.probe();
     let cell = format!("{device:?} {failure:?} in {phase:?}, healed");
-    assert!(contacts.network_closed && contacts.keys == "-", "{cell}: {contacts:?}");
+    assert!(
+        contacts.network_closed && contacts.keys == "-",
+        "{cell}: {contacts:?}"
+    );
     // A silent or garbling LCUS took every power-off frame without a word: the harness had
     // no way to learn that the relay stayed closed, so only a detectable failure is owed a
     // power-off here.

@@ -347,7 +347,7 @@ async fn prompt_loop(
     loop {
         let line = tokio::select! {
             line = prompt.next_line(PROMPT) => line,
-            _ = cancel.changed() => return,
+            () = crate::scenario::engine::cancelled(&mut cancel) => return,
         };
         let line = match line {
             Ok(Some(line)) => line,

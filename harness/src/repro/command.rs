@@ -1,13 +1,12 @@
-//! The prompt's commands: each hand action is read into the engine's own `Step`, with the
-//! limits a scenario file has, so every recorded step can be saved and loaded back.
+//! The prompt's commands: each hand action is read by its step kind (`scenario::steps`)
+//! into the engine's own `Step`, with the limits a scenario file has, so every recorded step
+//! can be saved and loaded back.
 
-use crate::lab::Key;
-use crate::scenario::load::{
-    DEFAULT_TAP_HOLD_MS, PAUSE_S_MAX, TAP_HOLD_MS_MAX, WAIT_TIMEOUT_S_MAX,
-};
-use crate::scenario::{
-    LinkState, LoginPassword, Medium, PackagePart, PackageStep, PowerAction, Step, WaitFor,
-};
+use crate::scenario::Step;
+use crate::scenario::steps::prompt::no_args;
+use crate::scenario::steps::{self, KINDS};
+
+pub use crate::scenario::steps::CommandError;
 
 /// One line of the prompt.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +15,7 @@ pub enum Command {
     Step(Step),
     /// Print the transcript so far, as its snapshot will hold it.
     Show,
+    /// Print the list of commands.
     Help,
     /// End the session (and save it when `--save` was given).
     Quit,
@@ -23,52 +23,66 @@ pub enum Command {
     Nothing,
 }
 
-/// A line the prompt cannot run; nothing is recorded.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CommandError {
-    #[error("unknown command `{0}` (type `help` for the list)")]
-    Unknown(String),
-    #[error("`{command}` needs {what}")]
-    Missing {
-        command: &'static str,
-        what: &'static str,
-    },
-    #[error("`{command}`: `{value}` is not allowed, expected {allowed}")]
-    BadValue {
-        command: &'static str,
-        value: String,
-        allowed: String,
-    },
-    #[error("`{command}` takes {expected}; `{extra}` is one word too many")]
-    TooMany {
-        command: &'static str,
-        expected: &'static str,
-        extra: String,
-    },
+/// The commands of the session itself, with their help lines; the steps' come from `KINDS`.
+const SESSION_COMMANDS: [(&str, &str); 3] = [
+    ("show", "the transcript so far, redacted as its snapshot"),
+    ("help", "this list"),
+    (
+        "quit",
+        "end (saving the session with --save); so does end of input",
+    ),
+];
+
+/// Where the help text's descriptions start.
+const HELP_COLUMN: usize = 32;
+
+/// The widest help line: the descriptions' column plus what a wide terminal shows beside it.
+const HELP_WIDTH: usize = 90;
+
+/// The prompt's help text: one entry per step kind, then the session's own commands.
+pub fn help() -> String {
+    let mut out = String::new();
+    for kind in KINDS {
+        help_entry(&mut out, kind.usage(), &kind.about());
+    }
+    for (usage, about) in SESSION_COMMANDS {
+        help_entry(&mut out, usage, about);
+    }
+    out.push_str(
+        "Endpoint events are printed under the `wait` that consumes them, as in a scenario run.",
+    );
+    out
 }
 
-/// The prompt's help text.
-pub const HELP: &str = "\
-power on|off|cycle              the bench's power relay
-press KEY [hold_ms]             press and release a key (default 100 ms)
-hold KEY / release KEY          press and keep pressed / release
-dial DIGITS                     tap 0-9, * and # in turn
-network up|down                 the network-cable relay
-wait EVENT [timeout_s]          register, config, call-home, firmware-download,
-                                foreign-provisioning, syslog, tftp (default 60 s;
-                                900 s for register and firmware-download)
-pause SECONDS                   do nothing (a key held through a boot)
-package tftp|usb-fat|usb-ntfs GENERATION [omit=bin|rfs|rom] [corrupt=bin|rfs|rom]
-                                a recovery package on the TFTP folder or the USB stick
-offer GENERATION                provisioning offers this firmware from now on
-check login admin|given|PASSWORD  the web UI login as admin
-show                            the transcript so far, redacted as its snapshot
-help                            this list
-quit                            end (saving the session with --save); so does end of input
-Endpoint events are printed under the `wait` that consumes them, as in a scenario run.";
-
-const WAIT_EVENTS: &str =
-    "register, config, call-home, firmware-download, foreign-provisioning, syslog or tftp";
+/// `usage` in the first column and `about` wrapped in the second; a usage too wide for its
+/// column gets the description on the lines below.
+fn help_entry(out: &mut String, usage: &str, about: &str) {
+    let indent = " ".repeat(HELP_COLUMN);
+    let mut line = usage.to_string();
+    if line.len() >= HELP_COLUMN {
+        out.push_str(&line);
+        out.push('\n');
+        line = indent.clone();
+    } else {
+        line.push_str(&" ".repeat(HELP_COLUMN - line.len()));
+    }
+    let mut empty = true;
+    for word in about.split_whitespace() {
+        if !empty && line.len() + 1 + word.len() > HELP_WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.clone();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+}
 
 /// Reads one prompt line.
 pub fn parse(line: &str) -> Result<Command, CommandError> {
@@ -78,239 +92,25 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
     }
     let words: Vec<&str> = line.split_whitespace().collect();
     let (name, args) = (words[0], &words[1..]);
-    let step = match name {
-        "show" => return no_args("show", args).map(|()| Command::Show),
-        "help" | "?" => return Ok(Command::Help),
-        "quit" | "exit" => return no_args("quit", args).map(|()| Command::Quit),
-        "power" => {
-            let [action] = exactly("power", args, "on, off or cycle")?;
-            Step::Power(match action {
-                "on" => PowerAction::On,
-                "off" => PowerAction::Off,
-                "cycle" => PowerAction::Cycle,
-                other => return Err(bad("power", other, "on, off or cycle")),
-            })
-        }
-        "press" => {
-            let (key, rest) = first("press", args, "a key name")?;
-            let hold_ms = match rest {
-                [] => DEFAULT_TAP_HOLD_MS,
-                [ms] => hold_ms(ms)?,
-                [_, extra, ..] => return Err(too_many("press", "KEY [hold_ms]", extra)),
-            };
-            Step::Tap {
-                key: key_name("press", key)?,
-                hold_ms,
-            }
-        }
-        "hold" => {
-            let [key] = exactly("hold", args, "a key name")?;
-            Step::Hold(key_name("hold", key)?)
-        }
-        "release" => {
-            let [key] = exactly("release", args, "a key name")?;
-            Step::Release(key_name("release", key)?)
-        }
-        "dial" => {
-            let [digits] = exactly("dial", args, "digits (0-9, * and #)")?;
-            if digits.chars().any(|c| Key::for_digit(c).is_none()) {
-                return Err(bad("dial", digits, "digits 0-9, `*` and `#`"));
-            }
-            Step::Dial(digits.to_string())
-        }
-        "network" => {
-            let [state] = exactly("network", args, "up or down")?;
-            Step::Network(match state {
-                "up" => LinkState::Up,
-                "down" => LinkState::Down,
-                other => return Err(bad("network", other, "up or down")),
-            })
-        }
-        "wait" => {
-            let (what, rest) = first("wait", args, WAIT_EVENTS)?;
-            let what = wait_for(what)?;
-            let timeout_s = match rest {
-                [] => default_timeout_s(what),
-                [t] => seconds("wait", t, WAIT_TIMEOUT_S_MAX)?,
-                [_, extra, ..] => return Err(too_many("wait", "EVENT [timeout_s]", extra)),
-            };
-            Step::Wait { what, timeout_s }
-        }
-        "pause" => {
-            let [s] = exactly("pause", args, "a number of seconds")?;
-            Step::Pause {
-                seconds: seconds("pause", s, PAUSE_S_MAX)?,
-            }
-        }
-        "package" => package(args)?,
-        "offer" => {
-            let [generation] = exactly("offer", args, "a firmware generation (e.g. current)")?;
-            Step::OfferFirmware(generation.to_string())
-        }
-        "check" => {
-            let ("login", rest) = first("check", args, "`login` and a password")? else {
-                return Err(bad("check", args[0], "login"));
-            };
-            let [password] = exactly("check login", rest, "admin, given or a password")?;
-            Step::Login {
-                password: match password {
-                    "given" => LoginPassword::Given,
-                    literal => LoginPassword::Literal(literal.to_string()),
-                },
-            }
-        }
-        other => return Err(CommandError::Unknown(other.to_string())),
-    };
-    Ok(Command::Step(step))
-}
-
-/// The timeout of a `wait` typed without one: long enough for a boot with a flash on a
-/// real phone where the event ends a boot, a minute otherwise.
-pub fn default_timeout_s(what: WaitFor) -> f64 {
-    match what {
-        WaitFor::Register | WaitFor::FirmwareDownload => 900.0,
-        _ => 60.0,
+    match name {
+        "show" => no_args("show", args).map(|()| Command::Show),
+        "help" | "?" => Ok(Command::Help),
+        "quit" | "exit" => no_args("quit", args).map(|()| Command::Quit),
+        command => match steps::kind_of_command(command) {
+            Some(kind) => kind.parse(args).map(Command::Step),
+            None => Err(CommandError::Unknown(command.to_string())),
+        },
     }
-}
-
-fn no_args(command: &'static str, args: &[&str]) -> Result<(), CommandError> {
-    match args.first() {
-        None => Ok(()),
-        Some(extra) => Err(too_many(command, "no argument", extra)),
-    }
-}
-
-fn exactly<'a, const N: usize>(
-    command: &'static str,
-    args: &[&'a str],
-    what: &'static str,
-) -> Result<[&'a str; N], CommandError> {
-    if args.len() > N {
-        return Err(too_many(command, what, args[N]));
-    }
-    args.try_into()
-        .map_err(|_| CommandError::Missing { command, what })
-}
-
-fn first<'a, 'b>(
-    command: &'static str,
-    args: &'b [&'a str],
-    what: &'static str,
-) -> Result<(&'a str, &'b [&'a str]), CommandError> {
-    args.split_first()
-        .map(|(f, rest)| (*f, rest))
-        .ok_or(CommandError::Missing { command, what })
-}
-
-fn bad(command: &'static str, value: &str, allowed: &str) -> CommandError {
-    CommandError::BadValue {
-        command,
-        value: value.to_string(),
-        allowed: allowed.to_string(),
-    }
-}
-
-fn too_many(command: &'static str, expected: &'static str, extra: &str) -> CommandError {
-    CommandError::TooMany {
-        command,
-        expected,
-        extra: extra.to_string(),
-    }
-}
-
-fn key_name(command: &'static str, key: &str) -> Result<Key, CommandError> {
-    if Key::NAMES.contains(&key) {
-        Ok(Key(key.to_string()))
-    } else {
-        Err(bad(command, key, &Key::NAMES.join(", ")))
-    }
-}
-
-fn hold_ms(text: &str) -> Result<u64, CommandError> {
-    match text.parse::<i64>() {
-        Ok(ms) if (1..=TAP_HOLD_MS_MAX).contains(&ms) => Ok(ms as u64),
-        _ => Err(bad(
-            "press",
-            text,
-            &format!("a hold of 1 to {TAP_HOLD_MS_MAX} ms"),
-        )),
-    }
-}
-
-fn seconds(command: &'static str, text: &str, max: f64) -> Result<f64, CommandError> {
-    match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s <= max => Ok(s),
-        _ => Err(bad(
-            command,
-            text,
-            &format!("seconds above 0 and at most {max}"),
-        )),
-    }
-}
-
-fn wait_for(text: &str) -> Result<WaitFor, CommandError> {
-    Ok(match text {
-        "register" => WaitFor::Register,
-        "config" => WaitFor::Config,
-        "call-home" => WaitFor::CallHome,
-        "firmware-download" => WaitFor::FirmwareDownload,
-        "foreign-provisioning" => WaitFor::ForeignProvisioning,
-        "syslog" => WaitFor::Syslog,
-        "tftp" => WaitFor::Tftp,
-        other => return Err(bad("wait", other, WAIT_EVENTS)),
-    })
-}
-
-fn part(command_value: &str, text: &str) -> Result<PackagePart, CommandError> {
-    match text {
-        "bin" => Ok(PackagePart::Bin),
-        "rfs" => Ok(PackagePart::Rfs),
-        "rom" => Ok(PackagePart::Rom),
-        other => Err(bad(
-            "package",
-            &format!("{command_value}={other}"),
-            "bin, rfs or rom",
-        )),
-    }
-}
-
-fn package(args: &[&str]) -> Result<Step, CommandError> {
-    const WHAT: &str = "tftp, usb-fat or usb-ntfs, then a firmware generation";
-    let (medium, rest) = first("package", args, WHAT)?;
-    let medium = match medium {
-        "tftp" => Medium::Tftp,
-        "usb-fat" => Medium::UsbFat,
-        "usb-ntfs" => Medium::UsbNtfs,
-        other => return Err(bad("package", other, "tftp, usb-fat or usb-ntfs")),
-    };
-    let (generation, options) = first("package", rest, WHAT)?;
-    let mut step = PackageStep {
-        medium,
-        generation: generation.to_string(),
-        omit: None,
-        corrupt: None,
-    };
-    for option in options {
-        match option.split_once('=') {
-            Some(("omit", p)) if step.omit.is_none() => step.omit = Some(part("omit", p)?),
-            Some(("corrupt", p)) if step.corrupt.is_none() => {
-                step.corrupt = Some(part("corrupt", p)?);
-            }
-            _ => {
-                return Err(bad(
-                    "package",
-                    option,
-                    "omit=PART or corrupt=PART, each once",
-                ));
-            }
-        }
-    }
-    Ok(Step::Package(step))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::Key;
+    use crate::scenario::steps::tap::DEFAULT_TAP_HOLD_MS;
+    use crate::scenario::{
+        LinkState, LoginPassword, Medium, PackagePart, PackageStep, PowerAction, WaitFor,
+    };
 
     fn step(line: &str) -> Step {
         match parse(line) {
@@ -387,6 +187,28 @@ mod tests {
                 password: LoginPassword::Literal("admin".into())
             }
         );
+    }
+
+    #[test]
+    fn the_help_lists_every_step_kind_and_session_command() {
+        let help = help();
+        for kind in KINDS {
+            let line = help
+                .lines()
+                .find(|line| line.starts_with(kind.usage()))
+                .unwrap_or_else(|| panic!("no `{}` in:\n{help}", kind.usage()));
+            assert!(
+                line.split_whitespace().next() == Some(kind.command()),
+                "{line}"
+            );
+        }
+        for (command, _) in SESSION_COMMANDS {
+            assert!(help.lines().any(|l| l.starts_with(command)), "{help}");
+        }
+        for event in WaitFor::names() {
+            assert!(help.contains(event), "`{event}` missing:\n{help}");
+        }
+        assert!(help.lines().all(|l| l.len() <= HELP_WIDTH), "{help}");
     }
 
     #[test]

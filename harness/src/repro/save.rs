@@ -9,10 +9,8 @@ use crate::expect::snapshot;
 use crate::lab::Model;
 use crate::repro::given;
 use crate::repro::session::RecordedStep;
-use crate::scenario::load::DEFAULT_TAP_HOLD_MS;
-use crate::scenario::{
-    Given, LinkState, LoginPassword, Medium, PackagePart, PowerAction, Step, WaitFor,
-};
+use crate::scenario::steps::{kind_of, toml_string as quoted};
+use crate::scenario::{Given, Step};
 
 /// Why a session could not be kept.
 #[derive(Debug, thiserror::Error)]
@@ -143,113 +141,23 @@ pub fn scenario_toml(scenario: &SavedScenario<'_>) -> String {
                 let _ = writeln!(out, "# {line}");
             }
         }
-        for (key, value) in step_entries(&recorded.step) {
+        let entries = kind_of(&recorded.step).and_then(|kind| kind.toml(&recorded.step));
+        for (key, value) in entries.unwrap_or_default() {
             let _ = writeln!(out, "{key} = {value}");
         }
     }
     out
 }
 
-/// The keys of one `[[step]]` with their TOML values.
-fn step_entries(step: &Step) -> Vec<(&'static str, String)> {
-    let word = |w: &str| quoted(w);
-    match step {
-        Step::Power(action) => vec![(
-            "power",
-            word(match action {
-                PowerAction::On => "on",
-                PowerAction::Off => "off",
-                PowerAction::Cycle => "cycle",
-            }),
-        )],
-        Step::Hold(key) => vec![("hold", word(&key.0))],
-        Step::Release(key) => vec![("release", word(&key.0))],
-        Step::Tap { key, hold_ms } => {
-            let mut entries = vec![("tap", word(&key.0))];
-            if *hold_ms != DEFAULT_TAP_HOLD_MS {
-                entries.push(("hold_ms", hold_ms.to_string()));
-            }
-            entries
-        }
-        Step::Dial(digits) => vec![("dial", word(digits))],
-        Step::Network(state) => vec![(
-            "network",
-            word(match state {
-                LinkState::Up => "up",
-                LinkState::Down => "down",
-            }),
-        )],
-        Step::Wait { what, timeout_s } => vec![
-            ("wait", word(wait_name(*what))),
-            ("timeout_s", number(*timeout_s)),
-        ],
-        Step::Login { password } => vec![(
-            "login",
-            word(match password {
-                LoginPassword::Given => "given",
-                LoginPassword::Literal(p) => p,
-            }),
-        )],
-        Step::Pause { seconds } => vec![("pause_s", number(*seconds))],
-        Step::OfferFirmware(generation) => vec![("offer_firmware", word(generation))],
-        Step::Package(package) => {
-            let mut entries = match package.medium {
-                Medium::Tftp => vec![("tftp_package", word(&package.generation))],
-                Medium::UsbFat => vec![
-                    ("usb_stick", word(&package.generation)),
-                    ("filesystem", word("fat")),
-                ],
-                Medium::UsbNtfs => vec![
-                    ("usb_stick", word(&package.generation)),
-                    ("filesystem", word("ntfs")),
-                ],
-            };
-            if let Some(part) = package.omit {
-                entries.push(("omit", word(part_name(part))));
-            }
-            if let Some(part) = package.corrupt {
-                entries.push(("corrupt", word(part_name(part))));
-            }
-            entries
-        }
-    }
-}
-
-fn wait_name(what: WaitFor) -> &'static str {
-    match what {
-        WaitFor::Register => "register",
-        WaitFor::Config => "config",
-        WaitFor::CallHome => "call-home",
-        WaitFor::FirmwareDownload => "firmware-download",
-        WaitFor::ForeignProvisioning => "foreign-provisioning",
-        WaitFor::Syslog => "syslog",
-        WaitFor::Tftp => "tftp",
-    }
-}
-
-fn part_name(part: PackagePart) -> &'static str {
-    part.extension()
-}
-
-/// A TOML basic string, escaped by the TOML writer itself.
-fn quoted(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
-}
-
-/// Whole seconds as an integer (as the hand-written files have them), others as a float.
-fn number(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{}", value as i64)
-    } else {
-        format!("{value}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::lab::Key;
-    use crate::scenario::{AccountState, AdminPassword, PackageStep, ProvisioningUrl};
+    use crate::scenario::steps::tap::DEFAULT_TAP_HOLD_MS;
+    use crate::scenario::{
+        AccountState, AdminPassword, LinkState, LoginPassword, Medium, PackagePart, PackageStep,
+        PowerAction, ProvisioningUrl, WaitFor,
+    };
 
     fn every_step() -> Vec<RecordedStep> {
         let step = |step| RecordedStep { step, note: None };

@@ -3,7 +3,7 @@
 //! code that runs a scenario file's steps, so the saved scenario replays what was seen.
 
 use crate::rack::BenchRig;
-use crate::repro::command::{Command, HELP};
+use crate::repro::command::{Command, help};
 use crate::scenario::engine::{CaseEnd, CaseRun, CaseSession, CaseTitle, EngineContext};
 use crate::scenario::{Given, Step};
 
@@ -64,7 +64,7 @@ impl<'a, 'c> ReproSession<'a, 'c> {
     pub async fn execute(&mut self, command: Command) -> Reply {
         match command {
             Command::Nothing => Reply::Print(Vec::new()),
-            Command::Help => Reply::Print(HELP.lines().map(str::to_string).collect()),
+            Command::Help => Reply::Print(help().lines().map(str::to_string).collect()),
             Command::Quit => Reply::Quit,
             Command::Show => {
                 let text = self.case.redactor().apply(&self.case.transcript().text());
@@ -73,12 +73,10 @@ impl<'a, 'c> ReproSession<'a, 'c> {
             Command::Step(step) => {
                 let report = self.case.step(&step).await;
                 if self.case.ended().is_none() {
-                    let note = match (&step, report.wait_found) {
-                        (Step::Wait { .. }, Some(false)) => {
-                            Some("Nothing came within the timeout when this was recorded.".into())
-                        }
-                        _ => None,
-                    };
+                    // Only a wait reports whether it found its event.
+                    let note = (report.wait_found == Some(false)).then(|| {
+                        "Nothing came within the timeout when this was recorded.".to_string()
+                    });
                     self.recorded.push(RecordedStep { step, note });
                 }
                 Reply::Print(report.lines)

@@ -13,7 +13,6 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
-use crate::drivers::web::servlet_login::{LoginOutcome, try_login};
 use crate::endpoints::events::{EndpointEvent, HttpServer, TaggedEvent};
 use crate::endpoints::{BenchAccount, Endpoints, FirmwareOffer};
 use crate::expect::Redactor;
@@ -22,7 +21,7 @@ use crate::lab::{Key, Model};
 use crate::outcome::FaultClass;
 use crate::rack::{BenchRig, RigError};
 use crate::scenario::model::*;
-use crate::scenario::package;
+use crate::scenario::steps::{self, StepKind};
 use crate::scenario::transcript::Transcript;
 
 /// A wait never gives up sooner than this on the wall clock, however small the time scale:
@@ -32,12 +31,6 @@ pub const MIN_TIMEOUT: Duration = Duration::from_secs(3);
 const POWER_OFF_DWELL_S: f64 = 5.0;
 /// Boot, provisioning, a possible firmware flash and its reboot, then REGISTER.
 const SETTLE_TIMEOUT_S: f64 = 900.0;
-/// The web UI of a phone that has just booted or got its cable back.
-const LOGIN_TIMEOUT_S: f64 = 120.0;
-/// Digits are tapped this long each (real milliseconds, scaled).
-const DIGIT_TAP_MS: f64 = 120.0;
-/// Pause between two digits of a dial string (real milliseconds, scaled).
-const DIGIT_GAP_MS: f64 = 200.0;
 
 /// How a case ended before its snapshot comparison.
 #[derive(Debug)]
@@ -79,9 +72,13 @@ impl EngineContext<'_> {
     }
 }
 
-enum Abort {
+/// Why a case stops before its last step; each becomes a [`CaseEnd`].
+pub(crate) enum Abort {
+    /// The lab broke.
     Lab(String),
+    /// The fixtures or the scenario cannot be used on this bench.
     Config(String),
+    /// Ctrl-C or SIGTERM.
     Interrupted,
 }
 
@@ -101,7 +98,9 @@ pub async fn cancelled(cancel: &mut watch::Receiver<bool>) {
     }
 }
 
-struct Case<'a, 'c> {
+/// A case being run: what a step kind's `run` works through (the bench's rig, the
+/// endpoints, the transcript, the clock that ends at once on Ctrl-C).
+pub(crate) struct Case<'a, 'c> {
     ctx: &'a EngineContext<'c>,
     rig: &'a BenchRig,
     events: broadcast::Receiver<TaggedEvent>,
@@ -294,7 +293,58 @@ pub async fn run_case(ctx: &EngineContext<'_>, rig: &BenchRig, scenario: &Scenar
     session.finish()
 }
 
-impl Case<'_, '_> {
+impl<'a, 'c> Case<'a, 'c> {
+    /// The bench's relays and actuator.
+    pub(crate) fn rig(&self) -> &'a BenchRig {
+        self.rig
+    }
+
+    /// The lab's endpoints (accounts, the TFTP folder).
+    pub(crate) fn endpoints(&self) -> &'c Endpoints {
+        self.ctx.endpoints
+    }
+
+    /// `real_s` real seconds on the lab's time scale.
+    pub(crate) fn scaled(&self, real_s: f64) -> Duration {
+        self.ctx.scaled(real_s)
+    }
+
+    /// A timeout of `real_s` real seconds on the lab's time scale, never below
+    /// [`MIN_TIMEOUT`].
+    pub(crate) fn timeout(&self, real_s: f64) -> Duration {
+        self.ctx.timeout(real_s)
+    }
+
+    /// Adds a line to the transcript: what the harness did or concluded.
+    pub(crate) fn action(&mut self, text: impl AsRef<str>) {
+        self.transcript.action(text);
+    }
+
+    /// The redactions of this case, for a step that learns a run-dependent value.
+    pub(crate) fn redactor_mut(&mut self) -> &mut Redactor {
+        &mut self.redactor
+    }
+
+    /// The password `given` provisioned.
+    pub(crate) fn given_password(&self) -> &str {
+        &self.given_password
+    }
+
+    /// Records whether the `wait` being run found its event (the repro prompt notes a
+    /// timeout in the saved scenario).
+    pub(crate) fn note_wait_found(&mut self, found: bool) {
+        self.last_wait_found = Some(found);
+    }
+
+    /// The refusal of a step handed to a kind it is not of: the registry's dispatch never
+    /// does this, so it is a bug in the harness, reported as a config error of the case.
+    pub(crate) fn not_this_kind(&self, kind: &dyn StepKind, step: &Step) -> Abort {
+        Abort::Config(format!(
+            "a `{}` step cannot run {step:?}",
+            kind.actions().join("`/`")
+        ))
+    }
+
     async fn start(&mut self, title: CaseTitle<'_>, given: &Given) -> Result<(), Abort> {
         let model = self.rig.bench.model;
         self.transcript.header("scenario", title.name);
@@ -317,11 +367,25 @@ impl Case<'_, '_> {
 
     /// Sleeps for `duration`, ending at once on Ctrl-C or SIGTERM: a pause at real speed
     /// can be minutes, with a key held.
-    async fn sleep(&self, duration: Duration) -> Result<(), Abort> {
+    pub(crate) async fn sleep(&self, duration: Duration) -> Result<(), Abort> {
         self.check_cancel()?;
         let mut cancel = self.ctx.cancel.clone();
         tokio::select! {
             () = tokio::time::sleep(duration) => Ok(()),
+            () = cancelled(&mut cancel) => Err(Abort::Interrupted),
+        }
+    }
+
+    /// Runs `work` unless Ctrl-C or SIGTERM comes first: a step that waits on the phone
+    /// ends at once on cancel, as every wait and pause does.
+    pub(crate) async fn until_cancelled<F: std::future::Future>(
+        &self,
+        work: F,
+    ) -> Result<F::Output, Abort> {
+        self.check_cancel()?;
+        let mut cancel = self.ctx.cancel.clone();
+        tokio::select! {
+            output = work => Ok(output),
             () = cancelled(&mut cancel) => Err(Abort::Interrupted),
         }
     }
@@ -455,7 +519,8 @@ impl Case<'_, '_> {
         )))
     }
 
-    async fn power_cycle(&mut self) -> Result<(), Abort> {
+    /// Power off, the dwell, power on; each recorded.
+    pub(crate) async fn power_cycle(&mut self) -> Result<(), Abort> {
         self.rig.power(false).await?;
         self.transcript.action("power: off");
         self.sleep(self.ctx.scaled(POWER_OFF_DWELL_S)).await?;
@@ -481,138 +546,14 @@ impl Case<'_, '_> {
     }
 
     async fn step(&mut self, number: usize, step: &Step) -> Result<(), Abort> {
-        match step {
-            Step::Power(action) => match action {
-                PowerAction::On => {
-                    self.rig.power(true).await?;
-                    self.transcript.action(format!("{number}. power: on"));
-                }
-                PowerAction::Off => {
-                    self.rig.power(false).await?;
-                    self.transcript.action(format!("{number}. power: off"));
-                }
-                PowerAction::Cycle => {
-                    self.transcript.action(format!("{number}. power: cycle"));
-                    self.power_cycle().await?;
-                }
-            },
-            Step::Hold(key) => {
-                self.rig.hold(key).await?;
-                self.transcript.action(format!("{number}. hold {key}"));
-            }
-            Step::Release(key) => {
-                self.rig.release(key).await?;
-                self.transcript.action(format!("{number}. release {key}"));
-            }
-            Step::Tap { key, hold_ms } => {
-                self.tap(key, *hold_ms as f64).await?;
-                self.transcript.action(format!("{number}. tap {key}"));
-            }
-            Step::Dial(digits) => {
-                for (i, digit) in digits.chars().enumerate() {
-                    if i > 0 {
-                        self.sleep(self.ctx.scaled(DIGIT_GAP_MS / 1000.0)).await?;
-                    }
-                    let key = Key::for_digit(digit)
-                        .ok_or_else(|| Abort::Config(format!("cannot dial `{digit}`")))?;
-                    self.tap(&key, DIGIT_TAP_MS).await?;
-                }
-                self.transcript.action(format!("{number}. dial {digits}"));
-            }
-            Step::Network(state) => {
-                let connected = *state == LinkState::Up;
-                self.rig.network(connected).await?;
-                let words = if connected {
-                    "cable connected"
-                } else {
-                    "cable pulled"
-                };
-                self.transcript
-                    .action(format!("{number}. network: {words}"));
-            }
-            Step::Wait { what, timeout_s } => {
-                self.transcript.action(format!(
-                    "{number}. wait: {} (up to {timeout_s} s)",
-                    wait_words(*what)
-                ));
-                let found = self.wait_for(*what, self.ctx.timeout(*timeout_s)).await?;
-                self.last_wait_found = Some(found);
-                if !found {
-                    self.transcript.action("  none within the timeout");
-                }
-            }
-            Step::Login { password } => {
-                let (shown, password) = match password {
-                    LoginPassword::Given => (
-                        "the given password".to_string(),
-                        self.given_password.clone(),
-                    ),
-                    LoginPassword::Literal(p) => (format!("admin/{p}"), p.clone()),
-                };
-                let bench = &self.rig.bench;
-                let base = format!("http://{}:{}", bench.ip, bench.web_port);
-                let timeout = self.ctx.timeout(LOGIN_TIMEOUT_S);
-                let mut cancel = self.ctx.cancel.clone();
-                let outcome = tokio::select! {
-                    outcome = try_login(&base, "admin", &password, timeout) => outcome,
-                    () = cancelled(&mut cancel) => return Err(Abort::Interrupted),
-                };
-                let result = match outcome {
-                    Ok(LoginOutcome::Accepted) => "accepted".to_string(),
-                    Ok(LoginOutcome::Refused) => "refused".to_string(),
-                    Err(e) => format!("failed: {e}"),
-                };
-                self.transcript
-                    .action(format!("{number}. web login with {shown}: {result}"));
-            }
-            Step::Pause { seconds } => {
-                self.sleep(self.ctx.scaled(*seconds)).await?;
-                self.transcript
-                    .action(format!("{number}. pause {seconds} s"));
-            }
-            Step::OfferFirmware(generation) => {
-                let image = self.image(generation)?;
-                let bench = &self.rig.bench.name;
-                let mut account = self.ctx.endpoints.accounts.get(bench).ok_or_else(|| {
-                    Abort::Config(format!(
-                        "bench {bench} has no account to offer firmware through"
-                    ))
-                })?;
-                let file_name = file_name(&image.rom);
-                account.firmware = Some(FirmwareOffer {
-                    file_name: file_name.clone(),
-                    path: image.rom.clone(),
-                });
-                self.ctx.endpoints.accounts.set(bench, account);
-                self.transcript.action(format!(
-                    "{number}. server: firmware {} ({file_name}) offered",
-                    image.version
-                ));
-            }
-            Step::Package(package) => self.package(number, package).await?,
-        }
-        Ok(())
-    }
-
-    async fn package(&mut self, number: usize, step: &PackageStep) -> Result<(), Abort> {
-        let image = self.image(&step.generation)?;
-        let staged = package::stage(self.ctx.endpoints, &self.rig.bench, &image, step)
-            .await
-            .map_err(|e| match e {
-                package::PackageError::Fixtures(m) => Abort::Config(m),
-                package::PackageError::Lab(m) => Abort::Lab(m),
-            })?;
-        for size in staged.sizes {
-            self.redactor
-                .replace(format!("({size} bytes)"), "(whole file)");
-        }
-        self.transcript
-            .action(format!("{number}. {}", staged.words));
-        Ok(())
+        let Some(kind) = steps::kind_of(step) else {
+            return Err(Abort::Config(format!("no step kind runs {step:?}")));
+        };
+        kind.run(self, number, step).await
     }
 
     /// A generation of the bench model's fixtures.
-    fn image(&self, generation: &str) -> Result<ImageEntry, Abort> {
+    pub(crate) fn image(&self, generation: &str) -> Result<ImageEntry, Abort> {
         let manifest = self.manifest.as_ref().expect("loaded before the steps");
         manifest.generation(generation).cloned().ok_or_else(|| {
             Abort::Config(format!(
@@ -628,7 +569,8 @@ impl Case<'_, '_> {
         })
     }
 
-    async fn tap(&mut self, key: &Key, real_ms: f64) -> Result<(), Abort> {
+    /// Taps `key` for `real_ms` (scaled).
+    pub(crate) async fn tap(&mut self, key: &Key, real_ms: f64) -> Result<(), Abort> {
         // The actuator holds the key for exactly what it is told; at least 1 ms.
         let hold_ms = ((real_ms * self.ctx.time_scale).round() as u64).max(1);
         self.rig.tap(key, hold_ms).await?;
@@ -637,7 +579,11 @@ impl Case<'_, '_> {
 
     /// Writes every pending event of this bench under the current action until one matches
     /// `what`; `Ok(false)` when the timeout passed first.
-    async fn wait_for(&mut self, what: WaitFor, timeout: Duration) -> Result<bool, Abort> {
+    pub(crate) async fn wait_for(
+        &mut self,
+        what: WaitFor,
+        timeout: Duration,
+    ) -> Result<bool, Abort> {
         let (found, seen) = self.collect_until(what, timeout).await?;
         for event in &seen {
             self.transcript.event(event);
@@ -659,7 +605,7 @@ impl Case<'_, '_> {
             let received = tokio::select! {
                 r = self.events.recv() => r,
                 _ = tokio::time::sleep_until(deadline) => return Ok((false, seen)),
-                _ = cancel.changed() => return Err(Abort::Interrupted),
+                () = cancelled(&mut cancel) => return Err(Abort::Interrupted),
             };
             match received {
                 Ok(tagged) => {
@@ -669,7 +615,7 @@ impl Case<'_, '_> {
                     if let Some(fault) = tagged.event.lab_fault() {
                         return Err(Abort::Lab(fault));
                     }
-                    let hit = matches(what, &tagged.event, &self.rig.bench.mac.plain());
+                    let hit = what.matches(&tagged.event, &self.rig.bench.mac.plain());
                     seen.push(tagged.event);
                     if hit {
                         return Ok((true, seen));
@@ -699,60 +645,6 @@ impl Case<'_, '_> {
     }
 }
 
-/// Whether `event` is what a wait looks for.
-pub fn matches(what: WaitFor, event: &EndpointEvent, mac: &str) -> bool {
-    match (what, event) {
-        (WaitFor::Register, EndpointEvent::Register { .. }) => true,
-        (
-            WaitFor::Config,
-            EndpointEvent::Http {
-                server: HttpServer::Provisioning,
-                path,
-                ..
-            },
-        ) => *path == format!("/{mac}.cfg"),
-        (
-            WaitFor::CallHome,
-            EndpointEvent::Http {
-                server: HttpServer::Provisioning,
-                path,
-                ..
-            },
-        ) => *path == format!("/autop/{mac}.cfg"),
-        (
-            WaitFor::FirmwareDownload,
-            EndpointEvent::Http {
-                server: HttpServer::Provisioning,
-                path,
-                ..
-            },
-        ) => path.starts_with("/firmware/"),
-        (
-            WaitFor::ForeignProvisioning,
-            EndpointEvent::Http {
-                server: HttpServer::Foreign,
-                path,
-                ..
-            },
-        ) => path.ends_with(&format!("{mac}.cfg")),
-        (WaitFor::Syslog, EndpointEvent::Syslog { .. }) => true,
-        (WaitFor::Tftp, EndpointEvent::Tftp { .. }) => true,
-        _ => false,
-    }
-}
-
-fn wait_words(what: WaitFor) -> &'static str {
-    match what {
-        WaitFor::Register => "REGISTER answered",
-        WaitFor::Config => "provisioning fetch of the MAC config",
-        WaitFor::CallHome => "Auto-P call-home (MAC config under /autop/)",
-        WaitFor::FirmwareDownload => "firmware download",
-        WaitFor::ForeignProvisioning => "MAC config asked of the foreign provisioning server",
-        WaitFor::Syslog => "a syslog line",
-        WaitFor::Tftp => "a TFTP read",
-    }
-}
-
 fn account_words(account: AccountState) -> &'static str {
     match account {
         AccountState::Active => "active",
@@ -762,7 +654,7 @@ fn account_words(account: AccountState) -> &'static str {
 }
 
 /// The name a fixture file is served under.
-fn file_name(path: &std::path::Path) -> String {
+pub(crate) fn file_name(path: &std::path::Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()

@@ -3,37 +3,19 @@
 //! every file is checked whole before a run, and a directory reports all of its files'
 //! problems at once.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
 use super::model::{
-    AccountState, AdminPassword, Given, LinkState, LoginPassword, Medium, PackagePart, PackageStep,
-    PowerAction, ProvisioningUrl, Scenario, Step, WaitFor,
+    AccountState, AdminPassword, Given, LinkState, ProvisioningUrl, Scenario, Step,
 };
-use super::raw::{
-    RawAccount, RawFilesystem, RawGiven, RawLink, RawModels, RawPart, RawPower, RawProvisioning,
-    RawScenario, RawStep, RawWait, STEP_ACTIONS,
-};
+use super::raw::{RawAccount, RawGiven, RawLink, RawModels, RawProvisioning, RawScenario};
+use super::steps::{self, StepFields};
 use crate::config_error::{ConfigError, ConfigProblem, FileProblems};
+use crate::lab::Model;
 use crate::lab::name::unsafe_name_message;
-use crate::lab::raw::{Indexed, quoted_list};
-use crate::lab::{Key, Model};
-
-/// `hold_ms` of a `tap` when omitted: a short, deliberate press.
-pub const DEFAULT_TAP_HOLD_MS: u64 = 100;
-
-/// The actuator's `TAP` range (PROTOCOL.md).
-pub const TAP_HOLD_MS_MAX: i64 = 60_000;
-
-/// The longest `wait`: an hour covers a firmware download and flash on a slow real phone.
-pub const WAIT_TIMEOUT_S_MAX: f64 = 3600.0;
-
-/// The longest `dial` string: the idle screen keeps 32 characters and drops the digits
-/// after them (the twin's BEHAVIOUR.md, K2), so a longer string cannot show anything more,
-/// and each digit costs a third of a second of key presses on a real rack.
-pub const DIAL_MAX_DIGITS: usize = 32;
+use crate::lab::raw::quoted_list;
 
 /// The longest password a scenario provisions or tries, in characters. The password is one
 /// value of one line of the phone's config file; longer than this it is a paste mistake,
@@ -128,7 +110,7 @@ pub fn parse(text: &str, source: &Path) -> Result<Scenario, ConfigError> {
 
 /// Turns a read scenario into the checked model, recording every problem.
 fn check(
-    raw: RawScenario,
+    raw: RawScenario<'_>,
     source: &Path,
     name: Option<String>,
     problems: &mut FileProblems<'_>,
@@ -278,27 +260,31 @@ fn link(raw: RawLink) -> LinkState {
     }
 }
 
-fn check_step(problems: &mut FileProblems<'_>, entry: &Indexed<RawStep>) -> Option<Step> {
-    let path = format!("step[{}]", entry.index);
-    let step = &entry.item;
-    let actions = step.actions();
-    let action = match actions.as_slice() {
+/// Checks one step: exactly one action, options only with the actions that take them, then
+/// the action's kind checks its values.
+fn check_step(problems: &mut FileProblems<'_>, fields: &StepFields<'_>) -> Option<Step> {
+    let mut actions: Vec<_> = fields
+        .written()
+        .filter_map(|(key, span)| steps::kind_of_action(key).map(|(key, kind)| (key, kind, span)))
+        .collect();
+    actions.sort_by_key(|(_, _, span)| span.start);
+    let (action, kind) = match actions.as_slice() {
         [] => {
             problems.at(
-                &entry.span,
-                path,
+                &fields.span,
+                fields.path(),
                 format!(
                     "a step needs one action: one of {}",
-                    quoted_list(&STEP_ACTIONS)
+                    quoted_list(&steps::action_keys())
                 ),
             );
             return None;
         }
-        [(action, _)] => *action,
-        [(first, _), (second, second_span), ..] => {
+        [(action, kind, _)] => (*action, *kind),
+        [(first, ..), (second, _, second_span), ..] => {
             problems.at(
                 second_span,
-                format!("{path}.{second}"),
+                fields.key_path(second),
                 format!("a step takes exactly one action, found `{first}` and `{second}` (write one `[[step]]` each)"),
             );
             return None;
@@ -306,251 +292,42 @@ fn check_step(problems: &mut FileProblems<'_>, entry: &Indexed<RawStep>) -> Opti
     };
 
     let mut ok = true;
-    if let Some(hold_ms) = &step.hold_ms
-        && action != "tap"
-    {
-        problems.at(
-            &hold_ms.span(),
-            format!("{path}.hold_ms"),
-            format!("`hold_ms` applies to `tap` only, not to `{action}`"),
-        );
-        ok = false;
-    }
-    if let Some(timeout_s) = &step.timeout_s
-        && action != "wait"
-    {
-        problems.at(
-            &timeout_s.span(),
-            format!("{path}.timeout_s"),
-            format!("`timeout_s` applies to `wait` only, not to `{action}`"),
-        );
-        ok = false;
-    }
-
-    for (modifier, span, allowed) in [
-        (
-            "filesystem",
-            step.filesystem.as_ref().map(Spanned::span),
-            action == "usb_stick",
-        ),
-        (
-            "omit",
-            step.omit.as_ref().map(Spanned::span),
-            matches!(action, "usb_stick" | "tftp_package"),
-        ),
-        (
-            "corrupt",
-            step.corrupt.as_ref().map(Spanned::span),
-            matches!(action, "usb_stick" | "tftp_package"),
-        ),
-    ] {
-        if let Some(span) = span
-            && !allowed
-        {
-            let owners = if modifier == "filesystem" {
-                "`usb_stick`"
-            } else {
-                "`usb_stick` and `tftp_package`"
-            };
+    for (key, span) in fields.written() {
+        let Some(option) = steps::option(key) else {
+            continue;
+        };
+        if !option.actions.contains(&action) {
             problems.at(
                 &span,
-                format!("{path}.{modifier}"),
-                format!("`{modifier}` applies to {owners} only, not to `{action}`"),
+                fields.key_path(key),
+                format!(
+                    "`{key}` applies to {} only, not to `{action}`",
+                    and_list(option.actions)
+                ),
             );
             ok = false;
         }
     }
-
-    let checked = if let Some(power) = &step.power {
-        Some(Step::Power(match power.get_ref() {
-            RawPower::On => PowerAction::On,
-            RawPower::Off => PowerAction::Off,
-            RawPower::Cycle => PowerAction::Cycle,
-        }))
-    } else if let Some(key) = &step.hold {
-        key_name(problems, &format!("{path}.hold"), key).map(Step::Hold)
-    } else if let Some(key) = &step.release {
-        key_name(problems, &format!("{path}.release"), key).map(Step::Release)
-    } else if let Some(key) = &step.tap {
-        let key = key_name(problems, &format!("{path}.tap"), key);
-        let hold_ms = tap_hold_ms(problems, &path, step.hold_ms.as_ref());
-        key.zip(hold_ms)
-            .map(|(key, hold_ms)| Step::Tap { key, hold_ms })
-    } else if let Some(digits) = &step.dial {
-        dial(problems, &format!("{path}.dial"), digits).map(Step::Dial)
-    } else if let Some(state) = &step.network {
-        Some(Step::Network(link(*state.get_ref())))
-    } else if let Some(what) = &step.wait {
-        wait(problems, &path, what, step.timeout_s.as_ref())
-    } else if let Some(password) = &step.login {
-        login(problems, &format!("{path}.login"), password)
-    } else if let Some(seconds) = &step.pause_s {
-        pause(problems, &format!("{path}.pause_s"), seconds)
-    } else if let Some(generation) = &step.offer_firmware {
-        generation_name(problems, &format!("{path}.offer_firmware"), generation)
-            .map(Step::OfferFirmware)
-    } else if let Some(generation) = &step.tftp_package {
-        package(
-            problems,
-            &format!("{path}.tftp_package"),
-            generation,
-            Medium::Tftp,
-            step,
-        )
-    } else if let Some(generation) = &step.usb_stick {
-        let medium = match step.filesystem.as_ref().map(|f| *f.get_ref()) {
-            None | Some(RawFilesystem::Fat) => Medium::UsbFat,
-            Some(RawFilesystem::Ntfs) => Medium::UsbNtfs,
-        };
-        package(
-            problems,
-            &format!("{path}.usb_stick"),
-            generation,
-            medium,
-            step,
-        )
-    } else {
-        None
-    };
-    checked.filter(|_| ok)
+    kind.check(action, fields, problems).filter(|_| ok)
 }
 
-fn key_name(problems: &mut FileProblems<'_>, path: &str, key: &Spanned<String>) -> Option<Key> {
-    if Key::NAMES.contains(&key.get_ref().as_str()) {
-        return Some(Key(key.get_ref().clone()));
+/// `` `a` ``, `` `a` and `b` ``, `` `a`, `b` and `c` ``.
+fn and_list(keys: &[&str]) -> String {
+    let quoted: Vec<String> = keys.iter().map(|key| format!("`{key}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
     }
-    problems.at(
-        &key.span(),
-        path,
-        format!(
-            "unknown key `{}`, expected one of {}",
-            key.get_ref(),
-            quoted_list(&Key::NAMES)
-        ),
-    );
-    None
-}
-
-fn tap_hold_ms(
-    problems: &mut FileProblems<'_>,
-    path: &str,
-    hold_ms: Option<&Spanned<i64>>,
-) -> Option<u64> {
-    let Some(hold_ms) = hold_ms else {
-        return Some(DEFAULT_TAP_HOLD_MS);
-    };
-    let value = *hold_ms.get_ref();
-    if (1..=TAP_HOLD_MS_MAX).contains(&value) {
-        return u64::try_from(value).ok();
-    }
-    problems.at(
-        &hold_ms.span(),
-        format!("{path}.hold_ms"),
-        format!("hold_ms must be 1 to {TAP_HOLD_MS_MAX} (the actuator's TAP range), found {value}"),
-    );
-    None
-}
-
-fn dial(problems: &mut FileProblems<'_>, path: &str, digits: &Spanned<String>) -> Option<String> {
-    let text = digits.get_ref();
-    if text.is_empty() {
-        problems.at(
-            &digits.span(),
-            path,
-            "nothing to dial: expected digits 0-9, `*` and `#`",
-        );
-        return None;
-    }
-    let length = text.chars().count();
-    if length > DIAL_MAX_DIGITS {
-        problems.at(
-            &digits.span(),
-            path,
-            format!(
-                "{length} characters to dial, at most {DIAL_MAX_DIGITS}: the idle screen keeps {DIAL_MAX_DIGITS} and drops the rest"
-            ),
-        );
-        return None;
-    }
-    let bad: BTreeSet<char> = text
-        .chars()
-        .filter(|c| Key::for_digit(*c).is_none())
-        .collect();
-    if bad.is_empty() {
-        return Some(text.clone());
-    }
-    let bad: Vec<String> = bad.iter().map(|c| format!("`{c}`")).collect();
-    problems.at(
-        &digits.span(),
-        path,
-        format!(
-            "`{text}` holds {}, which no key dials: expected digits 0-9, `*` and `#`",
-            bad.join(", ")
-        ),
-    );
-    None
-}
-
-fn wait(
-    problems: &mut FileProblems<'_>,
-    path: &str,
-    what: &Spanned<RawWait>,
-    timeout_s: Option<&Spanned<f64>>,
-) -> Option<Step> {
-    let Some(timeout_s) = timeout_s else {
-        problems.at(
-            &what.span(),
-            format!("{path}.wait"),
-            format!("`wait` needs `timeout_s` (seconds, above 0 and at most {WAIT_TIMEOUT_S_MAX})"),
-        );
-        return None;
-    };
-    let seconds = *timeout_s.get_ref();
-    if !(seconds > 0.0 && seconds <= WAIT_TIMEOUT_S_MAX) {
-        problems.at(
-            &timeout_s.span(),
-            format!("{path}.timeout_s"),
-            format!("timeout_s must be above 0 and at most {WAIT_TIMEOUT_S_MAX}, found {seconds}"),
-        );
-        return None;
-    }
-    let what = match what.get_ref() {
-        RawWait::Register => WaitFor::Register,
-        RawWait::Config => WaitFor::Config,
-        RawWait::CallHome => WaitFor::CallHome,
-        RawWait::FirmwareDownload => WaitFor::FirmwareDownload,
-        RawWait::ForeignProvisioning => WaitFor::ForeignProvisioning,
-        RawWait::Syslog => WaitFor::Syslog,
-        RawWait::Tftp => WaitFor::Tftp,
-    };
-    Some(Step::Wait {
-        what,
-        timeout_s: seconds,
-    })
-}
-
-fn login(problems: &mut FileProblems<'_>, path: &str, password: &Spanned<String>) -> Option<Step> {
-    let password = match password.get_ref().as_str() {
-        "given" => LoginPassword::Given,
-        "" => {
-            problems.at(
-                &password.span(),
-                path,
-                "expected \"given\" or the password to try, found an empty password",
-            );
-            return None;
-        }
-        literal if password_fits(problems, path, password) => {
-            LoginPassword::Literal(literal.to_string())
-        }
-        _ => return None,
-    };
-    Some(Step::Login { password })
 }
 
 /// A literal password fits one value of one config line: no control character (a newline
 /// would add lines of its own to the phone's config file) and at most `PASSWORD_MAX_CHARS`.
-fn password_fits(problems: &mut FileProblems<'_>, path: &str, password: &Spanned<String>) -> bool {
+pub(crate) fn password_fits(
+    problems: &mut FileProblems<'_>,
+    path: &str,
+    password: &Spanned<String>,
+) -> bool {
     let text = password.get_ref();
     let length = text.chars().count();
     let problem = if let Some(c) = text.chars().find(|c| c.is_control()) {
@@ -569,23 +346,9 @@ fn password_fits(problems: &mut FileProblems<'_>, path: &str, password: &Spanned
     false
 }
 
-/// The longest pause: a real boot with a key held takes well under this.
-pub const PAUSE_S_MAX: f64 = 600.0;
-
-fn pause(problems: &mut FileProblems<'_>, path: &str, seconds: &Spanned<f64>) -> Option<Step> {
-    let value = *seconds.get_ref();
-    if value > 0.0 && value <= PAUSE_S_MAX {
-        return Some(Step::Pause { seconds: value });
-    }
-    problems.at(
-        &seconds.span(),
-        path,
-        format!("pause_s must be above 0 and at most {PAUSE_S_MAX}, found {value}"),
-    );
-    None
-}
-
-fn generation_name(
+/// A fixture generation name (`current`, `below-min`, a drop's version) that fits a
+/// transcript line: not empty, one line, at most `GENERATION_MAX_CHARS`.
+pub(crate) fn generation_name(
     problems: &mut FileProblems<'_>,
     path: &str,
     name: &Spanned<String>,
@@ -608,28 +371,4 @@ fn generation_name(
     };
     problems.at(&name.span(), path, problem);
     None
-}
-
-fn part(raw: RawPart) -> PackagePart {
-    match raw {
-        RawPart::Bin => PackagePart::Bin,
-        RawPart::Rfs => PackagePart::Rfs,
-        RawPart::Rom => PackagePart::Rom,
-    }
-}
-
-fn package(
-    problems: &mut FileProblems<'_>,
-    path: &str,
-    generation: &Spanned<String>,
-    medium: Medium,
-    step: &RawStep,
-) -> Option<Step> {
-    let generation = generation_name(problems, path, generation)?;
-    Some(Step::Package(PackageStep {
-        medium,
-        generation,
-        omit: step.omit.as_ref().map(|p| part(*p.get_ref())),
-        corrupt: step.corrupt.as_ref().map(|p| part(*p.get_ref())),
-    }))
 }

@@ -1,6 +1,7 @@
 //! A scenario file as written: serde types that mirror its TOML shape (unknown keys
 //! rejected), read part by part so that one malformed step does not hide the mistakes of the
-//! next. Values keep their spans so that `load.rs` can point at the offending line.
+//! next. Values keep their spans so that `load.rs` can point at the offending line. A step's
+//! keys belong to its kind (`steps/`), which reads them.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -10,8 +11,9 @@ use serde::de::{self, SeqAccess, Visitor};
 use toml::Spanned;
 use toml::de::DeValue;
 
+use super::steps::StepFields;
 use crate::config_error::{FileProblems, join_key};
-use crate::lab::raw::{Indexed, entries, quoted_list};
+use crate::lab::raw::{entries, quoted_list};
 
 /// `models`: the text `"all"` or a list of model names, told apart here and checked in
 /// `load.rs`.
@@ -92,7 +94,7 @@ pub enum RawProvisioning {
     Foreign,
 }
 
-/// `network` of `[given]` and of a step.
+/// `network` of `[given]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RawLink {
@@ -102,149 +104,6 @@ pub enum RawLink {
     /// Cable pulled.
     Down,
 }
-
-/// `power` of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RawPower {
-    /// Apply power.
-    On,
-    /// Cut power.
-    Off,
-    /// Cut, then apply.
-    Cycle,
-}
-
-/// `wait` of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RawWait {
-    /// A REGISTER answered.
-    Register,
-    /// A boot-time provisioning fetch completed.
-    Config,
-    /// An Auto-P call-home.
-    CallHome,
-    /// A firmware image fetched.
-    FirmwareDownload,
-    /// A request to the foreign provisioning server.
-    ForeignProvisioning,
-    /// A syslog line.
-    Syslog,
-    /// A TFTP read.
-    Tftp,
-}
-
-/// One `[[step]]` as written: every action optional here, because "exactly one" is checked
-/// in `load.rs` with a message that names the actions found.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawStep {
-    /// Switch the phone's power.
-    pub power: Option<Spanned<RawPower>>,
-    /// Press a key and keep it pressed.
-    pub hold: Option<Spanned<String>>,
-    /// Release a held key.
-    pub release: Option<Spanned<String>>,
-    /// Press and release a key.
-    pub tap: Option<Spanned<String>>,
-    /// Tap digit keys in turn.
-    pub dial: Option<Spanned<String>>,
-    /// Plug or pull the network cable.
-    pub network: Option<Spanned<RawLink>>,
-    /// Wait for an endpoint event.
-    pub wait: Option<Spanned<RawWait>>,
-    /// Try the web UI login.
-    pub login: Option<Spanned<String>>,
-    /// How long a `tap` holds the key; signed so that a negative value gets the range message.
-    pub hold_ms: Option<Spanned<i64>>,
-    /// How long a `wait` waits.
-    pub timeout_s: Option<Spanned<f64>>,
-    /// Do nothing for this long (real seconds, scaled): a key held through a boot.
-    pub pause_s: Option<Spanned<f64>>,
-    /// Offer this firmware generation through provisioning from now on.
-    pub offer_firmware: Option<Spanned<String>>,
-    /// Put this generation's recovery package on the bench's TFTP folder.
-    pub tftp_package: Option<Spanned<String>>,
-    /// Write this generation's recovery package onto the bench's USB stick.
-    pub usb_stick: Option<Spanned<String>>,
-    /// The stick's file system (with `usb_stick`; FAT when omitted).
-    pub filesystem: Option<Spanned<RawFilesystem>>,
-    /// A file of the package left out (with `tftp_package` or `usb_stick`).
-    pub omit: Option<Spanned<RawPart>>,
-    /// A file of the package with one byte flipped (with `tftp_package` or `usb_stick`).
-    pub corrupt: Option<Spanned<RawPart>>,
-}
-
-/// `filesystem` of a `usb_stick` step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RawFilesystem {
-    /// What the KB says to use.
-    Fat,
-    /// The default of a Windows quick format, which the phone cannot read.
-    Ntfs,
-}
-
-/// One file of a recovery package, by its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RawPart {
-    /// The kernel.
-    Bin,
-    /// The root file system.
-    Rfs,
-    /// The firmware.
-    Rom,
-}
-
-impl RawStep {
-    /// The action keys present, in file order, for the "exactly one action" check.
-    pub fn actions(&self) -> Vec<(&'static str, std::ops::Range<usize>)> {
-        let mut found = Vec::new();
-        let mut note = |name: &'static str, span: Option<std::ops::Range<usize>>| {
-            if let Some(span) = span {
-                found.push((name, span));
-            }
-        };
-        note("power", self.power.as_ref().map(Spanned::span));
-        note("hold", self.hold.as_ref().map(Spanned::span));
-        note("release", self.release.as_ref().map(Spanned::span));
-        note("tap", self.tap.as_ref().map(Spanned::span));
-        note("dial", self.dial.as_ref().map(Spanned::span));
-        note("network", self.network.as_ref().map(Spanned::span));
-        note("wait", self.wait.as_ref().map(Spanned::span));
-        note("login", self.login.as_ref().map(Spanned::span));
-        note("pause_s", self.pause_s.as_ref().map(Spanned::span));
-        note(
-            "offer_firmware",
-            self.offer_firmware.as_ref().map(Spanned::span),
-        );
-        note(
-            "tftp_package",
-            self.tftp_package.as_ref().map(Spanned::span),
-        );
-        note("usb_stick", self.usb_stick.as_ref().map(Spanned::span));
-        found.sort_by_key(|(_, span)| span.start);
-        found
-    }
-}
-
-/// The action keys of a step, for messages.
-pub const STEP_ACTIONS: [&str; 12] = [
-    "power",
-    "hold",
-    "release",
-    "tap",
-    "dial",
-    "network",
-    "wait",
-    "login",
-    "pause_s",
-    "offer_firmware",
-    "tftp_package",
-    "usb_stick",
-];
 
 /// The top-level keys of a scenario file, for the "unknown key" message.
 const TOP_KEYS: [&str; 6] = [
@@ -259,7 +118,7 @@ const TOP_KEYS: [&str; 6] = [
 /// Everything readable of a scenario file; parts that failed to read are absent (their
 /// problem is recorded) and listed in `present` so they are not also reported missing.
 #[derive(Debug, Clone, Default)]
-pub struct RawScenario {
+pub struct RawScenario<'t> {
     /// `summary`.
     pub summary: Option<Spanned<String>>,
     /// `source`.
@@ -270,19 +129,19 @@ pub struct RawScenario {
     pub destructive: Option<bool>,
     /// `[given]`.
     pub given: Option<RawGiven>,
-    /// The readable `[[step]]` entries.
-    pub steps: Vec<Indexed<RawStep>>,
+    /// The readable `[[step]]` entries, their values read by each step's kind.
+    pub steps: Vec<StepFields<'t>>,
     /// Top-level keys written in the file, readable or not.
     pub present: BTreeSet<&'static str>,
 }
 
-impl RawScenario {
+impl<'t> RawScenario<'t> {
     /// Reads every part of a parsed scenario document, recording each shape or type mistake
     /// and going on with the rest.
     pub(crate) fn read(
-        root: &Spanned<DeValue<'_>>,
+        root: &Spanned<DeValue<'t>>,
         problems: &mut FileProblems<'_>,
-    ) -> RawScenario {
+    ) -> RawScenario<'t> {
         let mut raw = RawScenario::default();
         let DeValue::Table(top) = root.get_ref() else {
             return raw;
@@ -299,9 +158,9 @@ impl RawScenario {
                 "destructive" => raw.destructive = problems.deserialize(name, value),
                 "given" => raw.given = problems.deserialize(name, value),
                 "step" => {
-                    for (index, span, entry) in entries(name, value, problems) {
-                        if let Some(item) = problems.deserialize(&format!("step[{index}]"), entry) {
-                            raw.steps.push(Indexed { index, span, item });
+                    for (index, _, entry) in entries(name, value, problems) {
+                        if let Some(step) = StepFields::read(index, entry, problems) {
+                            raw.steps.push(step);
                         }
                     }
                 }

@@ -1,0 +1,311 @@
+//! The step vocabulary: one module per kind of `[[step]]`, and `KINDS`, the one table that
+//! names them. A kind knows how it is written in a scenario file and checked, how it runs on
+//! a bench and reads in the transcript, how the repro prompt types it and how a saved session
+//! writes it back; the loader, the engine, the prompt and `--save` only look kinds up here.
+//! Adding a kind is its module (declared with `pub mod`), its line in `KINDS` and its `Step`
+//! variant; `harness/tests/step_registry.rs` then asks for its row in `scenarios/README.md`.
+
+use futures::future::BoxFuture;
+
+use crate::config_error::FileProblems;
+use crate::scenario::engine::{Abort, Case};
+use crate::scenario::model::Step;
+
+pub mod dial;
+pub mod fields;
+pub mod hold;
+pub mod login;
+pub mod network;
+pub mod offer_firmware;
+pub mod package;
+pub mod pause;
+pub mod power;
+pub mod prompt;
+pub mod release;
+pub mod tap;
+pub mod wait;
+
+pub use fields::StepFields;
+pub use prompt::CommandError;
+
+/// Every kind of step, in the order messages, the README and the prompt's help list them.
+pub(crate) static KINDS: &[&dyn StepKind] = &[
+    &power::Power,
+    &hold::Hold,
+    &release::Release,
+    &tap::Tap,
+    &dial::Dial,
+    &network::Network,
+    &wait::Wait,
+    &login::Login,
+    &pause::Pause,
+    &offer_firmware::OfferFirmware,
+    &package::Package,
+];
+
+/// What running a step returns: done, or why the case stops.
+pub(crate) type StepFuture<'a> = BoxFuture<'a, Result<(), Abort>>;
+
+/// A key that may accompany an action in a `[[step]]` (`hold_ms` with `tap`): which actions
+/// take it, so that one written with another action is refused by name.
+#[derive(Debug, Clone, Copy)]
+pub struct StepOption {
+    /// The key as written.
+    pub key: &'static str,
+    /// The action keys it applies to, in the order the refusal names them.
+    pub actions: &'static [&'static str],
+}
+
+/// One kind of step. Each method serves one consumer (the loader, the engine, `--save`, the
+/// prompt). Dispatch goes through [`kind_of`], so a kind is never handed another kind's
+/// `Step`; if it were, `toml` answers `None` and `run` a config error, never a panic.
+pub(crate) trait StepKind: Sync {
+    /// The action keys that write this kind in a `[[step]]` (exactly one per step).
+    fn actions(&self) -> &'static [&'static str];
+
+    /// The keys that may accompany one of [`Self::actions`].
+    fn options(&self) -> &'static [StepOption] {
+        &[]
+    }
+
+    /// Checks a step written with `action` (one of [`Self::actions`]); every problem is
+    /// recorded with its line and key path, and `None` returned.
+    fn check(
+        &self,
+        action: &'static str,
+        fields: &StepFields<'_>,
+        problems: &mut FileProblems<'_>,
+    ) -> Option<Step>;
+
+    /// Whether `step` is of this kind.
+    fn recognises(&self, step: &Step) -> bool;
+
+    /// Runs `step`, the `number`th of its case, on the case's bench and writes its
+    /// transcript line(s).
+    fn run<'a>(
+        &'a self,
+        case: &'a mut Case<'_, '_>,
+        number: usize,
+        step: &'a Step,
+    ) -> StepFuture<'a>;
+
+    /// The `key = value` lines of `step` in a saved scenario file, values as TOML.
+    fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>>;
+
+    /// The repro prompt's word for this kind (`press` for a `tap`).
+    fn command(&self) -> &'static str;
+
+    /// The prompt command's arguments, for the help text (`press KEY [hold_ms]`).
+    fn usage(&self) -> &'static str;
+
+    /// What the prompt command does, for the help text; continuation lines after `\n`.
+    fn about(&self) -> String;
+
+    /// Reads the prompt command's arguments (the words after [`Self::command`]) into the
+    /// step a scenario file would hold, with the limits a file has.
+    fn parse(&self, args: &[&str]) -> Result<Step, CommandError>;
+}
+
+/// The kind a `Step` is of.
+pub(crate) fn kind_of(step: &Step) -> Option<&'static dyn StepKind> {
+    KINDS.iter().copied().find(|kind| kind.recognises(step))
+}
+
+/// The kind written with action key `action`.
+pub(crate) fn kind_of_action(action: &str) -> Option<(&'static str, &'static dyn StepKind)> {
+    KINDS.iter().copied().find_map(|kind| {
+        kind.actions()
+            .iter()
+            .find(|a| **a == action)
+            .map(|a| (*a, kind))
+    })
+}
+
+/// The kind the prompt word `command` types.
+pub(crate) fn kind_of_command(command: &str) -> Option<&'static dyn StepKind> {
+    KINDS.iter().copied().find(|kind| kind.command() == command)
+}
+
+/// Every action key, in [`KINDS`] order: the "a step needs one action" message lists them.
+pub fn action_keys() -> Vec<&'static str> {
+    KINDS
+        .iter()
+        .flat_map(|kind| kind.actions().iter().copied())
+        .collect()
+}
+
+/// Every key a `[[step]]` may hold: each kind's actions followed by its options.
+pub fn step_keys() -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = Vec::new();
+    for kind in KINDS {
+        for key in kind
+            .actions()
+            .iter()
+            .copied()
+            .chain(kind.options().iter().map(|o| o.key))
+        {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+}
+
+/// The options that may accompany action key `action` (empty for an unknown action).
+pub fn options_of(action: &str) -> Vec<&'static str> {
+    KINDS
+        .iter()
+        .flat_map(|kind| kind.options().iter())
+        .filter(|option| option.actions.contains(&action))
+        .map(|option| option.key)
+        .collect()
+}
+
+/// The option written as `key`, if a kind declares one.
+pub fn option(key: &str) -> Option<StepOption> {
+    KINDS
+        .iter()
+        .flat_map(|kind| kind.options().iter().copied())
+        .find(|option| option.key == key)
+}
+
+/// Serde's way of listing what was expected (`` `a` or `b` ``, `` one of `a`, `b`, `c` ``),
+/// so that a value refused by a kind reads like one refused by a derived type.
+pub fn expected_one_of(names: &[&str]) -> String {
+    match names {
+        [] => "nothing".to_string(),
+        [one] => format!("`{one}`"),
+        [one, two] => format!("`{one}` or `{two}`"),
+        many => format!(
+            "one of {}",
+            many.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A TOML basic string, escaped by the TOML writer itself: how `--save` writes a text value.
+pub(crate) fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// Whole seconds as an integer (as the hand-written files have them), others as a float.
+pub(crate) fn toml_number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::Key;
+    use crate::scenario::model::{
+        LinkState, LoginPassword, Medium, PackagePart, PackageStep, PowerAction, WaitFor,
+    };
+
+    /// One step of every kind (and every package medium).
+    fn one_of_each() -> Vec<Step> {
+        vec![
+            Step::Power(PowerAction::Off),
+            Step::Hold(Key("speaker".into())),
+            Step::Release(Key("speaker".into())),
+            Step::Tap {
+                key: Key("ok".into()),
+                hold_ms: 2500,
+            },
+            Step::Dial("*#12".into()),
+            Step::Network(LinkState::Up),
+            Step::Wait {
+                what: WaitFor::Tftp,
+                timeout_s: 12.5,
+            },
+            Step::Login {
+                password: LoginPassword::Given,
+            },
+            Step::Pause { seconds: 3.0 },
+            Step::OfferFirmware("legacy".into()),
+            Step::Package(PackageStep {
+                medium: Medium::UsbNtfs,
+                generation: "min".into(),
+                omit: Some(PackagePart::Bin),
+                corrupt: None,
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_step_has_exactly_one_kind_and_every_kind_a_step() {
+        let steps = one_of_each();
+        for step in &steps {
+            let kinds = KINDS.iter().filter(|k| k.recognises(step)).count();
+            assert_eq!(kinds, 1, "{step:?}");
+        }
+        for kind in KINDS {
+            assert!(
+                steps.iter().any(|s| kind.recognises(s)),
+                "{:?} has no example",
+                kind.actions()
+            );
+        }
+    }
+
+    #[test]
+    fn keys_and_commands_are_not_shared_between_kinds() {
+        for kind in KINDS {
+            for option in kind.options() {
+                assert!(
+                    !action_keys().contains(&option.key),
+                    "`{}` is both an option and an action",
+                    option.key
+                );
+            }
+        }
+        let mut actions = action_keys();
+        actions.sort_unstable();
+        actions.dedup();
+        assert_eq!(actions.len(), action_keys().len(), "an action key twice");
+        let mut commands: Vec<&str> = KINDS.iter().map(|k| k.command()).collect();
+        commands.sort_unstable();
+        commands.dedup();
+        assert_eq!(commands.len(), KINDS.len(), "a prompt command twice");
+        for kind in KINDS {
+            for option in kind.options() {
+                for action in option.actions {
+                    assert!(
+                        kind.actions().contains(action),
+                        "`{}` names `{action}`, not an action of its kind",
+                        option.key
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_writes_what_it_reads() {
+        for step in one_of_each() {
+            let kind = kind_of(&step).unwrap();
+            let entries = kind.toml(&step).unwrap();
+            let mut text = String::from("[[step]]\n");
+            for (key, value) in &entries {
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+            let document = format!(
+                "summary = \"s\"\nsource = \"s\"\nmodels = \"all\"\n[given]\nfirmware = \"current\"\n\
+                 account = \"active\"\nadmin_password = \"random\"\n{text}"
+            );
+            let loaded = crate::scenario::load::parse(&document, std::path::Path::new("x.toml"))
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(loaded.steps, std::slice::from_ref(&step), "{text}");
+            for other in KINDS.iter().filter(|k| !k.recognises(&step)) {
+                assert_eq!(other.toml(&step), None);
+            }
+        }
+    }
+}
