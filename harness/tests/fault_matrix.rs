@@ -1,7 +1,8 @@
 //! The fault-injection matrix: each device of a bench (power relay board, network relay
 //! board, actuator) failing in each way (gone, silent, answering garbage) in each phase of a
 //! case (the given, a step, the make-safe after Ctrl-C, the replay after a crash), on a
-//! twin started as its own process and driven by the real binary. After every cell:
+//! twin started as its own process and driven by the real binary; and the USB stick that
+//! cannot be written and an endpoint that cannot be served. After every cell:
 //! - no case is ever `fail`: a broken lab is never a finding about the firmware;
 //! - power is in its safe state (off) whenever the power board works;
 //! - no key is pressed whenever the actuator works;
@@ -52,6 +53,12 @@ release = "speaker"
 
 [[step]]
 network = "up"
+
+# The phone registers again once its cable is back: waited for, so that it lands under this
+# wait in every run instead of racing the end of the case.
+[[step]]
+wait = "register"
+timeout_s = 900
 "#;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -193,10 +200,19 @@ impl Bench {
     }
 
     fn try_probe(&self) -> Option<Contacts> {
-        let stdin = self.twin.0.stdin.as_ref()?;
-        let mut stdin = stdin;
+        // Whatever the twin printed before (an earlier probe's late answer among it) is not
+        // the answer to this probe.
+        while self.twin_lines.try_recv().is_ok() {}
+        let mut stdin = self.twin.0.stdin.as_ref()?;
         writeln!(stdin, "probe t46g").ok()?;
-        let line = self.twin_lines.recv_timeout(Duration::from_secs(2)).ok()?;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let line = loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = self.twin_lines.recv_timeout(left).ok()?;
+            if line.starts_with("probe t46g: ") {
+                break line;
+            }
+        };
         let rest = line.strip_prefix("probe t46g: ")?;
         let field = |key: &str| {
             rest.split_whitespace()
@@ -263,6 +279,11 @@ impl Bench {
             .iter()
             .map(|c| c["outcome"].as_str().unwrap().to_string())
             .collect()
+    }
+
+    fn details(&self, out: &str) -> String {
+        let path = self.dir.path().join(out).join("summary.json");
+        std::fs::read_to_string(path).unwrap_or_default()
     }
 
     fn journal_empty(&self) -> bool {
@@ -399,16 +420,25 @@ fn healthy_snapshot() -> &'static str {
     static SNAPSHOT: OnceLock<String> = OnceLock::new();
     SNAPSHOT.get_or_init(|| {
         let bench = bench(WAIT_S);
-        let mut run = bench
+        let out = bench
             .run("record", &["--update-snapshots"])
-            .spawn()
+            .output()
             .unwrap();
-        wait_exit(&mut run, "the recording run");
         let snapshot = std::fs::read_to_string(bench.snapshots.join("held@T46G.snap"))
-            .expect("the healthy run recorded its snapshot");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the healthy run recorded no snapshot ({e}): {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
         let mut again = bench.run("again", &[]).spawn().unwrap();
-        assert_eq!(wait_exit(&mut again, "the healthy run"), Some(0));
-        assert_eq!(bench.outcomes("again"), ["pass"]);
+        let code = wait_exit(&mut again, "the healthy run");
+        assert_eq!(
+            (code, bench.outcomes("again")),
+            (Some(0), vec!["pass".to_string()]),
+            "a healthy run differs from the one recorded: {}",
+            bench.details("again")
+        );
         snapshot
     })
 }
@@ -436,4 +466,69 @@ matrix! {
     actuator_gone: Actuator, Gone;
     actuator_silent: Actuator, Silent;
     actuator_garbage: Actuator, Garbage;
+}
+
+/// The USB stick that cannot be written (its image path is a folder: a stick pulled, a
+/// device node gone): the case is a lab fault, and every device is still made safe.
+#[test]
+fn usb_stick_gone() {
+    const STICK: &str = r#"summary = "a recovery package onto the stick with the speaker held"
+source = "test"
+models = ["T46G"]
+
+[given]
+firmware = "current"
+account = "active"
+admin_password = "random"
+
+[[step]]
+hold = "speaker"
+
+[[step]]
+usb_stick = "min"
+"#;
+    let bench = bench(WAIT_S);
+    std::fs::write(bench.scenarios.join("held.toml"), STICK).unwrap();
+    let lab_text = std::fs::read_to_string(&bench.lab).unwrap();
+    let image = lab_text
+        .lines()
+        .find(|l| l.contains("usb = { image") && l.contains("t46g.img"))
+        .and_then(|l| l.split('"').nth(1))
+        .expect("the t46g stick image");
+    std::fs::create_dir_all(image).unwrap();
+    let out = bench.run("run", &[]).output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let outcomes = bench.outcomes("run");
+    assert_eq!(outcomes, ["lab-fault"], "{}", bench.details("run"));
+    let contacts = bench.probe();
+    assert!(
+        !contacts.power_closed && contacts.network_closed && contacts.keys == "-",
+        "{contacts:?}\n{log}"
+    );
+    assert!(bench.journal_empty());
+}
+
+/// An endpoint the lab cannot serve (its port taken by another program): every case is a
+/// lab fault before any device is touched, and nothing is left for a next owner to undo.
+#[test]
+fn an_endpoint_gone() {
+    let bench = bench(WAIT_S);
+    std::fs::write(bench.snapshots.join("held@T46G.snap"), healthy_snapshot()).unwrap();
+    let lab_text = std::fs::read_to_string(&bench.lab).unwrap();
+    let provisioning = lab_text
+        .lines()
+        .find(|l| l.starts_with("provisioning = "))
+        .and_then(|l| l.split('"').nth(1))
+        .expect("the provisioning endpoint");
+    let _taken = std::net::TcpListener::bind(provisioning).unwrap();
+    let mut run = bench.run("run", &[]).spawn().unwrap();
+    let code = wait_exit(&mut run, "the run");
+    assert_eq!(code, Some(3), "{}", bench.details("run"));
+    assert_eq!(bench.outcomes("run"), ["lab-fault"]);
+    let contacts = bench.probe();
+    assert!(
+        !contacts.power_closed && contacts.keys == "-",
+        "{contacts:?}"
+    );
+    assert!(bench.journal_empty());
 }
