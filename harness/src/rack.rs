@@ -468,6 +468,22 @@ impl BenchRig {
         Ok(())
     }
 
+    /// Reads every device of the bench, switching nothing: the relay channels it uses and
+    /// the keys the actuator holds. The first device that is gone, silent or answering
+    /// nonsense is the error. A difference found by a case is only a finding when the
+    /// bench's devices still answer after it: a relay board lost mid-case (its relays drop
+    /// with its USB power) changes what the phone does without the harness seeing it.
+    pub async fn verify_devices(&self) -> Result<(), RigError> {
+        let channel = self.bench.power.channel;
+        blocking(&self.power, move |d| d.get(channel)).await?;
+        if let (Some(board), Some(link)) = (&self.network, &self.bench.network) {
+            let channel = link.channel;
+            blocking(board, move |d| d.get(channel)).await?;
+        }
+        blocking(&self.actuator, |d| d.held()).await?;
+        Ok(())
+    }
+
     /// Releases every key of the keymap (the health check's start state).
     pub async fn release_keys(&self) -> Result<(), RigError> {
         self.release_every_key(&BTreeMap::new()).await

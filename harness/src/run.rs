@@ -421,9 +421,21 @@ async fn run_one(
     let redacted = run.redactor.apply(&run.transcript.text());
     let name = format!("{}@{}", scenario.name, rig.bench.model);
     let (outcome, detail) = match run.end {
-        CaseEnd::Completed => snapshots
-            .check(&name, &scenario.summary, &redacted)
-            .verdict(),
+        // A finding needs a bench whose devices still answer: a relay board lost mid-case
+        // changes what the phone does without the transcript saying so. Checked before the
+        // comparison, so a broken lab leaves no pending snapshot behind either.
+        CaseEnd::Completed => match rig.verify_devices().await {
+            Err(e) => (
+                e.class().outcome(),
+                format!(
+                    "a device of the bench failed when read after the case, so its transcript \
+                     was not compared: {e}"
+                ),
+            ),
+            Ok(()) => snapshots
+                .check(&name, &scenario.summary, &redacted)
+                .verdict(),
+        },
         CaseEnd::LabFault(m) => (Outcome::LabFault, m),
         CaseEnd::ConfigError(m) => (Outcome::ConfigError, m),
         CaseEnd::Interrupted => (Outcome::Interrupted, "interrupted".into()),

@@ -128,8 +128,11 @@ impl PowerSwitch for LcusSwitch {
             })
     }
 
+    /// The board cannot read its relays back, but its port can tell whether it is still
+    /// there: reading it (nothing is sent) fails once the adapter is gone.
     fn get(&mut self, channel: u16) -> Result<Option<bool>, DriverError> {
         self.channel_byte(channel)?;
+        self.drop_input("reading the port", Duration::ZERO)?;
         Ok(None)
     }
 
