@@ -34,6 +34,10 @@ time_scale = 0.01
 
 [endpoints]
 provisioning = "127.0.0.1:0"
+foreign_provisioning = "127.0.0.1:0"
+tftp = "127.0.0.1:0"
+sip = "127.0.0.1:0"
+syslog = "127.0.0.1:0"
 
 [[relay_board]]
 name = "power"
@@ -42,12 +46,30 @@ port = "{dir}/serial/by-id/power"
 channels = 4
 
 [keymap.k]
-ok = 1
+speaker = 1
+ok = 2
+"2" = 3
+"3" = 4
+"7" = 5
+"8" = 6
+star = 7
+cancel = 8
+f1 = 9
+f2 = 10
+f3 = 11
+f4 = 12
+"0" = 13
+"1" = 14
+"4" = 15
+"5" = 16
+"6" = 17
+"9" = 18
+pound = 19
 
 [[actuator]]
 name = "keys"
 port = "{dir}/serial/by-id/keys"
-channels = 4
+channels = 24
 
 [[bench]]
 name = "t46g"
@@ -265,7 +287,7 @@ fn fault_commands_on_stdin_silence_and_heal_a_device() {
     port.write_all(b"HELLO\n").unwrap();
     assert_eq!(
         read_line(&mut port),
-        "OK HELLO yealink-actuator 1 channels=4\r\n"
+        "OK HELLO yealink-actuator 1 channels=24\r\n"
     );
 
     twin.send("garbage nosuchdevice\n");
