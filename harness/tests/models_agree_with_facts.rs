@@ -51,7 +51,7 @@ const KB_MODELS: [&str; 8] = [
     "T40P", "T41P", "T42G", "T46G", "T48G", "T42S", "T46S", "T48S",
 ];
 
-fn fact<'a, T: Copy>(table: &[(&'a str, T)], model: Model) -> T {
+fn fact<T: Copy>(table: &[(&str, T)], model: Model) -> T {
     table
         .iter()
         .find(|(name, _)| *name == model.name())
