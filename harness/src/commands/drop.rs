@@ -108,7 +108,8 @@ fn check_file(model: Model, image: &ImageEntry, file: &Path) -> DropRow {
         }
     };
     row.version = header.version.clone();
-    // A shared image (the S family's) may name any model it is made for.
+    // A shared image (the S family's) may name any model it is made for. ASSUMED: no public
+    // source says which model the header of the S image names, so any of them is accepted.
     let devices = model.image_device_names();
     if !devices.contains(&header.device_name.as_str()) {
         let expected = if devices.len() == 1 {

@@ -41,7 +41,8 @@ pub enum RomImage {
     Shared {
         /// `T46S(T48S,T42S,T41S)` in `T46S(T48S,T42S,T41S)-66.86.0.15.rom`.
         prefix: &'static str,
-        /// Every model the image is made for, as its header may name any of them.
+        /// Every model the image is made for. Its header may name any of them (ASSUMED: no
+        /// public source says which one the header of the S image names).
         models: &'static [&'static str],
     },
 }
