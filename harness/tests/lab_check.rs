@@ -23,8 +23,8 @@ async fn lab_check_finds_every_device_then_reports_an_unplugged_board() {
     let locks = dir.path().join("locks");
     let rows = check_lab(&lab, &locks).await;
     let table = render_check(&rows);
-    // 8 benches: power, network and actuator each, and a stick.
-    assert_eq!(rows.len(), 8 * 4, "{table}");
+    // Every bench: power, network and actuator each, and a stick.
+    assert_eq!(rows.len(), lab.benches.len() * 4, "{table}");
     assert!(
         rows.iter().all(|r| r.presence == Presence::Found),
         "{table}"
@@ -73,7 +73,7 @@ async fn lab_check_finds_every_device_then_reports_an_unplugged_board() {
         .iter()
         .filter(|r| r.device.starts_with("power "))
         .collect();
-    assert_eq!(power.len(), 8);
+    assert_eq!(power.len(), lab.benches.len());
     assert!(
         power
             .iter()

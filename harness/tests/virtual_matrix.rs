@@ -26,7 +26,7 @@ async fn every_scenario_passes_on_every_virtual_bench() {
         .count();
     assert_eq!(
         report.cases.len(),
-        scenarios * 8,
+        scenarios * harness::lab::Model::ALL.len(),
         "one case per scenario and model:\n{text}"
     );
     assert_eq!(report.count(Outcome::Pass), report.cases.len(), "{text}");

@@ -108,9 +108,20 @@ fn check_file(model: Model, image: &ImageEntry, file: &Path) -> DropRow {
         }
     };
     row.version = header.version.clone();
-    if header.device_name != model.name() {
+    // A shared image (the S family's) may name any model it is made for. ASSUMED: no public
+    // source says which model the header of the S image names, so any of them is accepted.
+    let devices = model.image_device_names();
+    if !devices.contains(&header.device_name.as_str()) {
+        let expected = if devices.len() == 1 {
+            model.to_string()
+        } else {
+            format!(
+                "{model} or another model of its shared image ({})",
+                devices.join(", ")
+            )
+        };
         row.problems.push(format!(
-            "header names device `{}`, not {model}",
+            "header names device `{}`, not {expected}",
             header.device_name
         ));
     }
@@ -149,9 +160,11 @@ fn check_file(model: Model, image: &ImageEntry, file: &Path) -> DropRow {
 pub fn execute(dir: &Path) -> i32 {
     let rows = check_drop(dir);
     if rows.is_empty() {
+        let models: Vec<&str> = Model::ALL.iter().map(|m| m.name()).collect();
         eprintln!(
-            "{}: no model folder (T40P, T41P, T42G, T46G, T48G, T42S, T46S, T48S) found",
-            dir.display()
+            "{}: no model folder ({}) found",
+            dir.display(),
+            models.join(", ")
         );
         return exit_code::CONFIG_ERROR;
     }
@@ -197,7 +210,8 @@ mod tests {
     fn the_committed_fixtures_are_a_clean_drop() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-fixtures");
         let rows = check_drop(&dir);
-        assert_eq!(rows.len(), 8 * 4 * 3, "{rows:#?}");
+        // Every model, four generations, three files each.
+        assert_eq!(rows.len(), Model::ALL.len() * 4 * 3, "{rows:#?}");
         assert!(rows.iter().all(|r| r.problems.is_empty()), "{rows:#?}");
     }
 
@@ -244,6 +258,77 @@ mod tests {
         assert!(
             bad.iter()
                 .any(|r| r.problems[0].contains("not listed in manifest.toml")),
+            "{bad:#?}"
+        );
+    }
+
+    /// A real S drop: the vendor's one image for the S family, under its own name, in the
+    /// folder of each S model it serves.
+    #[test]
+    fn an_s_drop_with_the_shared_vendor_image_is_clean() {
+        use crate::firmware::rom::{BuildDeclaration, RomHeader, write_image};
+
+        let dir = tempfile::tempdir().unwrap();
+        let version = "66.86.0.15";
+        let image = |device: &str| {
+            let header = RomHeader {
+                device_id: 66,
+                device_name: device.into(),
+                oem_name: "Yealink".into(),
+                version: version.into(),
+                hardware_id: 66,
+                software_id: 0,
+            };
+            let declaration = BuildDeclaration {
+                part: "firmware".into(),
+                model: device.into(),
+                version: version.into(),
+                build_date: "2021-06-01".into(),
+                intermedia: false,
+                features: Vec::new(),
+            };
+            write_image(&header, &declaration, 1024)
+        };
+        let s_models: Vec<Model> = Model::ALL
+            .into_iter()
+            .filter(|m| m.image_device_names().len() > 1)
+            .collect();
+        assert!(!s_models.is_empty(), "the table has a shared image");
+        let vendor_name = s_models[0].vendor_rom_name(version);
+        assert_eq!(vendor_name, "T46S(T48S,T42S,T41S)-66.86.0.15.rom");
+        for model in &s_models {
+            let folder = dir.path().join(model.name());
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(
+                folder.join("manifest.toml"),
+                format!(
+                    "model = \"{model}\"\nfamily = 66\ncommon_cfg = \"{}\"\n\
+                     autop_min_version = \"{version}\"\n\n[[image]]\ngeneration = \"current\"\n\
+                     version = \"{version}\"\nbuild_date = \"2021-06-01\"\nintermedia = false\n\
+                     rom = \"{vendor_name}\"\n",
+                    model.common_cfg()
+                ),
+            )
+            .unwrap();
+            // The one vendor image, its header naming the first model of its name.
+            std::fs::write(folder.join(&vendor_name), image("T46S")).unwrap();
+        }
+        let rows = check_drop(dir.path());
+        assert_eq!(rows.len(), s_models.len(), "{rows:#?}");
+        assert!(rows.iter().all(|r| r.problems.is_empty()), "{rows:#?}");
+
+        // A G-model image under the S name is still caught.
+        let t42s = dir.path().join("T42S").join(&vendor_name);
+        std::fs::write(&t42s, image("T46G")).unwrap();
+        let rows = check_drop(dir.path());
+        let bad: Vec<&DropRow> = rows.iter().filter(|r| !r.problems.is_empty()).collect();
+        assert_eq!(bad.len(), 1, "{rows:#?}");
+        assert_eq!(bad[0].file, t42s);
+        assert!(
+            bad[0].problems[0].contains(
+                "header names device `T46G`, not T42S or another model of its shared image \
+                 (T46S, T48S, T42S, T41S)"
+            ),
             "{bad:#?}"
         );
     }

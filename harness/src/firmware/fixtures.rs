@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::firmware::rom::{BuildDeclaration, RomHeader, write_image};
-use crate::lab::Model;
+use crate::lab::{Model, RomImage};
 
 /// One generation of the fixture set.
 struct Generation {
@@ -44,19 +44,10 @@ const GENERATIONS: [Generation; 4] = [
     Generation {
         name: "current",
         version: |m| {
-            if m.family() == 66 {
-                (86, 15)
-            } else {
-                (83, 120)
-            }
+            let current = m.spec().current_firmware;
+            (current.train, current.patch)
         },
-        build_date: |m| {
-            if m.family() == 66 {
-                "2021-06-01"
-            } else {
-                "2021-03-10"
-            }
-        },
+        build_date: |m| m.spec().current_firmware.build_date,
         features: AUTOP,
         meaning: "the newest Intermedia build",
     },
@@ -66,12 +57,13 @@ const GENERATIONS: [Generation; 4] = [
 pub const RECOVERY_PARTS: [(&str, &str); 3] =
     [("bin", "kernel"), ("rfs", "rootfs"), ("rom", "firmware")];
 
-/// The vendor's file-name prefix of a model's images (`T46-28.83.0.120.rom`); the S family
-/// shares one image upstream, named per model here so each folder stands alone.
+/// The file-name prefix of a model's fixture images: the vendor's (`T46-28` for
+/// `T46-28.83.0.120.rom`) for an image of its own; for an image shared by several models,
+/// the model's own name (`T46S-66`), so each fixture folder stands alone.
 pub fn rom_prefix(model: Model) -> String {
-    match model {
-        Model::T42S | Model::T46S | Model::T48S => format!("{}-{}", model.name(), model.family()),
-        _ => format!("{}-{}", &model.name()[..3], model.family()),
+    match model.spec().rom_image {
+        RomImage::Own { prefix } => format!("{prefix}-{}", model.family()),
+        RomImage::Shared { .. } => format!("{}-{}", model.name(), model.family()),
     }
 }
 
@@ -145,3 +137,31 @@ pub fn write_fixture_set(dir: &Path, image_len: usize) -> std::io::Result<Vec<st
 /// The size of the committed fixture images: small enough for git, big enough to span
 /// several TFTP blocks.
 pub const COMMITTED_IMAGE_LEN: usize = 4096;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed fixtures are what the table of models writes, byte for byte: a model's
+    /// row is the only source of its folder.
+    #[test]
+    fn the_table_writes_the_committed_fixtures() {
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-fixtures");
+        let dir = tempfile::tempdir().unwrap();
+        let written = write_fixture_set(dir.path(), COMMITTED_IMAGE_LEN).unwrap();
+        assert_eq!(
+            written.len(),
+            Model::ALL.len() * (GENERATIONS.len() * 3 + 1)
+        );
+        for path in written {
+            let relative = path.strip_prefix(dir.path()).unwrap();
+            let expected = std::fs::read(committed.join(relative))
+                .unwrap_or_else(|e| panic!("{}: {e}", relative.display()));
+            assert!(
+                std::fs::read(&path).unwrap() == expected,
+                "{} differs from the committed file",
+                relative.display()
+            );
+        }
+    }
+}

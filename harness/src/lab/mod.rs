@@ -3,6 +3,7 @@
 
 mod check;
 pub mod model;
+pub mod models;
 pub mod name;
 pub mod raw;
 
@@ -10,6 +11,7 @@ use std::path::Path;
 
 pub use check::HARNESS_KEYS;
 pub use model::*;
+pub use models::*;
 
 use crate::config_error::{ConfigError, FileProblems};
 

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+// A bench's model is a row of the table of models; re-exported for the lab checker.
+pub use super::models::Model;
+
 /// A whole lab: its benches and the hardware they are wired to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lab {
@@ -228,84 +231,6 @@ pub enum PowerState {
 pub enum Approval {
     None,
     Required,
-}
-
-/// The eight supported T4x models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Model {
-    T40P,
-    T41P,
-    T42G,
-    T46G,
-    T48G,
-    T42S,
-    T46S,
-    T48S,
-}
-
-impl Model {
-    pub const ALL: [Model; 8] = [
-        Model::T40P,
-        Model::T41P,
-        Model::T42G,
-        Model::T46G,
-        Model::T48G,
-        Model::T42S,
-        Model::T46S,
-        Model::T48S,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Model::T40P => "T40P",
-            Model::T41P => "T41P",
-            Model::T42G => "T42G",
-            Model::T46G => "T46G",
-            Model::T48G => "T48G",
-            Model::T42S => "T42S",
-            Model::T46S => "T46S",
-            Model::T48S => "T48S",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Model> {
-        Model::ALL
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(text))
-    }
-
-    /// The first number of every firmware version of this model.
-    pub fn family(self) -> u32 {
-        match self {
-            Model::T40P => 54,
-            Model::T41P => 36,
-            Model::T42G => 29,
-            Model::T46G => 28,
-            Model::T48G => 35,
-            Model::T42S | Model::T46S | Model::T48S => 66,
-        }
-    }
-
-    /// The common provisioning file, `y0000000000XX.cfg`.
-    pub fn common_cfg(self) -> String {
-        let xx = match self {
-            Model::T40P => 54,
-            Model::T41P => 36,
-            Model::T42G => 29,
-            Model::T46G => 28,
-            Model::T48G => 35,
-            Model::T42S => 67,
-            Model::T46S => 66,
-            Model::T48S => 65,
-        };
-        format!("y0000000000{xx:02}.cfg")
-    }
-}
-
-impl std::fmt::Display for Model {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// A phone's MAC address.

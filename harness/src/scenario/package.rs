@@ -73,6 +73,12 @@ pub async fn stage(
             Ok(Staged { words, sizes })
         }
         Medium::UsbFat | Medium::UsbNtfs => {
+            if !bench.model.has_usb_port() {
+                return Err(PackageError::Fixtures(format!(
+                    "the {} has no USB port: no stick can be put in bench {}",
+                    bench.model, bench.name
+                )));
+            }
             let usb = bench.usb.clone().ok_or_else(|| {
                 PackageError::Fixtures(format!(
                     "bench {} has no `usb` stick in the lab file",
@@ -147,7 +153,14 @@ fn package_files(
     Ok(files)
 }
 
-/// `T46G.rom`: a package file as the phone looks for it.
+/// `T46G.rom`: a package file as the phone looks for it (the model's row in the table of
+/// models).
 pub fn package_name(bench: &Bench, part: PackagePart) -> String {
-    format!("{}.{}", bench.model, part.extension())
+    let files = bench.model.recovery_files();
+    match part {
+        PackagePart::Bin => files.kernel,
+        PackagePart::Rfs => files.rootfs,
+        PackagePart::Rom => files.firmware,
+    }
+    .to_string()
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::lab::Bench;
+use crate::lab::{Bench, WebLogin};
 
 pub use servlet_login::{ConnectFailure, LoginOutcome, WebError, try_login};
 
@@ -61,5 +61,12 @@ impl PhoneWeb for ServletWeb {
 
     fn base_url(&self) -> &str {
         &self.base_url
+    }
+}
+
+/// The web UI of a bench's phone, spoken the way its model logs in (the table of models).
+pub fn phone_web(bench: &Bench) -> Box<dyn PhoneWeb> {
+    match bench.model.web_login() {
+        WebLogin::Servlet => Box::new(ServletWeb::for_bench(bench)),
     }
 }

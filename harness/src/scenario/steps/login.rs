@@ -1,10 +1,10 @@
-//! `login = "admin" | "given" | "<password>"`: the web UI's servlet login tried as `admin`;
-//! the prompt types it as `check login`.
+//! `login = "admin" | "given" | "<password>"`: the web UI's login, as the bench's model
+//! takes it (the table of models), tried as `admin`; the prompt types it as `check login`.
 
 use super::prompt::{bad, exactly, first};
 use super::{CommandError, StepFields, StepFuture, StepKind, toml_string};
 use crate::config_error::FileProblems;
-use crate::drivers::web::servlet_login::{LoginOutcome, try_login};
+use crate::drivers::web::{LoginOutcome, phone_web};
 use crate::scenario::engine::Case;
 use crate::scenario::load::password_fits;
 use crate::scenario::model::{LoginPassword, Step};
@@ -70,11 +70,10 @@ impl StepKind for Login {
                 ),
                 LoginPassword::Literal(p) => (format!("admin/{p}"), p.clone()),
             };
-            let bench = &case.rig().bench;
-            let base = format!("http://{}:{}", bench.ip, bench.web_port);
+            let web = phone_web(&case.rig().bench);
             let timeout = case.timeout(LOGIN_TIMEOUT_S);
             let outcome = case
-                .until_cancelled(try_login(&base, "admin", &password, timeout))
+                .until_cancelled(web.login("admin", &password, timeout))
                 .await?;
             let result = match outcome {
                 Ok(LoginOutcome::Accepted) => "accepted".to_string(),

@@ -3,39 +3,74 @@
 use std::fmt;
 
 /// A supported T4x model. The model decides the provisioning file names, the User-Agent
-/// and which firmware images the phone accepts (the image header's device name).
+/// and which firmware images the phone accepts (the image header's device name); what it
+/// decides is its row of [`MODELS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Model {
-    /// T40P, family 54.
     T40P,
-    /// T41P, family 36.
     T41P,
-    /// T42G, family 29.
     T42G,
-    /// T46G, family 28.
     T46G,
-    /// T48G, family 35.
     T48G,
-    /// T42S, family 66 (one image for the S family).
     T42S,
-    /// T46S, family 66.
     T46S,
-    /// T48S, family 66.
     T48S,
 }
 
+/// What the twin plays for one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelFacts {
+    pub model: Model,
+    /// The name the phone reports (User-Agent, image header device name).
+    pub name: &'static str,
+    /// The first number of every firmware version.
+    pub family: u32,
+    /// The `XX` of the common provisioning file `y0000000000XX.cfg`.
+    pub common_cfg_code: u32,
+    /// The stem of the recovery package files the phone looks for (`<stem>.bin`, `.rfs`,
+    /// `.rom`).
+    pub package_stem: &'static str,
+}
+
+/// One row per model the twin can play.
+///
+/// Sources: `family` and `common_cfg_code` are public facts (Yealink's auto-provisioning
+/// guides: the S models share family 66 and one image, but not a common file).
+/// `package_stem` is ASSUMED to be the model name: the KB writes `XXXXX.bin XXXXX.rfs
+/// XXXXX.rom` and no public source gives the T4x names (lab/twin/BEHAVIOUR.md).
+pub const MODELS: [ModelFacts; 8] = [
+    row(Model::T40P, "T40P", 54, 54),
+    row(Model::T41P, "T41P", 36, 36),
+    row(Model::T42G, "T42G", 29, 29),
+    row(Model::T46G, "T46G", 28, 28),
+    row(Model::T48G, "T48G", 35, 35),
+    row(Model::T42S, "T42S", 66, 67),
+    row(Model::T46S, "T46S", 66, 66),
+    row(Model::T48S, "T48S", 66, 65),
+];
+
+/// A row whose package files are named by the model (the assumption above).
+const fn row(model: Model, name: &'static str, family: u32, common_cfg_code: u32) -> ModelFacts {
+    ModelFacts {
+        model,
+        name,
+        family,
+        common_cfg_code,
+        package_stem: name,
+    }
+}
+
 impl Model {
-    /// Every model, for lab files and tests that cover them all.
-    pub const ALL: [Model; 8] = [
-        Model::T40P,
-        Model::T41P,
-        Model::T42G,
-        Model::T46G,
-        Model::T48G,
-        Model::T42S,
-        Model::T46S,
-        Model::T48S,
-    ];
+    /// Every model, for lab files and tests that cover them all: the table's order.
+    pub const ALL: [Model; MODELS.len()] = {
+        let mut all = [Model::T40P; MODELS.len()];
+        let mut i = 0;
+        while i < MODELS.len() {
+            all[i] = MODELS[i].model;
+            i += 1;
+        }
+        all
+    };
 
     /// Reads a model name as lab files write it (`T46G`, case-insensitive), so a bench's
     /// `model` key maps to one twin.
@@ -45,46 +80,32 @@ impl Model {
             .find(|model| model.name().eq_ignore_ascii_case(name.trim()))
     }
 
+    /// The model's row; every variant has one (`every_variant_has_one_row`).
+    pub fn facts(self) -> &'static ModelFacts {
+        MODELS
+            .iter()
+            .find(|facts| facts.model == self)
+            .expect("every model has a row in MODELS")
+    }
+
     /// The name the phone reports (User-Agent, image header device name).
     pub fn name(self) -> &'static str {
-        match self {
-            Model::T40P => "T40P",
-            Model::T41P => "T41P",
-            Model::T42G => "T42G",
-            Model::T46G => "T46G",
-            Model::T48G => "T48G",
-            Model::T42S => "T42S",
-            Model::T46S => "T46S",
-            Model::T48S => "T48S",
-        }
+        self.facts().name
     }
 
-    /// The first number of every firmware version of this model (public fact).
+    /// The first number of every firmware version of this model.
     pub fn family(self) -> u32 {
-        match self {
-            Model::T40P => 54,
-            Model::T41P => 36,
-            Model::T42G => 29,
-            Model::T46G => 28,
-            Model::T48G => 35,
-            Model::T42S | Model::T46S | Model::T48S => 66,
-        }
+        self.facts().family
     }
 
-    /// The model's common provisioning file, `y0000000000XX.cfg` (public fact: the S models
-    /// share a family but not a common file).
+    /// The model's common provisioning file, `y0000000000XX.cfg`.
     pub fn common_cfg(self) -> String {
-        let code = match self {
-            Model::T40P => 54,
-            Model::T41P => 36,
-            Model::T42G => 29,
-            Model::T46G => 28,
-            Model::T48G => 35,
-            Model::T42S => 67,
-            Model::T46S => 66,
-            Model::T48S => 65,
-        };
-        format!("y0000000000{code:02}.cfg")
+        format!("y0000000000{:02}.cfg", self.facts().common_cfg_code)
+    }
+
+    /// The stem of the recovery package files the phone looks for.
+    pub fn package_stem(self) -> &'static str {
+        self.facts().package_stem
     }
 }
 
@@ -181,6 +202,15 @@ mod tests {
             assert_eq!(Model::parse(&model.name().to_lowercase()), Some(model));
         }
         assert_eq!(Model::parse("T41S"), None);
+    }
+
+    #[test]
+    fn every_variant_has_one_row() {
+        for model in Model::ALL {
+            let rows = MODELS.iter().filter(|f| f.model == model).count();
+            assert_eq!(rows, 1, "{model:?}");
+        }
+        assert_eq!(Model::ALL.len(), MODELS.len());
     }
 
     #[test]

@@ -53,10 +53,10 @@ impl Part {
         }
     }
 
-    /// The package file name for `model` on a stick or a TFTP server: `T46G.bin` (ASSUMED:
-    /// the KB writes `XXXXX.bin`; the twin uses the model name).
+    /// The package file name for `model` on a stick or a TFTP server: `T46G.bin` (the
+    /// model's `package_stem`, an assumption: see `MODELS`).
     pub fn file_name(self, model: Model) -> String {
-        format!("{}.{}", model.name(), self.extension())
+        format!("{}.{}", model.package_stem(), self.extension())
     }
 }
 
