@@ -91,6 +91,14 @@ impl From<RigError> for Abort {
     }
 }
 
+/// Whether `event` is the lab's provisioning server serving the phone of `mac` its own
+/// config (at boot, or under `/autop/` on a call-home).
+fn is_config_served(event: &EndpointEvent, mac: &str) -> bool {
+    let own = format!("{mac}.cfg");
+    matches!(event, EndpointEvent::Http { server: HttpServer::Provisioning, status: 200, path, .. }
+        if path.rsplit('/').next() == Some(own.as_str()))
+}
+
 /// Resolves once the run is cancelled; never, if the canceller went away without cancelling.
 pub async fn cancelled(cancel: &mut watch::Receiver<bool>) {
     if cancel.wait_for(|stop| *stop).await.is_err() {
@@ -111,6 +119,10 @@ pub(crate) struct Case<'a, 'c> {
     manifest: Option<Manifest>,
     /// Whether the last `wait` step found its event.
     last_wait_found: Option<bool>,
+    /// When the lab's provisioning server last served this phone a config (its MAC config,
+    /// at boot or on a call-home): the phone applies it after the server has answered, so a
+    /// check of its effect right away can beat it.
+    last_config_served: Option<Instant>,
 }
 
 /// The lines that open a transcript: which scenario this is and where it comes from.
@@ -183,6 +195,7 @@ impl<'a, 'c> CaseSession<'a, 'c> {
                 given_password: String::new(),
                 manifest: None,
                 last_wait_found: None,
+                last_config_served: None,
             },
             name: title.name.to_string(),
             steps_run: 0,
@@ -326,6 +339,11 @@ impl<'a, 'c> Case<'a, 'c> {
     }
 
     /// The password `given` provisioned.
+    /// When the phone was last served a config by the lab's provisioning server.
+    pub(crate) fn last_config_served(&self) -> Option<Instant> {
+        self.last_config_served
+    }
+
     pub(crate) fn given_password(&self) -> &str {
         &self.given_password
     }
@@ -616,6 +634,9 @@ impl<'a, 'c> Case<'a, 'c> {
                         return Err(Abort::Lab(fault));
                     }
                     let hit = what.matches(&tagged.event, &self.rig.bench.mac.plain());
+                    if is_config_served(&tagged.event, &self.rig.bench.mac.plain()) {
+                        self.last_config_served = Some(Instant::now());
+                    }
                     seen.push(tagged.event);
                     if hit {
                         return Ok((true, seen));
