@@ -5,6 +5,7 @@ mod check;
 pub mod model;
 pub mod name;
 pub mod raw;
+pub mod relay_entry;
 
 use std::path::Path;
 
