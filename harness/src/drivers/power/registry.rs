@@ -274,6 +274,54 @@ mod tests {
         }
     }
 
+    /// Every kind-specific key a kind claims is a key the lab file's reader keeps, so that
+    /// it can be refused on the other kinds' boards.
+    #[test]
+    fn every_kind_specific_key_is_read_from_the_lab_file() {
+        let text = "name = \"b\"\nkind = \"lcus\"\nframe = {}\nserial = \"s\"\n\
+                    url = \"http://localhost:16421\"\npdu = \"p\"\ntimeout_s = 5\n";
+        let raw: crate::lab::raw::RawRelayBoard = toml::from_str(text).unwrap();
+        for key in all_own_keys() {
+            assert!(raw.own_key_span(key).is_some(), "`{key}` is not kept");
+        }
+        assert_eq!(raw.kind.get_ref().as_str(), "lcus");
+    }
+
+    #[test]
+    fn an_unknown_kind_gets_serdes_message_listing_the_registered_kinds() {
+        let error =
+            toml::from_str::<crate::lab::raw::RawRelayBoard>("name = \"b\"\nkind = \"hid\"\n")
+                .unwrap_err();
+        assert!(
+            error.message().contains(
+                "unknown variant `hid`, expected one of `lcus`, `numato`, `usb-hid-relay`, `ykush`, `pdudaemon`"
+            ),
+            "{error}"
+        );
+    }
+
+    /// A hand-built board whose settings are another kind's is refused, never opened as
+    /// something else.
+    #[test]
+    fn a_kind_refuses_to_open_another_kinds_settings() {
+        let board = RelayBoard {
+            name: "mixed".into(),
+            kind: RelayKind::Numato,
+            port: None,
+            channels: 4,
+        };
+        for kind in RELAY_KINDS.iter().filter(|kind| kind.name() != "numato") {
+            let Err(error) = kind.open(&board) else {
+                panic!("`{}` opened Numato settings", kind.name());
+            };
+            assert!(
+                matches!(error, DriverError::Unsupported { .. }) && !error.is_lab_fault(),
+                "{}: {error}",
+                kind.name()
+            );
+        }
+    }
+
     #[test]
     fn a_key_shared_by_two_kinds_names_both_in_its_refusal() {
         assert_eq!(
