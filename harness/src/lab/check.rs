@@ -355,13 +355,11 @@ impl Checker<'_, '_> {
         };
         let own_keys = board_kind.own_keys();
         for key in registry::all_own_keys() {
-            if !own_keys.iter().any(|own| own.name == key) {
-                ok &= self.refused(
-                    &path,
-                    key,
-                    board.own_key_span(key),
-                    &registry::refusal(key, kind_name),
-                );
+            if let Some(span) = board.own_key_span(key)
+                && !own_keys.iter().any(|own| own.name == key)
+            {
+                let message = registry::refusal(key, kind_name);
+                ok &= self.refused(&path, key, Some(span), &message);
             }
         }
         let mut kind_entry = RelayEntry::new(entry, kind_name, self.problems);

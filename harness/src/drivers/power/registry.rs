@@ -1,4 +1,5 @@
-//! Every relay-board kind the lab file may name, in one list.
+//! What a relay-board kind is, and how the lab file and the drivers find one in
+//! [`RELAY_KINDS`].
 //!
 //! A kind is one file of this folder: its lab-file name, the keys it reads from its
 //! `[[relay_board]]` entry and their checks, its channel numbering and how it opens. The
@@ -13,16 +14,7 @@ use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
 use crate::lab::relay_entry::RelayEntry;
 use crate::lab::{RelayBoard, RelayKind};
 
-use super::{hid_relay, lcus, numato, pdudaemon, ykush};
-
-/// The kinds, in the order the "unknown kind" message lists them.
-pub static RELAY_KINDS: &[&dyn RelayBoardKind] = &[
-    &lcus::LCUS,
-    &numato::NUMATO,
-    &hid_relay::USB_HID_RELAY,
-    &ykush::YKUSH,
-    &pdudaemon::PDUDAEMON,
-];
+use super::RELAY_KINDS;
 
 /// One kind of relay board: everything the harness knows about it apart from its protocol.
 pub trait RelayBoardKind: Sync {
