@@ -60,8 +60,8 @@ pub struct RawEndpoints {
     pub syslog: Spanned<String>,
 }
 
-/// One `[[relay_board]]`. Which keys apply depends on `kind`; `check.rs` refuses the keys
-/// a kind does not use and asks for the ones it needs.
+/// One `[[relay_board]]`. Which keys apply depends on `kind`: `check.rs` refuses the keys
+/// a kind does not use, and the kind's file under `drivers/power/` reads and checks its own.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRelayBoard {
