@@ -23,7 +23,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::lab::{Actuator, ActuatorKind, RelayBoard, RelayKind};
+use crate::lab::{Actuator, ActuatorKind, RelayBoard};
 
 /// Switches mains (or PoE, or a network cable) of a phone through one relay channel.
 pub trait PowerSwitch: Send {
@@ -271,46 +271,9 @@ pub(crate) fn serial_port<'a>(
     })
 }
 
-/// Open the driver for a relay board of the lab file; the board's kind picks the driver.
+/// Open the driver for a relay board of the lab file; the board's kind opens it.
 pub fn open_power_switch(board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {
-    let device = DeviceRef::relay_board(board);
-    match &board.kind {
-        RelayKind::Lcus(frame) => Ok(Box::new(power::lcus::LcusSwitch::open(
-            board,
-            frame.clone(),
-        )?)),
-        RelayKind::Numato => Ok(Box::new(power::numato::NumatoSwitch::open(board)?)),
-        RelayKind::UsbHidRelay { serial } => {
-            let channels = u8::try_from(board.channels).map_err(|_| DriverError::Unsupported {
-                device: Box::new(device.clone()),
-                request: format!("drive {} relays", board.channels),
-                reason: format!(
-                    "USB-HID relay boards have 1 to {} relays",
-                    power::hid_relay::MAX_CHANNELS
-                ),
-            })?;
-            Ok(Box::new(power::hid_relay::HidRelaySwitch::open(
-                device,
-                serial.as_deref(),
-                channels,
-            )?))
-        }
-        RelayKind::Ykush { serial } => Ok(Box::new(power::ykush::YkushSwitch::open(
-            device,
-            serial.as_deref(),
-        )?)),
-        RelayKind::Pdudaemon {
-            url,
-            pdu,
-            timeout_s,
-        } => {
-            let switch = power::pdudaemon::PdudaemonSwitch::new(device, url, pdu)?;
-            Ok(Box::new(match timeout_s {
-                Some(timeout_s) => switch.with_timeout(Duration::from_secs(*timeout_s)),
-                None => switch,
-            }))
-        }
-    }
+    board.board_kind().open(board)
 }
 
 /// Open the driver for a button actuator of the lab file and check that it is the board

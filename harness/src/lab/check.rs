@@ -12,16 +12,18 @@ use toml::Spanned;
 
 use super::model::UsbConfig;
 use super::model::{
-    Actuator, ActuatorKind, Approval, Bench, EndpointsConfig, FaultPolicy, Key, Lab, LcusFrame,
-    Mac, Model, PowerState, RelayBoard, RelayChannel, RelayKind,
+    Actuator, ActuatorKind, Approval, Bench, EndpointsConfig, FaultPolicy, Key, Lab, Mac, Model,
+    PowerState, RelayBoard, RelayChannel,
 };
 use super::name::{NAME_MAX_LEN, unsafe_name_message};
 use super::raw::RawUsb;
 use super::raw::{
     Indexed, RawActuator, RawActuatorKind, RawApproval, RawBench, RawEndpoints, RawKeymap, RawLab,
-    RawLabFaults, RawPowerState, RawRelayBoard, RawRelayChannel, RawRelayKind, quoted_list,
+    RawLabFaults, RawPowerState, RawRelayBoard, RawRelayChannel, quoted_list,
 };
+use super::relay_entry::{MAX_CHANNELS, RelayEntry};
 use crate::config_error::{FileProblems, join_key};
+use crate::drivers::power::registry::{self, Reach, RelayBoardKind};
 
 /// The keys the harness presses in its scenarios and recovery procedures (the speaker key
 /// for the recovery menu, the softkeys and OK/cancel for popups, the digits and `*`/`#` for
@@ -30,18 +32,6 @@ pub const HARNESS_KEYS: [&str; 19] = [
     "speaker", "ok", "cancel", "f1", "f2", "f3", "f4", "0", "1", "2", "3", "4", "5", "6", "7", "8",
     "9", "star", "pound",
 ];
-
-/// Relay and actuator boards sold for labs have at most 64 outputs; more is a typo.
-const MAX_CHANNELS: u16 = 64;
-
-/// A YKUSH hub has three switchable downstream ports.
-const YKUSH_PORTS: u16 = 3;
-
-/// USB-HID relay boards report their relays in one byte.
-const MAX_HID_RELAYS: u16 = 8;
-
-/// Above ten minutes pdudaemon is not answering, not slow.
-const MAX_PDU_TIMEOUT_S: u64 = 600;
 
 /// The highest `time_scale`: above it a real rack's timeouts would run for hours.
 const MAX_TIME_SCALE: f64 = 10.0;
@@ -70,7 +60,7 @@ const MAX_HEALTH_CHECK_TIMEOUT_S: u64 = 3600;
 
 /// A relay board as far as benches need it.
 struct BoardInfo {
-    kind: RawRelayKind,
+    kind: &'static dyn RelayBoardKind,
     /// `None` when the board's own channel count is invalid (already reported).
     channels: Option<u16>,
     /// Where its name is written, for the duplicate-name message.
@@ -330,18 +320,16 @@ impl Checker<'_, '_> {
         })
     }
 
+    /// A relay board: the keys every board has are checked here, the rest by its kind.
     fn relay_board(&mut self, entry: &Indexed<RawRelayBoard>) -> Option<RelayBoard> {
         let path = format!("relay_board[{}]", entry.index);
         let board = &entry.item;
         let name = board.name.get_ref().clone();
-        let kind_name = board.kind.get_ref().as_str();
+        let board_kind = board.kind.get_ref().0;
+        let kind_name = board_kind.name();
         let mut ok = self.file_name(&format!("{path}.name"), &board.name, "a relay board's name");
-        let serial_device = matches!(
-            board.kind.get_ref(),
-            RawRelayKind::Lcus | RawRelayKind::Numato
-        );
-        let port = if serial_device {
-            match &board.port {
+        let port = match board_kind.reach() {
+            Reach::SerialPort => match &board.port {
                 Some(port) => {
                     ok &= self.non_empty_path(&format!("{path}.port"), port)
                         && self.claim_serial_port(&format!("{path}.port"), port);
@@ -354,111 +342,30 @@ impl Checker<'_, '_> {
                     ok = false;
                     None
                 }
-            }
-        } else {
-            let how = match board.kind.get_ref() {
-                RawRelayKind::Pdudaemon => "pdudaemon is reached at its `url`",
-                _ => "it is found on the USB bus, by its `serial` when there are several",
-            };
-            ok &= self.refused(
-                &path,
-                "port",
-                board.port.as_ref().map(Spanned::span),
-                &format!("a `{kind_name}` board has no serial port: {how}"),
-            );
-            None
-        };
-        if !matches!(board.kind.get_ref(), RawRelayKind::Lcus) {
-            ok &= self.refused(
-                &path,
-                "frame",
-                board.frame.as_ref().map(Spanned::span),
-                &format!("`frame` applies to LCUS boards only: a `{kind_name}` board has its own protocol"),
-            );
-        }
-        if !matches!(
-            board.kind.get_ref(),
-            RawRelayKind::UsbHidRelay | RawRelayKind::Ykush
-        ) {
-            ok &= self.refused(
-                &path,
-                "serial",
-                board.serial.as_ref().map(Spanned::span),
-                &format!("`serial` applies to `usb-hid-relay` and `ykush` boards, not to a `{kind_name}` board"),
-            );
-        }
-        if !matches!(board.kind.get_ref(), RawRelayKind::Pdudaemon) {
-            for (key, span) in [
-                ("url", board.url.as_ref().map(Spanned::span)),
-                ("pdu", board.pdu.as_ref().map(Spanned::span)),
-                ("timeout_s", board.timeout_s.as_ref().map(Spanned::span)),
-            ] {
+            },
+            Reach::Elsewhere(how) => {
                 ok &= self.refused(
                     &path,
-                    key,
-                    span,
-                    &format!(
-                        "`{key}` applies to `pdudaemon` boards only, not to a `{kind_name}` board"
-                    ),
+                    "port",
+                    board.port.as_ref().map(Spanned::span),
+                    &format!("a `{kind_name}` board has no serial port: {how}"),
                 );
+                None
+            }
+        };
+        let own_keys = board_kind.own_keys();
+        for key in registry::all_own_keys() {
+            if let Some(span) = board.own_key_span(key)
+                && !own_keys.iter().any(|own| own.name == key)
+            {
+                let message = registry::refusal(key, kind_name);
+                ok &= self.refused(&path, key, Some(span), &message);
             }
         }
-        let channels = self.board_channels(&path, entry, *board.kind.get_ref());
-        ok &= channels.is_some();
-        let serial = || {
-            board
-                .serial
-                .as_ref()
-                .map(|s| s.get_ref().trim().to_string())
-                .filter(|s| !s.is_empty())
-        };
-        let kind = match board.kind.get_ref() {
-            RawRelayKind::Lcus => RelayKind::Lcus(match &board.frame {
-                None => LcusFrame::default(),
-                Some(frame) => {
-                    let frame = frame.get_ref();
-                    LcusFrame {
-                        header: frame.header,
-                        on: frame.on,
-                        off: frame.off,
-                    }
-                }
-            }),
-            RawRelayKind::Numato => RelayKind::Numato,
-            RawRelayKind::UsbHidRelay => RelayKind::UsbHidRelay { serial: serial() },
-            RawRelayKind::Ykush => RelayKind::Ykush { serial: serial() },
-            RawRelayKind::Pdudaemon => {
-                let url = self.required_text(entry, &path, "url", &board.url,
-                    "a `pdudaemon` board needs `url`: pdudaemon's HTTP listener, such as `http://localhost:16421`");
-                let pdu = self.required_text(entry, &path, "pdu", &board.pdu,
-                    "a `pdudaemon` board needs `pdu`: the PDU's hostname as pdudaemon.conf names it");
-                let timeout_s = board.timeout_s.as_ref().map(|t| *t.get_ref());
-                if let Some(t) = &board.timeout_s
-                    && !(1..=MAX_PDU_TIMEOUT_S).contains(t.get_ref())
-                {
-                    self.problems.at(
-                        &t.span(),
-                        format!("{path}.timeout_s"),
-                        format!(
-                            "timeout_s must be 1 to {MAX_PDU_TIMEOUT_S}, found {}",
-                            t.get_ref()
-                        ),
-                    );
-                    ok = false;
-                }
-                match (url, pdu) {
-                    (Some(url), Some(pdu)) => RelayKind::Pdudaemon {
-                        url,
-                        pdu,
-                        timeout_s,
-                    },
-                    _ => {
-                        ok = false;
-                        RelayKind::Numato
-                    }
-                }
-            }
-        };
+        let mut kind_entry = RelayEntry::new(entry, kind_name, self.problems);
+        let channels = board_kind.channels(&mut kind_entry);
+        let kind = board_kind.settings(&mut kind_entry);
+        ok &= channels.is_some() && kind.is_some();
         if let Some(first) = self.boards.get(&name) {
             let first = self.problems.line_of(&first.name_span);
             self.problems.at(
@@ -471,17 +378,17 @@ impl Checker<'_, '_> {
         self.boards.insert(
             name.clone(),
             BoardInfo {
-                kind: *board.kind.get_ref(),
+                kind: board_kind,
                 channels,
                 name_span: board.name.span(),
             },
         );
-        let board = ok.then(|| RelayBoard {
+        let board = RelayBoard {
             name,
-            kind,
+            kind: kind.filter(|_| ok)?,
             port,
-            channels: channels.unwrap_or(0),
-        })?;
+            channels: channels?,
+        };
         if board.port.is_none() && !self.claim_board_address(&path, &board, &entry.span) {
             return None;
         }
@@ -540,55 +447,6 @@ impl Checker<'_, '_> {
             .board_addresses
             .insert(address, (path.to_string(), span.clone()));
         true
-    }
-
-    /// The channel count of a board: required and range-checked per kind (a YKUSH has 3).
-    fn board_channels(
-        &mut self,
-        path: &str,
-        entry: &Indexed<RawRelayBoard>,
-        kind: RawRelayKind,
-    ) -> Option<u16> {
-        let key = format!("{path}.channels");
-        let (limit, what) = match kind {
-            RawRelayKind::Ykush => (YKUSH_PORTS, "a YKUSH has 3 switchable ports"),
-            RawRelayKind::UsbHidRelay => {
-                (MAX_HID_RELAYS, "USB-HID relay boards have 1 to 8 relays")
-            }
-            _ => (MAX_CHANNELS, ""),
-        };
-        let Some(channels) = &entry.item.channels else {
-            if kind == RawRelayKind::Ykush {
-                return Some(YKUSH_PORTS);
-            }
-            self.missing(
-                &entry.span,
-                path,
-                "channels",
-                "missing `channels`: how many relays the board has",
-            );
-            return None;
-        };
-        let count = *channels.get_ref();
-        if kind == RawRelayKind::Ykush && count != YKUSH_PORTS {
-            self.problems.at(
-                &channels.span(),
-                key,
-                format!(
-                    "channels must be 3 on a `ykush` board ({what}; leave it out), found {count}"
-                ),
-            );
-            return None;
-        }
-        if kind == RawRelayKind::UsbHidRelay && !(1..=limit).contains(&count) {
-            self.problems.at(
-                &channels.span(),
-                key,
-                format!("channels must be 1 to {limit} on a `usb-hid-relay` board ({what}), found {count}"),
-            );
-            return None;
-        }
-        self.channel_count(&key, channels)
     }
 
     fn actuator(
@@ -749,13 +607,8 @@ impl Checker<'_, '_> {
             }
             return None;
         };
-        let count = info.channels?;
-        let first = if info.kind == RawRelayKind::Numato {
-            0
-        } else {
-            1
-        };
-        let last = first + count - 1;
+        let numbers = info.kind.channel_numbers(info.channels?);
+        let (first, last) = (*numbers.start(), *numbers.end());
         if relays.get_ref().is_empty() {
             self.problems.at(
                 &relays.span(),
@@ -767,7 +620,7 @@ impl Checker<'_, '_> {
         let mut ok = true;
         let mut seen = BTreeSet::new();
         for relay in relays.get_ref() {
-            if !(first..=last).contains(relay) {
+            if !numbers.contains(relay) {
                 self.problems.at(
                     &relays.span(),
                     format!("{path}.relays"),
@@ -835,26 +688,6 @@ impl Checker<'_, '_> {
         self.problems
             .at(&span, format!("{path}.{key}"), message.to_string());
         false
-    }
-
-    /// A required, non-empty text key of an entry.
-    fn required_text(
-        &mut self,
-        entry: &Indexed<RawRelayBoard>,
-        path: &str,
-        key: &str,
-        value: &Option<Spanned<String>>,
-        missing: &str,
-    ) -> Option<String> {
-        match value {
-            None => {
-                self.missing(&entry.span, path, key, missing);
-                None
-            }
-            Some(text) => self
-                .non_empty(&format!("{path}.{key}"), text, &format!("`{key}`"))
-                .then(|| text.get_ref().trim().to_string()),
-        }
     }
 
     /// Checks a keymap on its own; whether its channels fit an actuator is checked per bench.
@@ -1234,11 +1067,7 @@ impl Checker<'_, '_> {
             );
             return None;
         }
-        let count = board.channels?;
-        let range = match board.kind {
-            RawRelayKind::Numato => 0..=count - 1,
-            _ => 1..=count,
-        };
+        let range = board.kind.channel_numbers(board.channels?);
         if !range.contains(&channel) {
             self.problems.at(
                 &raw.channel.span(),

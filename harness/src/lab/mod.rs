@@ -6,6 +6,7 @@ pub mod model;
 pub mod models;
 pub mod name;
 pub mod raw;
+pub mod relay_entry;
 
 use std::path::Path;
 

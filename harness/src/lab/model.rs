@@ -3,10 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 // A bench's model is a row of the table of models; re-exported for the lab checker.
 pub use super::models::Model;
+
+use crate::drivers::power::RelayBoardKind;
+use crate::drivers::power::registry;
 
 /// A whole lab: its benches and the hardware they are wired to.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,13 +84,19 @@ pub struct RelayBoard {
 }
 
 impl RelayBoard {
-    /// The lowest channel number, as printed on the board: Numato counts from 0, every
-    /// other kind from 1.
+    /// The board's kind in the registry of relay-board kinds.
+    pub fn board_kind(&self) -> &'static dyn RelayBoardKind {
+        self.kind.board_kind()
+    }
+
+    /// The lowest channel number, as printed on the board (its kind decides).
     pub fn first_channel(&self) -> u16 {
-        match self.kind {
-            RelayKind::Numato => 0,
-            _ => 1,
-        }
+        self.board_kind().first_channel()
+    }
+
+    /// Every channel number of the board, as printed on it.
+    pub fn channel_numbers(&self) -> RangeInclusive<u16> {
+        self.board_kind().channel_numbers(self.channels)
     }
 
     /// Where the board is found, for messages and `lab check`: its serial port, its USB
@@ -95,19 +105,15 @@ impl RelayBoard {
         if let Some(port) = &self.port {
             return port.display().to_string();
         }
-        let serial = |serial: &Option<String>| match serial {
-            Some(serial) => format!("serial {serial}"),
-            None => "the only one plugged in".to_string(),
-        };
-        match &self.kind {
-            RelayKind::UsbHidRelay { serial: s } => format!("usb 16c0:05df, {}", serial(s)),
-            RelayKind::Ykush { serial: s } => format!("usb 04d8:f2f7/f11b, {}", serial(s)),
-            RelayKind::Pdudaemon { url, pdu, .. } => format!("{url} pdu {pdu}"),
-            RelayKind::Lcus(_) | RelayKind::Numato => "(no port)".to_string(),
-        }
+        self.board_kind()
+            .address(&self.kind)
+            .unwrap_or_else(|| "(no port)".to_string())
     }
 }
 
+/// A relay board's kind with the settings of its own lab-file keys. What each kind reads,
+/// checks and how it opens lives in its file under `drivers/power/`, found through
+/// [`RelayKind::board_kind`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum RelayKind {
     /// CH340 "LCUS" boards, 9600 8N1, 4-byte frames `A0 <ch> <on/off> <sum>`; channels from 1.
@@ -135,6 +141,13 @@ pub enum RelayKind {
         /// How long to wait for pdudaemon; its driver's default when `None`.
         timeout_s: Option<u64>,
     },
+}
+
+impl RelayKind {
+    /// The registered kind these settings belong to.
+    pub fn board_kind(&self) -> &'static dyn RelayBoardKind {
+        registry::kind_of(self)
+    }
 }
 
 /// The LCUS frame: some boards use other header bytes or on/off codes.

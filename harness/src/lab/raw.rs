@@ -4,14 +4,18 @@
 //! at the offending line.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::de::{self, EnumAccess, VariantAccess as _, Visitor};
+use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 use toml::de::DeValue;
 
 use crate::config_error::{FileProblems, join_key};
+use crate::drivers::power::RelayBoardKind;
+use crate::drivers::power::registry::{kind_named, kind_names};
 
 /// `[lab]`: what the lab is called and how fast its clock runs.
 #[derive(Debug, Clone, Deserialize)]
@@ -56,8 +60,8 @@ pub struct RawEndpoints {
     pub syslog: Spanned<String>,
 }
 
-/// One `[[relay_board]]`. Which keys apply depends on `kind`; `check.rs` refuses the keys
-/// a kind does not use and asks for the ones it needs.
+/// One `[[relay_board]]`. Which keys apply depends on `kind`: `check.rs` refuses the keys
+/// a kind does not use, and the kind's file under `drivers/power/` reads and checks its own.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRelayBoard {
@@ -88,31 +92,59 @@ pub struct RawRelayBoard {
     pub timeout_s: Option<Spanned<u64>>,
 }
 
-/// `kind` of a relay board.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RawRelayKind {
-    /// CH340 LCUS board, channels from 1.
-    Lcus,
-    /// Numato USB relay module, channels from 0.
-    Numato,
-    /// USB-HID relay board (16c0:05df), channels from 1.
-    UsbHidRelay,
-    /// YKUSH switchable USB hub, ports 1-3.
-    Ykush,
-    /// A PDU driven through pdudaemon, ports from 1.
-    Pdudaemon,
-}
+/// `kind` of a relay board: one of the registered kinds, looked up by its lab-file name.
+#[derive(Clone, Copy)]
+pub struct RawRelayKind(pub &'static dyn RelayBoardKind);
 
 impl RawRelayKind {
     /// The kind as written in the lab file, for messages.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RawRelayKind::Lcus => "lcus",
-            RawRelayKind::Numato => "numato",
-            RawRelayKind::UsbHidRelay => "usb-hid-relay",
-            RawRelayKind::Ykush => "ykush",
-            RawRelayKind::Pdudaemon => "pdudaemon",
+        self.0.name()
+    }
+}
+
+impl fmt::Debug for RawRelayKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawRelayKind({:?})", self.0.name())
+    }
+}
+
+/// Read as serde reads a unit-variant enum, so an unknown kind gets serde's own "unknown
+/// variant" message, listing the registered kinds.
+impl<'de> Deserialize<'de> for RawRelayKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KindVisitor;
+
+        impl<'de> Visitor<'de> for KindVisitor {
+            type Value = RawRelayKind;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a relay board kind")
+            }
+
+            fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<RawRelayKind, A::Error> {
+                let (name, variant): (String, A::Variant) = data.variant()?;
+                let kind = kind_named(&name)
+                    .ok_or_else(|| de::Error::unknown_variant(&name, kind_names()))?;
+                variant.unit_variant()?;
+                Ok(RawRelayKind(kind))
+            }
+        }
+
+        deserializer.deserialize_enum("RawRelayKind", kind_names(), KindVisitor)
+    }
+}
+
+impl RawRelayBoard {
+    /// Where the kind-specific `key` is written, if it is.
+    pub fn own_key_span(&self, key: &str) -> Option<Range<usize>> {
+        match key {
+            "frame" => self.frame.as_ref().map(Spanned::span),
+            "serial" => self.serial.as_ref().map(Spanned::span),
+            "url" => self.url.as_ref().map(Spanned::span),
+            "pdu" => self.pdu.as_ref().map(Spanned::span),
+            "timeout_s" => self.timeout_s.as_ref().map(Spanned::span),
+            _ => None,
         }
     }
 }

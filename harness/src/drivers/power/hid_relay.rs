@@ -17,6 +17,13 @@ use crate::drivers::usb::{
     ControlSetup, HidTransport, RusbHid, UDEV_HINT, find_devices, select_by_serial, selection_error,
 };
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
+use crate::lab::relay_entry::RelayEntry;
+use crate::lab::{RelayBoard, RelayKind};
+
+use super::registry::{
+    BoardKey, ON_THE_USB_BUS, Reach, RelayBoardKind, settings_mismatch, usb_serial,
+    usb_serial_shown,
+};
 
 use super::check_channel;
 
@@ -314,6 +321,82 @@ impl PowerSwitch for HidRelaySwitch {
             self.hid.location(),
             self.device
         )
+    }
+}
+
+/// `kind = "usb-hid-relay"`: found on the USB bus, by `serial` among several; 1 to 8 relays.
+pub struct HidRelayKind;
+
+/// The registry's entry for USB-HID relay boards.
+pub static USB_HID_RELAY: HidRelayKind = HidRelayKind;
+
+impl RelayBoardKind for HidRelayKind {
+    fn name(&self) -> &'static str {
+        "usb-hid-relay"
+    }
+
+    fn describes(&self, kind: &RelayKind) -> bool {
+        matches!(kind, RelayKind::UsbHidRelay { .. })
+    }
+
+    fn reach(&self) -> Reach {
+        Reach::Elsewhere(ON_THE_USB_BUS)
+    }
+
+    fn own_keys(&self) -> &'static [BoardKey] {
+        const KEYS: &[BoardKey] = &[BoardKey::new("serial")];
+        KEYS
+    }
+
+    fn channels(&self, entry: &mut RelayEntry<'_, '_, '_>) -> Option<u16> {
+        let Some(channels) = &entry.raw().channels else {
+            return entry.required_channels();
+        };
+        let count = *channels.get_ref();
+        if !(1..=u16::from(MAX_CHANNELS)).contains(&count) {
+            entry.at(
+                &channels.span(),
+                "channels",
+                format!(
+                    "channels must be 1 to {MAX_CHANNELS} on a `usb-hid-relay` board (USB-HID relay boards have 1 to {MAX_CHANNELS} relays), found {count}"
+                ),
+            );
+            return None;
+        }
+        entry.channel_count(channels)
+    }
+
+    fn settings(&self, entry: &mut RelayEntry<'_, '_, '_>) -> Option<RelayKind> {
+        Some(RelayKind::UsbHidRelay {
+            serial: usb_serial(entry),
+        })
+    }
+
+    fn address(&self, kind: &RelayKind) -> Option<String> {
+        let RelayKind::UsbHidRelay { serial } = kind else {
+            return None;
+        };
+        Some(format!(
+            "usb {HID_RELAY_VID:04x}:{HID_RELAY_PID:04x}, {}",
+            usb_serial_shown(serial)
+        ))
+    }
+
+    fn open(&self, board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {
+        let RelayKind::UsbHidRelay { serial } = &board.kind else {
+            return Err(settings_mismatch(self, board));
+        };
+        let device = DeviceRef::relay_board(board);
+        let channels = u8::try_from(board.channels).map_err(|_| DriverError::Unsupported {
+            device: Box::new(device.clone()),
+            request: format!("drive {} relays", board.channels),
+            reason: format!("USB-HID relay boards have 1 to {MAX_CHANNELS} relays"),
+        })?;
+        Ok(Box::new(HidRelaySwitch::open(
+            device,
+            serial.as_deref(),
+            channels,
+        )?))
     }
 }
 

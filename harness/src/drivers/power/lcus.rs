@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use crate::drivers::transport::{FramedLink, SerialLink, TtyLink, printable};
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch, serial_port};
-use crate::lab::{LcusFrame, RelayBoard};
+use crate::lab::relay_entry::RelayEntry;
+use crate::lab::{LcusFrame, RelayBoard, RelayKind};
 
 use super::check_channel;
+use super::registry::{BoardKey, Reach, RelayBoardKind, settings_mismatch};
 
 /// The baud rate of every LCUS board.
 pub const LCUS_BAUD: u32 = 9600;
@@ -141,6 +143,59 @@ impl PowerSwitch for LcusSwitch {
             "LCUS {}-channel relay board, {}",
             self.channels, self.device
         )
+    }
+}
+
+/// `kind = "lcus"`: a serial board whose frame may be set with `frame`.
+pub struct LcusKind;
+
+/// The registry's entry for LCUS boards.
+pub static LCUS: LcusKind = LcusKind;
+
+impl RelayBoardKind for LcusKind {
+    fn name(&self) -> &'static str {
+        "lcus"
+    }
+
+    fn describes(&self, kind: &RelayKind) -> bool {
+        matches!(kind, RelayKind::Lcus(_))
+    }
+
+    fn reach(&self) -> Reach {
+        Reach::SerialPort
+    }
+
+    fn own_keys(&self) -> &'static [BoardKey] {
+        &[BoardKey {
+            name: "frame",
+            refusal: Some(|kind| {
+                format!(
+                    "`frame` applies to LCUS boards only: a `{kind}` board has its own protocol"
+                )
+            }),
+        }]
+    }
+
+    fn settings(&self, entry: &mut RelayEntry<'_, '_, '_>) -> Option<RelayKind> {
+        let frame = match &entry.raw().frame {
+            None => LcusFrame::default(),
+            Some(frame) => {
+                let frame = frame.get_ref();
+                LcusFrame {
+                    header: frame.header,
+                    on: frame.on,
+                    off: frame.off,
+                }
+            }
+        };
+        Some(RelayKind::Lcus(frame))
+    }
+
+    fn open(&self, board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {
+        let RelayKind::Lcus(frame) = &board.kind else {
+            return Err(settings_mismatch(self, board));
+        };
+        Ok(Box::new(LcusSwitch::open(board, frame.clone())?))
     }
 }
 

@@ -12,9 +12,14 @@ use std::time::Duration;
 
 use crate::drivers::transport::{FramedLink, SerialLink, TtyLink, printable};
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch, serial_port};
-use crate::lab::RelayBoard;
+use crate::lab::relay_entry::RelayEntry;
+use crate::lab::{RelayBoard, RelayKind};
 
 use super::check_channel;
+use super::registry::{Reach, RelayBoardKind};
+
+/// Numato modules number their relays from 0, as printed on the module.
+pub const FIRST_CHANNEL: u16 = 0;
 
 /// CDC serial ignores the rate, but the port must be opened with one: Numato's own tools
 /// use 19200.
@@ -169,12 +174,13 @@ impl NumatoSwitch {
     }
 
     fn id(&self, channel: u16) -> Result<char, DriverError> {
-        check_channel(&self.device, channel, 0, self.channels.saturating_sub(1))?;
+        let last = FIRST_CHANNEL + self.channels.saturating_sub(1);
+        check_channel(&self.device, channel, FIRST_CHANNEL, last)?;
         relay_id(channel, self.channels).ok_or_else(|| DriverError::NoSuchChannel {
             device: Box::new(self.device.clone()),
             channel,
-            first: 0,
-            last: self.channels.saturating_sub(1),
+            first: FIRST_CHANNEL,
+            last,
         })
     }
 
@@ -242,6 +248,38 @@ impl PowerSwitch for NumatoSwitch {
             "Numato {}-channel USB relay module, {}",
             self.channels, self.device
         )
+    }
+}
+
+/// `kind = "numato"`: a serial module whose channels count from 0.
+pub struct NumatoKind;
+
+/// The registry's entry for Numato modules.
+pub static NUMATO: NumatoKind = NumatoKind;
+
+impl RelayBoardKind for NumatoKind {
+    fn name(&self) -> &'static str {
+        "numato"
+    }
+
+    fn describes(&self, kind: &RelayKind) -> bool {
+        matches!(kind, RelayKind::Numato)
+    }
+
+    fn first_channel(&self) -> u16 {
+        FIRST_CHANNEL
+    }
+
+    fn reach(&self) -> Reach {
+        Reach::SerialPort
+    }
+
+    fn settings(&self, _entry: &mut RelayEntry<'_, '_, '_>) -> Option<RelayKind> {
+        Some(RelayKind::Numato)
+    }
+
+    fn open(&self, board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {
+        Ok(Box::new(NumatoSwitch::open(board)?))
     }
 }
 

@@ -13,6 +13,10 @@ use std::time::Duration;
 
 use crate::drivers::transport::printable;
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
+use crate::lab::relay_entry::RelayEntry;
+use crate::lab::{RelayBoard, RelayKind};
+
+use super::registry::{BoardKey, Reach, RelayBoardKind, settings_mismatch};
 
 /// pdudaemon's own default HTTP port.
 pub const DEFAULT_PORT: u16 = 16421;
@@ -343,6 +347,95 @@ impl PowerSwitch for PdudaemonSwitch {
             self.endpoint.path_prefix,
             self.device
         )
+    }
+}
+
+/// Above ten minutes pdudaemon is not answering, not slow.
+pub const MAX_TIMEOUT_S: u64 = 600;
+
+/// `kind = "pdudaemon"`: a PDU reached through pdudaemon at `url`, named by `pdu`.
+pub struct PdudaemonKind;
+
+/// The registry's entry for PDUs behind pdudaemon.
+pub static PDUDAEMON: PdudaemonKind = PdudaemonKind;
+
+impl RelayBoardKind for PdudaemonKind {
+    fn name(&self) -> &'static str {
+        "pdudaemon"
+    }
+
+    fn describes(&self, kind: &RelayKind) -> bool {
+        matches!(kind, RelayKind::Pdudaemon { .. })
+    }
+
+    fn reach(&self) -> Reach {
+        Reach::Elsewhere("pdudaemon is reached at its `url`")
+    }
+
+    fn own_keys(&self) -> &'static [BoardKey] {
+        const KEYS: &[BoardKey] = &[
+            BoardKey::new("url"),
+            BoardKey::new("pdu"),
+            BoardKey::new("timeout_s"),
+        ];
+        KEYS
+    }
+
+    fn settings(&self, entry: &mut RelayEntry<'_, '_, '_>) -> Option<RelayKind> {
+        let raw = entry.raw();
+        let url = entry.required_text(
+            "url",
+            &raw.url,
+            "a `pdudaemon` board needs `url`: pdudaemon's HTTP listener, such as `http://localhost:16421`",
+        );
+        let pdu = entry.required_text(
+            "pdu",
+            &raw.pdu,
+            "a `pdudaemon` board needs `pdu`: the PDU's hostname as pdudaemon.conf names it",
+        );
+        let mut timeout_ok = true;
+        if let Some(timeout) = &raw.timeout_s
+            && !(1..=MAX_TIMEOUT_S).contains(timeout.get_ref())
+        {
+            entry.at(
+                &timeout.span(),
+                "timeout_s",
+                format!(
+                    "timeout_s must be 1 to {MAX_TIMEOUT_S}, found {}",
+                    timeout.get_ref()
+                ),
+            );
+            timeout_ok = false;
+        }
+        let (url, pdu) = (url?, pdu?);
+        timeout_ok.then(|| RelayKind::Pdudaemon {
+            url,
+            pdu,
+            timeout_s: raw.timeout_s.as_ref().map(|t| *t.get_ref()),
+        })
+    }
+
+    fn address(&self, kind: &RelayKind) -> Option<String> {
+        let RelayKind::Pdudaemon { url, pdu, .. } = kind else {
+            return None;
+        };
+        Some(format!("{url} pdu {pdu}"))
+    }
+
+    fn open(&self, board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {
+        let RelayKind::Pdudaemon {
+            url,
+            pdu,
+            timeout_s,
+        } = &board.kind
+        else {
+            return Err(settings_mismatch(self, board));
+        };
+        let switch = PdudaemonSwitch::new(DeviceRef::relay_board(board), url, pdu)?;
+        Ok(Box::new(match timeout_s {
+            Some(timeout_s) => switch.with_timeout(Duration::from_secs(*timeout_s)),
+            None => switch,
+        }))
     }
 }
 

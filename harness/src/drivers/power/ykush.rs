@@ -21,8 +21,14 @@ use crate::drivers::usb::{
     HidTransport, RusbHid, UDEV_HINT, find_devices, open_error, select_by_serial, selection_error,
 };
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
+use crate::lab::relay_entry::RelayEntry;
+use crate::lab::{RelayBoard, RelayKind};
 
 use super::check_channel;
+use super::registry::{
+    BoardKey, ON_THE_USB_BUS, Reach, RelayBoardKind, settings_mismatch, usb_serial,
+    usb_serial_shown,
+};
 
 /// Yepkit's vendor id (Microchip's, which the boards use).
 pub const YKUSH_VID: u16 = 0x04d8;
@@ -257,6 +263,76 @@ impl PowerSwitch for YkushSwitch {
             self.hid.location(),
             self.device
         )
+    }
+}
+
+/// `kind = "ykush"`: found on the USB bus, by `serial` among several; always 3 ports.
+pub struct YkushKind;
+
+/// The registry's entry for YKUSH hubs.
+pub static YKUSH: YkushKind = YkushKind;
+
+impl RelayBoardKind for YkushKind {
+    fn name(&self) -> &'static str {
+        "ykush"
+    }
+
+    fn describes(&self, kind: &RelayKind) -> bool {
+        matches!(kind, RelayKind::Ykush { .. })
+    }
+
+    fn reach(&self) -> Reach {
+        Reach::Elsewhere(ON_THE_USB_BUS)
+    }
+
+    fn own_keys(&self) -> &'static [BoardKey] {
+        const KEYS: &[BoardKey] = &[BoardKey::new("serial")];
+        KEYS
+    }
+
+    /// `channels` may be left out; when given it must be the hub's 3.
+    fn channels(&self, entry: &mut RelayEntry<'_, '_, '_>) -> Option<u16> {
+        let Some(channels) = &entry.raw().channels else {
+            return Some(u16::from(PORTS));
+        };
+        let count = *channels.get_ref();
+        if count != u16::from(PORTS) {
+            entry.at(
+                &channels.span(),
+                "channels",
+                format!(
+                    "channels must be {PORTS} on a `ykush` board (a YKUSH has {PORTS} switchable ports; leave it out), found {count}"
+                ),
+            );
+            return None;
+        }
+        entry.channel_count(channels)
+    }
+
+    fn settings(&self, entry: &mut RelayEntry<'_, '_, '_>) -> Option<RelayKind> {
+        Some(RelayKind::Ykush {
+            serial: usb_serial(entry),
+        })
+    }
+
+    fn address(&self, kind: &RelayKind) -> Option<String> {
+        let RelayKind::Ykush { serial } = kind else {
+            return None;
+        };
+        Some(format!(
+            "usb {YKUSH_VID:04x}:{YKUSH_PID:04x}/{YKUSH3_PID:04x}, {}",
+            usb_serial_shown(serial)
+        ))
+    }
+
+    fn open(&self, board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {
+        let RelayKind::Ykush { serial } = &board.kind else {
+            return Err(settings_mismatch(self, board));
+        };
+        Ok(Box::new(YkushSwitch::open(
+            DeviceRef::relay_board(board),
+            serial.as_deref(),
+        )?))
     }
 }
 
