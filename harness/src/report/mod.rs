@@ -98,11 +98,6 @@ impl CaseReport {
     pub fn case_name(&self) -> String {
         format!("{}@{}", self.scenario, self.model)
     }
-
-    /// `<scenario>@<MODEL>@<bench>`: the case's file names in the run folder.
-    pub fn file_base(&self) -> String {
-        format!("{}@{}", self.case_name(), self.bench)
-    }
 }
 
 /// Whether a run folder is whole. A run writes `partial` first and `complete` last, so a

@@ -14,9 +14,6 @@ use std::time::Duration;
 use crate::drivers::transport::printable;
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
 
-/// pdudaemon's own default HTTP port.
-pub const DEFAULT_PORT: u16 = 16421;
-
 /// pdudaemon answers at once (it only queues); past this it is hung or unreachable.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
