@@ -68,7 +68,9 @@ impl ReproRequest {
 /// What `harness repro` was asked to do.
 #[derive(Debug, Clone)]
 pub struct ReproOptions {
+    /// The lab file the bench is taken from.
     pub lab: PathBuf,
+    /// The bench whose phone plays the customer's.
     pub bench: String,
     /// The customer's state, `key=value` words (see `repro::given`).
     pub given: String,
@@ -82,6 +84,7 @@ pub struct ReproOptions {
     pub fixtures_dir: PathBuf,
     /// Start the in-process virtual bench for a lab with a `[twin]` table.
     pub start_virtual_bench: bool,
+    /// Where bench leases and crash journals live, when not the lab's or the default.
     pub lock_dir: Option<PathBuf>,
     /// Required on benches marked `approval = "required"`: the given phase reflashes.
     pub approval: Option<String>,
