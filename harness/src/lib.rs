@@ -7,8 +7,6 @@
 pub mod bench;
 pub mod commands;
 pub mod config_error;
-// Not yet documented item by item; the lint covers every other module.
-#[allow(missing_docs)]
 pub mod dashboard;
 pub mod drivers;
 pub mod endpoints;
@@ -17,8 +15,6 @@ pub mod expect;
 #[allow(missing_docs)]
 pub mod firmware;
 pub mod health;
-// Not yet documented item by item; the lint covers every other module.
-#[allow(missing_docs)]
 pub mod history;
 // Not yet documented item by item; the lint covers every other module.
 #[allow(missing_docs)]
