@@ -11,12 +11,11 @@ pub mod dashboard;
 pub mod drivers;
 pub mod endpoints;
 pub mod expect;
-// Not yet documented item by item; the lint covers every other module.
-#[allow(missing_docs)]
 pub mod firmware;
 pub mod health;
 pub mod history;
-// Not yet documented item by item; the lint covers every other module.
+// Allowed on all of `lab` until `lab::model` is documented item by item (its phone models
+// and relay boards are becoming data); everything else in `lab` is documented.
 #[allow(missing_docs)]
 pub mod lab;
 pub mod lab_check;

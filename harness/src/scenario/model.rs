@@ -179,11 +179,11 @@ pub enum Medium {
 /// One file of a recovery package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PackagePart {
-    /// The package's `<MODEL>.bin` file.
+    /// The recovery package's kernel (`.bin`).
     Bin,
-    /// The package's `.rfs` file.
+    /// Its root file system (`.rfs`).
     Rfs,
-    /// The package's `.rom` file, whose header names the build.
+    /// The firmware itself (`.rom`).
     Rom,
 }
 
