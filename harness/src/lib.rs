@@ -14,9 +14,6 @@ pub mod expect;
 pub mod firmware;
 pub mod health;
 pub mod history;
-// Allowed on all of `lab` until `lab::model` is documented item by item (its phone models
-// and relay boards are becoming data); everything else in `lab` is documented.
-#[allow(missing_docs)]
 pub mod lab;
 pub mod lab_check;
 pub mod lab_dnsmasq;
