@@ -19,6 +19,7 @@ pub enum ServicesError {
 
 /// The running endpoints and, when asked for, the virtual bench.
 pub struct LabServices {
+    /// The endpoints the phones call, shared with the scenarios that check them.
     pub endpoints: Endpoints,
     virtual_bench: Option<VirtualLab>,
 }

@@ -2,6 +2,8 @@
 //! actuator, serves the endpoints the phones call, runs recovery scenarios and checks each
 //! transcript against its snapshot.
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod commands;
 pub mod config_error;

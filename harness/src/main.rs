@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use harness::commands::{self, Paths};
+use harness::expect::SnapshotWrites;
 use harness::outcome::exit_code;
 use harness::safety::lock::LockWait;
 
@@ -82,7 +84,7 @@ enum Command {
     },
     /// Put a bench's phone into a customer's state, drive it by hand from a prompt on
     /// stdin, and keep the session as a scenario with its snapshot (--save).
-    Repro(commands::repro::ReproArgs),
+    Repro(ReproArgs),
     /// Check a firmware drop (the layout of firmware-fixtures/) before running it.
     Drop {
         #[command(subcommand)]
@@ -114,7 +116,7 @@ enum Command {
     },
     /// What the recorded runs say: the last runs, flaky cases, lab faults per bench; or
     /// `import` run folders from other lab hosts.
-    History(commands::history::HistoryArgs),
+    History(HistoryArgs),
     /// Read each pending snapshot (`*.snap.new`) as a diff and accept, reject or skip it.
     Review {
         /// The snapshots folder [default: scenarios/snapshots].
@@ -243,7 +245,149 @@ struct RunArgs {
     #[arg(long)]
     update_snapshots: bool,
     #[command(flatten)]
-    history: commands::run::HistoryChoice,
+    history: HistoryChoice,
+}
+
+/// Whether and where a run is recorded into the history.
+#[derive(clap::Args, Debug, Clone, Default)]
+struct HistoryChoice {
+    /// The history database the run is recorded into
+    /// [default: target/harness-history.sqlite].
+    #[arg(long = "history", value_name = "PATH", conflicts_with = "no_history")]
+    path: Option<PathBuf>,
+    /// Do not record the run into the history.
+    #[arg(long)]
+    no_history: bool,
+}
+
+/// The command line of `harness repro`.
+#[derive(Debug, Clone, clap::Args)]
+struct ReproArgs {
+    /// The bench whose phone plays the customer's.
+    bench: String,
+    /// The customer's state as `key=value` words, the keys and values of a scenario's
+    /// [given]: 'firmware=below-min account=cancelled admin_password=random
+    /// provisioning=foreign network=up' (`password` for `admin_password`).
+    #[arg(long)]
+    given: String,
+    /// The lab file [default: lab/virtual.toml].
+    #[arg(long)]
+    lab: Option<PathBuf>,
+    /// Keep the session as this scenario file, its snapshot in `snapshots/` beside it.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// The saved scenario's summary (asked at the prompt when missing).
+    #[arg(long)]
+    summary: Option<String>,
+    /// Replace an existing scenario of that name.
+    #[arg(long)]
+    force: bool,
+    /// Take the firmware from this drop instead of firmware-fixtures/ (same layout).
+    #[arg(long)]
+    drop: Option<PathBuf>,
+    /// Do not start the in-process virtual bench: the twin runs as its own process.
+    #[arg(long)]
+    external_bench: bool,
+    /// Ticket or approver, required on benches marked approval = "required".
+    #[arg(long)]
+    approval: Option<String>,
+}
+
+/// The arguments of `harness history`.
+#[derive(clap::Args, Debug)]
+struct HistoryArgs {
+    #[command(subcommand)]
+    action: Option<HistoryAction>,
+    /// The history database [default: target/harness-history.sqlite].
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// How many runs to look back over.
+    #[arg(long, default_value_t = 10)]
+    last: u32,
+}
+
+/// What `harness history` does besides printing.
+#[derive(clap::Subcommand, Debug)]
+enum HistoryAction {
+    /// Record run folders (from this host or published by others) into the history. A
+    /// folder is untrusted: links, special files, oversized files and bad fields are
+    /// refused, and a refused folder records nothing. A run already recorded (same host
+    /// and run id) is refused unless --replace is given.
+    Import {
+        #[arg(required = true, value_name = "RUNDIR")]
+        dirs: Vec<PathBuf>,
+        /// Replace a run already recorded under the same host and run id (a folder
+        /// recorded while partial and again once complete, or imported again on purpose).
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+impl RunArgs {
+    fn request(self, lock_dir: Option<PathBuf>) -> commands::run::RunRequest {
+        commands::run::RunRequest {
+            lab: self.lab,
+            scenarios_dir: self.scenarios_dir,
+            scenario_globs: self.scenarios,
+            benches: self.benches,
+            junit: self.junit,
+            out: self.out,
+            approval: self.approval,
+            drop: self.drop,
+            start_virtual_bench: !self.external_bench,
+            lock_dir,
+            lock_wait: if self.no_wait {
+                LockWait::NoWait
+            } else {
+                LockWait::UpTo(Duration::from_secs(self.lock_timeout_s.unwrap_or(3600)))
+            },
+            snapshot_writes: if self.update_snapshots {
+                SnapshotWrites::Update
+            } else {
+                SnapshotWrites::Pending
+            },
+        }
+    }
+}
+
+impl HistoryChoice {
+    fn choice(self) -> commands::run::HistoryChoice {
+        commands::run::HistoryChoice {
+            path: self.path,
+            no_history: self.no_history,
+        }
+    }
+}
+
+impl ReproArgs {
+    fn request(self, lock_dir: Option<PathBuf>) -> commands::repro::ReproRequest {
+        commands::repro::ReproRequest {
+            bench: self.bench,
+            given: self.given,
+            lab: self.lab,
+            save: self.save,
+            summary: self.summary,
+            force: self.force,
+            drop: self.drop,
+            start_virtual_bench: !self.external_bench,
+            approval: self.approval,
+            lock_dir,
+        }
+    }
+}
+
+impl HistoryArgs {
+    fn request(self) -> commands::history::HistoryRequest {
+        commands::history::HistoryRequest {
+            action: self.action.map(|action| match action {
+                HistoryAction::Import { dirs, replace } => {
+                    commands::history::HistoryAction::Import { dirs, replace }
+                }
+            }),
+            db: self.db,
+            last: self.last,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -266,30 +410,9 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
             Command::Run(args) => {
-                let mut options = commands::run::options(
-                    &paths,
-                    args.scenarios_dir,
-                    args.drop,
-                    lab(args.lab),
-                    args.scenarios,
-                    args.benches,
-                    args.junit,
-                    args.out,
-                    args.approval,
-                    !args.external_bench,
-                    lock_dir.clone(),
-                    if args.no_wait {
-                        LockWait::NoWait
-                    } else {
-                        LockWait::UpTo(std::time::Duration::from_secs(
-                            args.lock_timeout_s.unwrap_or(3600),
-                        ))
-                    },
-                );
-                if args.update_snapshots {
-                    options.snapshot_writes = harness::expect::SnapshotWrites::Update;
-                }
-                commands::run::execute(options, args.history.database(&paths)).await
+                let database = args.history.clone().choice().database(&paths);
+                let options = commands::run::options(&paths, args.request(lock_dir.clone()));
+                commands::run::execute(options, database).await
             }
             Command::List { lab: l } => commands::list::execute(&paths, &lab(l)),
             Command::Power {
@@ -319,7 +442,7 @@ fn main() -> ExitCode {
                 admin_password,
             } => commands::serve::execute(&paths, &lab(l), &account, &admin_password).await,
             Command::Repro(args) => {
-                commands::repro::execute(args.options(&paths, lock_dir.clone())).await
+                commands::repro::execute(args.request(lock_dir.clone()).options(&paths)).await
             }
             Command::Drop {
                 action: DropAction::Check { dir },
@@ -365,7 +488,7 @@ fn main() -> ExitCode {
                     commands::fixtures::write(&out, Some(size_mb))
                 }
             },
-            Command::History(args) => commands::history::execute(&paths, args),
+            Command::History(args) => commands::history::execute(&paths, args.request()),
             Command::Review { snapshots } => {
                 commands::review::execute(&snapshots.unwrap_or_else(|| paths.snapshots()))
             }

@@ -21,6 +21,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The word transcripts, reports and the history use, so they all say the same.
     pub fn word(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",

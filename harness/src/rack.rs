@@ -274,6 +274,7 @@ async fn blocking<T: ?Sized + Send + 'static, R: Send + 'static>(
 /// One bench's devices: its power channel, network-link channel and keys.
 #[derive(Clone)]
 pub struct BenchRig {
+    /// The bench as the lab file describes it.
     pub bench: Bench,
     power: SharedSlot<dyn PowerSwitch>,
     network: Option<SharedSlot<dyn PowerSwitch>>,

@@ -24,13 +24,17 @@ use crate::scenario::engine::{CaseEnd, EngineContext, run_case};
 /// What to run and where to put the results.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// The lab file.
     pub lab: PathBuf,
+    /// The scenarios folder.
     pub scenarios_dir: PathBuf,
     /// Glob patterns over scenario names; empty = every scenario.
     pub scenario_globs: Vec<String>,
     /// Bench names; empty = every bench.
     pub benches: Vec<String>,
+    /// The firmware fixtures or drop the scenarios flash from.
     pub fixtures_dir: PathBuf,
+    /// The snapshots each transcript is compared with.
     pub snapshots_dir: PathBuf,
     /// What the comparisons may write into `snapshots_dir`.
     pub snapshot_writes: SnapshotWrites,
@@ -40,6 +44,7 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
     /// The ticket or approver that allows destructive steps on benches that require it.
     pub approval: Option<String>,
+    /// How progress is shown: live bars for a person, plain lines for a log.
     pub progress: Progress,
     /// Start the in-process virtual bench when the lab has a `[twin]` table. Off when the
     /// twin runs as its own process.

@@ -15,9 +15,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, KeyIvInit};
-use harness::drivers::web::{
-    ConnectFailure, LoginOutcome, PhoneWeb, ServletWeb, WebError, try_login,
-};
+use harness::drivers::web::{ConnectFailure, LoginOutcome, WebError, try_login};
 use rand::Rng;
 use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Encrypt, RsaPrivateKey};
@@ -205,21 +203,6 @@ async fn refuses_a_wrong_password() {
         .await
         .unwrap();
     assert_eq!(outcome, LoginOutcome::Accepted);
-}
-
-#[tokio::test]
-async fn works_through_the_phone_web_trait() {
-    let (addr, _phone) = start_phone(SocketAddr::from((random_loopback(), 0)), "admin").await;
-    let web: Box<dyn PhoneWeb> = Box::new(ServletWeb::new(base_url(addr)));
-    assert_eq!(web.base_url(), base_url(addr));
-    assert_eq!(
-        web.login("admin", "admin", TIMEOUT).await.unwrap(),
-        LoginOutcome::Accepted
-    );
-    assert_eq!(
-        web.login("admin", "nope", TIMEOUT).await.unwrap(),
-        LoginOutcome::Refused
-    );
 }
 
 /// An address with nothing listening: bind a port, then let it go.

@@ -322,7 +322,7 @@ async fn approval_is_required_and_recorded_outside_the_compared_transcript() {
         case.raw_transcript
     );
     assert!(!case.transcript.contains("approval:"));
-    harness::report::run_folder::write_run_folder(&report).unwrap();
+    harness::report::run_folder::finish(&mut report.clone()).unwrap();
     let summary = std::fs::read_to_string(approved_dir.join("run/summary.json")).unwrap();
     let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(summary["approval"], "TIER2-4711 by j.doe");

@@ -10,6 +10,8 @@ use crate::outcome::exit_code;
 /// pages have no login and show transcripts.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8470";
 
+/// Serves the dashboard until stopped; returns the exit code (2 for an unusable
+/// database, 3 when the address cannot be bound).
 pub async fn execute(paths: &Paths, db: Option<PathBuf>, bind: SocketAddr) -> i32 {
     let db = db.unwrap_or_else(|| paths.root.join(crate::history::DEFAULT_PATH));
     // Opened before binding, so a wrong --db is reported without a port being taken.

@@ -14,10 +14,16 @@ use crate::outcome::exit_code;
 /// One checked file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DropRow {
+    /// The image file checked.
     pub file: PathBuf,
+    /// The model folder the file belongs to.
     pub model: String,
+    /// The manifest's generation for the file (empty when the manifest names none), so a
+    /// row reads like a scenario's `given`.
     pub generation: String,
+    /// The version its header declares.
     pub version: String,
+    /// The file's size in bytes, shown so a truncated download stands out.
     pub size_bytes: u64,
     /// Empty when the file is good.
     pub problems: Vec<String>,

@@ -14,39 +14,32 @@ use crate::history::{
 };
 use crate::outcome::exit_code;
 
-/// The arguments of `harness history`.
-#[derive(clap::Args, Debug)]
-pub struct HistoryArgs {
-    #[command(subcommand)]
+/// What the command line asks of `harness history`.
+#[derive(Debug)]
+pub struct HistoryRequest {
+    /// Import run folders instead of printing; `None` prints.
     pub action: Option<HistoryAction>,
-    /// The history database [default: target/harness-history.sqlite].
-    #[arg(long, global = true, value_name = "PATH")]
+    /// The history database; the project's when `None`.
     pub db: Option<PathBuf>,
     /// How many runs to look back over.
-    #[arg(long, default_value_t = 10)]
     pub last: u32,
 }
 
 /// What `harness history` does besides printing.
-#[derive(clap::Subcommand, Debug)]
+#[derive(Debug)]
 pub enum HistoryAction {
-    /// Record run folders (from this host or published by others) into the history. A
-    /// folder is untrusted: links, special files, oversized files and bad fields are
-    /// refused, and a refused folder records nothing. A run already recorded (same host
-    /// and run id) is refused unless --replace is given.
+    /// Record run folders (from this host or published by others) into the history.
     Import {
-        #[arg(required = true, value_name = "RUNDIR")]
+        /// The run folders, each recorded or refused on its own.
         dirs: Vec<PathBuf>,
-        /// Replace a run already recorded under the same host and run id (a folder
-        /// recorded while partial and again once complete, or imported again on purpose).
-        #[arg(long)]
+        /// Replace a run already recorded under the same host and run id.
         replace: bool,
     },
 }
 
 /// Runs `harness history`; returns the exit code (2 when a folder or the database is
 /// unusable).
-pub fn execute(paths: &Paths, args: HistoryArgs) -> i32 {
+pub fn execute(paths: &Paths, args: HistoryRequest) -> i32 {
     let db = args.db.unwrap_or_else(|| paths.history());
     let result = match args.action {
         Some(HistoryAction::Import { dirs, replace }) => import(

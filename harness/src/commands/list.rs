@@ -8,6 +8,8 @@ use crate::lab::Lab;
 use crate::outcome::exit_code;
 use crate::scenario::model::Scenario;
 
+/// Prints the lab's benches and the scenarios; returns the exit code (2 for a bad lab
+/// or scenario file, so a typo shows before a run is started).
 pub fn execute(paths: &Paths, lab_path: &Path) -> i32 {
     let lab = match crate::lab::load(lab_path) {
         Ok(lab) => lab,

@@ -22,10 +22,13 @@ use std::path::{Path, PathBuf};
 /// (a checkout), else the checkout the binary was built from.
 #[derive(Debug, Clone)]
 pub struct Paths {
+    /// The checkout's root, which every default folder is relative to.
     pub root: PathBuf,
 }
 
 impl Paths {
+    /// Finds the checkout, so `harness` works from the checkout and from anywhere else on a
+    /// lab host where it was built.
     pub fn detect() -> Paths {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         if cwd.join("lab/virtual.toml").is_file() {
@@ -41,22 +44,27 @@ impl Paths {
         }
     }
 
+    /// The virtual lab, run when no `--lab` is given so a fresh checkout runs as it is.
     pub fn default_lab(&self) -> PathBuf {
         self.root.join("lab/virtual.toml")
     }
 
+    /// The committed scenarios.
     pub fn scenarios(&self) -> PathBuf {
         self.root.join("scenarios")
     }
 
+    /// The committed snapshots, which every transcript is compared with.
     pub fn snapshots(&self) -> PathBuf {
         self.root.join("scenarios/snapshots")
     }
 
+    /// The committed synthetic firmware, used when no drop is given.
     pub fn fixtures(&self) -> PathBuf {
         self.root.join("firmware-fixtures")
     }
 
+    /// Where run folders go: under `target/`, so git never sees them.
     pub fn runs(&self) -> PathBuf {
         self.root.join("target/harness-runs")
     }

@@ -21,42 +21,35 @@ use crate::safety::owned::{Claim, claim};
 use crate::scenario::Given;
 use crate::scenario::engine::{CaseEnd, CaseTitle, EngineContext};
 
-/// The command line of `harness repro`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ReproArgs {
+/// What the command line asks of `harness repro`, before the project's folders fill in
+/// what it leaves out.
+#[derive(Debug, Clone)]
+pub struct ReproRequest {
     /// The bench whose phone plays the customer's.
     pub bench: String,
-    /// The customer's state as `key=value` words, the keys and values of a scenario's
-    /// [given]: 'firmware=below-min account=cancelled admin_password=random
-    /// provisioning=foreign network=up' (`password` for `admin_password`).
-    #[arg(long)]
+    /// The customer's state, `key=value` words (see `repro::given`).
     pub given: String,
-    /// The lab file [default: lab/virtual.toml].
-    #[arg(long)]
+    /// The lab file; the project's virtual lab when `None`.
     pub lab: Option<PathBuf>,
-    /// Keep the session as this scenario file, its snapshot in `snapshots/` beside it.
-    #[arg(long)]
+    /// Where to keep the session as a scenario.
     pub save: Option<PathBuf>,
-    /// The saved scenario's summary (asked at the prompt when missing).
-    #[arg(long)]
+    /// The saved scenario's summary; asked at the prompt when missing.
     pub summary: Option<String>,
     /// Replace an existing scenario of that name.
-    #[arg(long)]
     pub force: bool,
-    /// Take the firmware from this drop instead of firmware-fixtures/ (same layout).
-    #[arg(long)]
+    /// A firmware drop to take the firmware from instead of the project's fixtures.
     pub drop: Option<PathBuf>,
-    /// Do not start the in-process virtual bench: the twin runs as its own process.
-    #[arg(long)]
-    pub external_bench: bool,
-    /// Ticket or approver, required on benches marked approval = "required".
-    #[arg(long)]
+    /// Whether the in-process virtual bench starts (not when the twin runs on its own).
+    pub start_virtual_bench: bool,
+    /// Ticket or approver, required on benches marked `approval = "required"`.
     pub approval: Option<String>,
+    /// Where bench leases and crash journals live, when not the lab's or the default.
+    pub lock_dir: Option<PathBuf>,
 }
 
-impl ReproArgs {
+impl ReproRequest {
     /// The options, with the project's folders as defaults.
-    pub fn options(self, paths: &Paths, lock_dir: Option<PathBuf>) -> ReproOptions {
+    pub fn options(self, paths: &Paths) -> ReproOptions {
         ReproOptions {
             lab: self.lab.unwrap_or_else(|| paths.default_lab()),
             bench: self.bench,
@@ -65,8 +58,8 @@ impl ReproArgs {
             summary: self.summary,
             force: self.force,
             fixtures_dir: self.drop.unwrap_or_else(|| paths.fixtures()),
-            start_virtual_bench: !self.external_bench,
-            lock_dir,
+            start_virtual_bench: self.start_virtual_bench,
+            lock_dir: self.lock_dir,
             approval: self.approval,
         }
     }
@@ -75,7 +68,9 @@ impl ReproArgs {
 /// What `harness repro` was asked to do.
 #[derive(Debug, Clone)]
 pub struct ReproOptions {
+    /// The lab file the bench is taken from.
     pub lab: PathBuf,
+    /// The bench whose phone plays the customer's.
     pub bench: String,
     /// The customer's state, `key=value` words (see `repro::given`).
     pub given: String,
@@ -89,6 +84,7 @@ pub struct ReproOptions {
     pub fixtures_dir: PathBuf,
     /// Start the in-process virtual bench for a lab with a `[twin]` table.
     pub start_virtual_bench: bool,
+    /// Where bench leases and crash journals live, when not the lab's or the default.
     pub lock_dir: Option<PathBuf>,
     /// Required on benches marked `approval = "required"`: the given phase reflashes.
     pub approval: Option<String>,

@@ -8,54 +8,71 @@ use crate::report::{Progress, RunReport, console, junit, run_folder};
 use crate::run::{RunOptions, run};
 use crate::safety::lock::LockWait;
 
-/// Options for a run with the project's folders as defaults.
-#[allow(clippy::too_many_arguments)]
-pub fn options(
-    paths: &Paths,
-    scenarios_dir: Option<PathBuf>,
-    drop: Option<PathBuf>,
-    lab: PathBuf,
-    scenarios: Vec<String>,
-    benches: Vec<String>,
-    junit: Option<PathBuf>,
-    out: Option<PathBuf>,
-    approval: Option<String>,
-    start_virtual_bench: bool,
-    lock_dir: Option<PathBuf>,
-    lock_wait: LockWait,
-) -> RunOptions {
+/// What the command line asks of a run, before the project's folders fill in what it
+/// leaves out.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The lab file; the project's virtual lab when `None`.
+    pub lab: Option<PathBuf>,
+    /// The scenarios folder, its snapshots in `<folder>/snapshots`; the project's when
+    /// `None`.
+    pub scenarios_dir: Option<PathBuf>,
+    /// Only scenarios whose name matches one of these globs (all when empty).
+    pub scenario_globs: Vec<String>,
+    /// Only these benches (all when empty).
+    pub benches: Vec<String>,
+    /// Where JUnit XML is also written, besides the run folder's own `junit.xml`.
+    pub junit: Option<PathBuf>,
+    /// The run folder; a new stamped folder under the project's runs when `None`.
+    pub out: Option<PathBuf>,
+    /// Ticket or approver allowing destructive scenarios on benches that require approval.
+    pub approval: Option<String>,
+    /// A firmware drop to run with instead of the project's fixtures.
+    pub drop: Option<PathBuf>,
+    /// Whether the in-process virtual bench starts (not when the twin runs on its own).
+    pub start_virtual_bench: bool,
+    /// Where bench leases and crash journals live, when not the lab's or the default.
+    pub lock_dir: Option<PathBuf>,
+    /// How long to wait for a bench another harness process drives.
+    pub lock_wait: LockWait,
+    /// Whether differing snapshots are left pending or rewritten.
+    pub snapshot_writes: SnapshotWrites,
+}
+
+/// The options of a run, with the project's folders wherever `request` leaves one out.
+pub fn options(paths: &Paths, request: RunRequest) -> RunOptions {
     let stamp = crate::report::new_run_dir();
+    let scenarios_dir = request.scenarios_dir;
     RunOptions {
-        lab,
+        lab: request.lab.unwrap_or_else(|| paths.default_lab()),
         snapshots_dir: scenarios_dir
             .as_ref()
             .map_or_else(|| paths.snapshots(), |d| d.join("snapshots")),
-        snapshot_writes: SnapshotWrites::Pending,
+        snapshot_writes: request.snapshot_writes,
         scenarios_dir: scenarios_dir.unwrap_or_else(|| paths.scenarios()),
-        scenario_globs: scenarios,
-        benches,
-        fixtures_dir: drop.unwrap_or_else(|| paths.fixtures()),
+        scenario_globs: request.scenario_globs,
+        benches: request.benches,
+        fixtures_dir: request.drop.unwrap_or_else(|| paths.fixtures()),
         out_dir: Some(
-            out.unwrap_or_else(|| paths.runs().join(stamp.file_name().expect("stamped name"))),
+            request
+                .out
+                .unwrap_or_else(|| paths.runs().join(stamp.file_name().expect("stamped name"))),
         ),
-        junit,
-        approval,
+        junit: request.junit,
+        approval: request.approval,
         progress: Progress::detect(),
-        start_virtual_bench,
-        lock_dir,
-        lock_wait,
+        start_virtual_bench: request.start_virtual_bench,
+        lock_dir: request.lock_dir,
+        lock_wait: request.lock_wait,
     }
 }
 
 /// Whether and where a run is recorded into the history.
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct HistoryChoice {
-    /// The history database the run is recorded into
-    /// [default: target/harness-history.sqlite].
-    #[arg(long = "history", value_name = "PATH", conflicts_with = "no_history")]
+    /// The history database the run is recorded into; the project's when `None`.
     pub path: Option<PathBuf>,
-    /// Do not record the run into the history.
-    #[arg(long)]
+    /// The run is not recorded at all (the nightly history stays free of trial runs).
     pub no_history: bool,
 }
 

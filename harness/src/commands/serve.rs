@@ -9,6 +9,7 @@ use crate::outcome::exit_code;
 use crate::scenario::AccountState;
 use crate::scenario::transcript::describe;
 
+/// Serves the endpoints until Ctrl-C; returns the exit code.
 pub async fn execute(_paths: &Paths, lab_path: &Path, account: &str, admin_password: &str) -> i32 {
     let lab = match crate::lab::load(lab_path) {
         Ok(lab) => lab,

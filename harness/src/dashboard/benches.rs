@@ -14,12 +14,14 @@ use crate::report::html::parts::{escape, health_badge};
 /// How many of a bench's runs its lab-fault count covers unless `?last=N` says otherwise.
 const DEFAULT_LAST_RUNS: usize = 10;
 
+/// The page's query string.
 #[derive(Debug, Deserialize)]
 pub struct BenchesQuery {
     /// Count lab faults over the bench's last N runs.
     last: Option<usize>,
 }
 
+/// Serves the page; a database error becomes an error page, never a crash.
 pub async fn page(State(db): State<Db>, Query(query): Query<BenchesQuery>) -> Response {
     let last = query.last.unwrap_or(DEFAULT_LAST_RUNS).max(1);
     match db.read(move |conn| data::benches(conn, last)).await {

@@ -10,6 +10,7 @@ use crate::dashboard::data::{self, CaseRow, RunSummary};
 use crate::dashboard::{Db, layout};
 use crate::report::html::parts::{diff_block, escape, human_duration, outcome_badge, text_block};
 
+/// Serves the page; a database error becomes an error page, never a crash.
 pub async fn page(State(db): State<Db>, Path((run, case_id)): Path<(String, String)>) -> Response {
     let (Some(run_id), Some(case_id)) = (layout::parse_id(&run), layout::parse_id(&case_id)) else {
         return layout::not_found(&format!("There is no case {case_id} in run {run}."));

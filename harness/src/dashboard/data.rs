@@ -11,15 +11,25 @@ pub use crate::history::queries::{RunSummary, run, runs};
 /// One case of a run.
 #[derive(Debug, Clone)]
 pub struct CaseRow {
+    /// The case's row id, which its page is addressed by.
     pub id: i64,
+    /// The row id of its run.
     pub run: i64,
+    /// The scenario's name.
     pub scenario: String,
+    /// The phone model.
     pub model: String,
+    /// The bench it ran on.
     pub bench: String,
+    /// The verdict word.
     pub outcome: String,
+    /// The diff of a failure, or the reason of a lab fault, config error or skip.
     pub detail: String,
+    /// Wall time, in seconds.
     pub duration_s: f64,
+    /// How many times it ran: more than one after a lab fault.
     pub attempts: i64,
+    /// The redacted transcript; `None` when the run folder had none (a skip).
     pub transcript: Option<String>,
     /// First seen first (by insertion order).
     pub firmware_seen: Vec<String>,
@@ -28,10 +38,15 @@ pub struct CaseRow {
 /// A case whose outcome differs from the previous complete run of the same lab.
 #[derive(Debug, Clone)]
 pub struct Change {
+    /// The scenario's name.
     pub scenario: String,
+    /// The phone model.
     pub model: String,
+    /// The bench it ran on in the newer run.
     pub bench: String,
+    /// The verdict word in the earlier run.
     pub before: String,
+    /// The verdict word in the newer run.
     pub after: String,
     /// The case in the newer run, for the link.
     pub case_id: i64,
@@ -53,7 +68,9 @@ impl Change {
 /// How a case's outcome moved between two runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
+    /// Now a fail: a finding about the firmware to read first.
     NewlyFailing,
+    /// Now a pass: a fix, or a change in the firmware worth knowing.
     NewlyPassing,
     /// Any other move (to a lab fault, to skipped, ...).
     Other,
@@ -62,41 +79,59 @@ pub enum ChangeKind {
 /// One bench's health in one run.
 #[derive(Debug, Clone)]
 pub struct BenchHealthRow {
+    /// The bench's name.
     pub bench: String,
+    /// Its phone model.
     pub model: String,
+    /// How it came out: `healthy`, `recovered` or `bad`.
     pub state: String,
+    /// Lab faults met in the run, retried ones included.
     pub lab_faults: i64,
+    /// Case attempts repeated after a lab fault.
     pub retries: i64,
+    /// Why it is not healthy, in words; empty when healthy.
     pub detail: String,
 }
 
 /// One bench across the history: its latest state and its recent lab faults.
 #[derive(Debug, Clone)]
 pub struct BenchOverview {
+    /// The bench's name.
     pub bench: String,
+    /// Its phone model.
     pub model: String,
     /// The state in the newest run the bench took part in.
     pub state: String,
+    /// Why it was not healthy then, in words; empty when healthy.
     pub detail: String,
     /// `started_at` of that run.
     pub last_seen: String,
+    /// The row id of that run, for the link.
     pub last_run: i64,
     /// Lab faults summed over the bench's last `runs_counted` runs.
     pub lab_faults_recent: i64,
     /// Runs of those in which the bench ended bad.
     pub bad_recent: usize,
+    /// How many runs the counts cover (fewer than asked when the history is short).
     pub runs_counted: usize,
 }
 
 /// One case of one run, in a scenario × model trend.
 #[derive(Debug, Clone)]
 pub struct TrendPoint {
+    /// The run's row id.
     pub run: i64,
+    /// The run folder's name.
     pub run_id: String,
+    /// When the run started (RFC 3339, UTC).
     pub started_at: String,
+    /// The case's row id, which the cell links to.
     pub case_id: i64,
+    /// The bench it ran on.
     pub bench: String,
+    /// The verdict word, which picks the cell's colour.
     pub outcome: String,
+    /// Wall time, in seconds, for the sparkline.
     pub duration_s: f64,
 }
 

@@ -22,6 +22,7 @@ use crate::history::HistoryError;
 
 /// Why the dashboard could not start.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // Each variant's `#[error]` text says what it means, fields included.
 pub enum DashboardError {
     #[error(
         "no run history at {0}: record a run into it first, or point --db at an existing history database"

@@ -13,6 +13,7 @@ use crate::report::html::parts::{
     MatrixCell, counts_line, escape, health_badge, human_duration, matrix_table, outcome_words,
 };
 
+/// Serves the page; a database error becomes an error page, never a crash.
 pub async fn page(State(db): State<Db>, Path(id): Path<String>) -> Response {
     let Some(id) = layout::parse_id(&id) else {
         return layout::not_found(&format!("There is no run {id}."));

@@ -19,6 +19,7 @@ struct RunWithChanges {
     baseline: Option<(RunSummary, Vec<Change>)>,
 }
 
+/// Serves the page; a database error becomes an error page, never a crash.
 pub async fn page(State(db): State<Db>) -> Response {
     let rows = db
         .read(|conn| {

@@ -14,6 +14,7 @@ use crate::report::html::parts::{escape, human_duration, outcome_class};
 /// How many runs back the trend reaches.
 const TREND_RUNS: usize = 60;
 
+/// Serves the page; a database error becomes an error page, never a crash.
 pub async fn page(
     State(db): State<Db>,
     Path((scenario, model)): Path<(String, String)>,

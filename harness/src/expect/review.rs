@@ -28,9 +28,13 @@ pub struct PendingSnapshot {
 /// A reviewer's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
+    /// Make the pending transcript the snapshot.
     Accept,
+    /// Drop the pending transcript; the snapshot stays.
     Reject,
+    /// Leave it pending for later.
     Skip,
+    /// Stop reviewing; the rest stay pending.
     Quit,
 }
 
@@ -52,11 +56,26 @@ impl Answer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReviewError {
     /// The folder of snapshots cannot be listed.
-    Folder { dir: PathBuf, error: String },
+    Folder {
+        /// The snapshots folder.
+        dir: PathBuf,
+        /// What the host said.
+        error: String,
+    },
     /// A file of the pending snapshot cannot be read or is not a snapshot.
-    Unreadable { file: PathBuf, error: String },
+    Unreadable {
+        /// The file at fault.
+        file: PathBuf,
+        /// What the host or the snapshot reader said.
+        error: String,
+    },
     /// The rename (accept) or removal (reject) failed.
-    Move { file: PathBuf, error: String },
+    Move {
+        /// The pending file that stayed where it was.
+        file: PathBuf,
+        /// What the host said.
+        error: String,
+    },
 }
 
 impl fmt::Display for ReviewError {

@@ -24,7 +24,9 @@ pub struct SnapFile {
 /// Why a file is not a snapshot. `line` is 1-based.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MalformedSnapshot {
+    /// The line the problem is on, so the reader can go straight to it.
     pub line: usize,
+    /// What is wrong there.
     pub reason: String,
 }
 

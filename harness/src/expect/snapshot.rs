@@ -163,22 +163,30 @@ pub fn check(
 /// The result of one comparison, with what it wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SnapshotCheck {
+    /// The transcript is the snapshot, byte for byte after redaction.
     Matches,
     /// No snapshot file: the case fails until someone reads and accepts one.
     Missing {
+        /// Where the snapshot was looked for.
         snapshot: PathBuf,
+        /// The transcript kept for review.
         written: Written,
     },
     /// The transcript differs; `diff` is unified, snapshot (`-`) to this run (`+`).
     Differs {
+        /// The snapshot compared with.
         snapshot: PathBuf,
+        /// What changed, for the report and the reviewer.
         diff: String,
+        /// The transcript kept for review, or the rewritten snapshot.
         written: Written,
     },
     /// The snapshot exists but could not be compared with: never a finding about the
     /// firmware.
     Unreadable {
+        /// The snapshot that could not be read.
         snapshot: PathBuf,
+        /// Why, which decides between a lab fault and a config error.
         problem: Unreadable,
     },
 }
@@ -197,13 +205,17 @@ pub enum Unreadable {
 /// What a comparison wrote into the snapshots folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
+    /// The comparison left the folder as it was.
     Nothing,
     /// This run's transcript as a `.snap.new` to review.
     Pending(PathBuf),
     /// This run's transcript as the `.snap` itself (`--update-snapshots`).
     Rewritten(PathBuf),
+    /// Writing failed; the snapshot is untouched, and the case says why.
     Failed {
+        /// The file that could not be written.
         file: PathBuf,
+        /// What the host said.
         error: String,
     },
 }

@@ -10,27 +10,38 @@ use crate::lab::Model;
 /// One model's manifest, with paths resolved against its folder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
+    /// The model the folder is for.
     pub model: Model,
+    /// The first number of every firmware version of the model.
     pub family: u32,
+    /// The common provisioning file the model fetches, `y0000000000XX.cfg`.
     pub common_cfg: String,
+    /// The oldest version that carries the Auto-P password reset.
     pub autop_min_version: String,
     /// The KB leaves the minimum versions blank: true until QA fills in the real one.
     pub autop_min_version_placeholder: bool,
+    /// Every build of the model in the folder.
     pub images: Vec<ImageEntry>,
 }
 
 /// One firmware build of a model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageEntry {
+    /// What the scenarios call the build (`legacy`, `below-min`, `min`, `current`).
     pub generation: String,
+    /// The firmware version, checked against the image's header.
     pub version: String,
+    /// `YYYY-MM-DD`: builds before the August 2018 update still have the Long Press reset.
     pub build_date: String,
+    /// An Intermedia build (custom firmware made for Intermedia).
     pub intermedia: bool,
+    /// What the build carries, such as `autop-reset` (the **7283 Auto-P password reset).
     pub features: Vec<String>,
     /// Absolute path of the `.rom`.
     pub rom: PathBuf,
     /// The kernel and root file system of the recovery package, when the drop has them.
     pub bin: Option<PathBuf>,
+    /// Absolute path of the `.rfs`, when the drop has it.
     pub rfs: Option<PathBuf>,
 }
 
@@ -63,6 +74,7 @@ struct RawImage {
 
 /// Why a manifest cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // Each variant's `#[error]` text says what it means, fields included.
 pub enum ManifestError {
     #[error("cannot read firmware manifest {path}: {source}")]
     Read {

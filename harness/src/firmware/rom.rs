@@ -24,11 +24,17 @@ const BLOCK_HEADER_LEN: usize = 12;
 /// The fields of a `.rom` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RomHeader {
+    /// The device id field.
     pub device_id: u32,
+    /// The device name field.
     pub device_name: String,
+    /// The OEM name field.
     pub oem_name: String,
+    /// The firmware version, checked against the manifest.
     pub version: String,
+    /// The hardware id field.
     pub hardware_id: u32,
+    /// The software id field.
     pub software_id: u32,
 }
 
@@ -38,16 +44,21 @@ pub struct BuildDeclaration {
     /// `firmware` (`.rom`), `kernel` (`.bin`) or `rootfs` (`.rfs`): the three files of a
     /// recovery package share one container layout.
     pub part: String,
+    /// The model the build is for.
     pub model: String,
+    /// The firmware version.
     pub version: String,
     /// `YYYY-MM-DD`.
     pub build_date: String,
+    /// An Intermedia build (custom firmware made for Intermedia).
     pub intermedia: bool,
+    /// What the build carries, such as `autop-reset`.
     pub features: Vec<String>,
 }
 
 /// Why a file is not a well-formed image.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[allow(missing_docs)] // Each variant's `#[error]` text says what it means, fields included.
 pub enum RomError {
     #[error("file is {0} bytes, shorter than the 128-byte .rom header")]
     TooShort(usize),
@@ -101,8 +112,11 @@ fn text_field(raw: &[u8], name: &'static str) -> Result<String, RomError> {
 /// One data block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block<'a> {
+    /// Where the block starts, for messages that point into the file.
     pub offset: usize,
+    /// What the block holds (see the `BLOCK_*` kinds).
     pub kind: u32,
+    /// The block's payload.
     pub data: &'a [u8],
 }
 

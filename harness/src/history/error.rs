@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// An error of the history: a run folder that cannot be read, or a database that refuses.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // Each variant's `#[error]` text says what it means, fields included.
 pub enum HistoryError {
     /// The database file cannot be opened or its schema applied.
     #[error(

@@ -26,6 +26,7 @@ pub const MAX_DEPTH: usize = 4;
 
 /// Why a file of the folder was not read. Worded to follow the file's name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[allow(missing_docs)] // Each variant's `#[error]` text says what it means, fields included.
 pub enum Refusal {
     #[error("does not exist")]
     Missing,

@@ -21,14 +21,21 @@ pub struct RunSummary {
     pub id: i64,
     /// The run folder's name.
     pub run_id: String,
+    /// The lab host it ran on: runs from several hosts share one history.
     pub host: String,
+    /// The lab's own name, from its lab file.
     pub lab_name: String,
+    /// When it started (RFC 3339, UTC).
     pub started_at: String,
+    /// Wall time, in seconds.
     pub duration_s: f64,
     /// `complete` or `partial`.
     pub status: String,
+    /// The exit code the run ended with.
     pub exit_code: i64,
+    /// The `--approval` destructive cases ran under, if any.
     pub approval: Option<String>,
+    /// Where the run folder was read from.
     pub run_dir: String,
     /// Outcome word → number of cases.
     pub counts: HashMap<String, usize>,
@@ -108,8 +115,11 @@ pub fn run(conn: &Connection, id: i64) -> rusqlite::Result<Option<RunSummary>> {
 /// A case whose verdict keeps changing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlakyCase {
+    /// The scenario's name.
     pub scenario: String,
+    /// The phone model.
     pub model: String,
+    /// The bench, since one flaky bench is a lab problem, not a firmware one.
     pub bench: String,
     /// Its pass/fail verdicts, oldest first (`pass` or `fail`).
     pub verdicts: Vec<String>,
@@ -173,7 +183,9 @@ pub fn flaky_cases(conn: &Connection, n: u32) -> Result<Vec<FlakyCase>, HistoryE
 /// A bench's lab faults over a window of runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BenchFaults {
+    /// The bench's name.
     pub bench: String,
+    /// Its phone model.
     pub model: String,
     /// Runs of the window the bench took part in.
     pub runs: u32,

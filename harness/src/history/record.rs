@@ -11,9 +11,13 @@ use crate::report::RunStatus;
 /// What one recording stored, for the command's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
+    /// The lab host the run came from.
     pub host: String,
+    /// The run folder's name.
     pub run_id: String,
+    /// Whether the folder was whole when recorded.
     pub status: RunStatus,
+    /// How many cases were stored.
     pub cases: usize,
     /// A run of the same host and id was there before and is now replaced.
     pub replaced: bool,

@@ -24,6 +24,7 @@ pub struct RecordedRun {
     /// Empty in the file means "the folder's name" (filled by [`read_folder`]).
     #[serde(default)]
     pub run_id: String,
+    /// The lab host it ran on; `unknown-host` in summaries that predate the field.
     #[serde(default = "unknown_host")]
     pub host: String,
     /// RFC 3339; rewritten as UTC `YYYY-MM-DDTHH:MM:SSZ` by [`read_folder`].
@@ -33,18 +34,24 @@ pub struct RecordedRun {
     /// written at the end of a run: it is complete.
     #[serde(default = "complete")]
     pub status: RunStatus,
+    /// The lab's own name, from its lab file.
     #[serde(default)]
     pub lab_name: String,
+    /// Every case the folder holds.
     pub cases: Vec<RecordedCase>,
+    /// A lab or scenario file that stopped the run before anything ran.
     #[serde(default)]
     pub config_error: Option<String>,
     /// Seconds.
     #[serde(default, rename = "duration")]
     pub duration_s: f64,
+    /// The exit code the run ended with.
     #[serde(default)]
     pub exit_code: i32,
+    /// The `--approval` destructive cases ran under, if any.
     #[serde(default)]
     pub approval: Option<String>,
+    /// How each bench came out; empty in summaries that predate it.
     #[serde(default)]
     pub bench_health: Vec<RecordedHealth>,
     /// Where the folder was read from.
@@ -55,21 +62,28 @@ pub struct RecordedRun {
 /// One case as its run folder tells it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RecordedCase {
+    /// The scenario's name.
     pub scenario: String,
+    /// The phone model.
     pub model: String,
+    /// The bench it ran on.
     #[serde(default)]
     pub bench: String,
     /// An [`Outcome::word`](crate::outcome::Outcome::word), checked by [`read_folder`].
     pub outcome: String,
+    /// The diff of a failure, or the reason of a lab fault, config error or skip.
     #[serde(default)]
     pub detail: String,
     /// Seconds.
     #[serde(default, rename = "duration")]
     pub duration_s: f64,
+    /// How many times it ran: more than one after a lab fault.
     #[serde(default = "one")]
     pub attempts: u32,
+    /// The firmware builds the phone reported, in the order seen.
     #[serde(default)]
     pub firmware_seen: Vec<String>,
+    /// The transcript's file, relative to the folder, checked before it is read.
     #[serde(default)]
     pub transcript_file: Option<String>,
     /// Not read (the diff is `detail`), but checked like every path a summary names.
@@ -83,14 +97,20 @@ pub struct RecordedCase {
 /// One bench's health as its run folder tells it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RecordedHealth {
+    /// The bench's name.
     pub bench: String,
+    /// Its phone model.
     #[serde(default)]
     pub model: String,
+    /// How it came out.
     pub state: HealthState,
+    /// Lab faults met, retried ones included.
     #[serde(default)]
     pub lab_faults: u32,
+    /// Case attempts repeated after a lab fault.
     #[serde(default)]
     pub retries: u32,
+    /// Why it is not healthy, in words; empty when healthy.
     #[serde(default)]
     pub detail: String,
 }

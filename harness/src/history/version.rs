@@ -64,6 +64,7 @@ const TABLES: [(&str, &[&str]); 4] = [
 
 /// Why a database is not a history this harness can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[allow(missing_docs)] // Each variant's `#[error]` text says what it means, fields included.
 pub enum SchemaProblem {
     #[error(
         "it was written by a newer harness (schema version {found}; this harness knows \
@@ -135,6 +136,7 @@ pub fn prepare_for_writing(conn: &mut Connection, schema: &str) -> Result<(), Ch
 
 /// A failed check: the database is not one of ours, or SQLite could not read it at all.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // Each variant's `#[error]` text says what it means, fields included.
 pub enum CheckError {
     #[error(transparent)]
     Schema(#[from] SchemaProblem),

@@ -17,12 +17,17 @@ use crate::drivers::power::registry;
 pub struct Lab {
     /// The file it was read from (for messages and for resolving relative paths).
     pub source: PathBuf,
+    /// The lab's own name, which reports and the history group runs by.
     pub name: String,
     /// Multiplies every harness timeout (1.0 on a real rack).
     pub time_scale: f64,
+    /// Where the endpoints the phones call listen.
     pub endpoints: EndpointsConfig,
+    /// The relay boards that switch power and network links.
     pub relay_boards: Vec<RelayBoard>,
+    /// The devices that press the phones' keys.
     pub actuators: Vec<Actuator>,
+    /// The benches, one phone each.
     pub benches: Vec<Bench>,
     /// The raw `[twin]` table, untouched: only the virtual bench reads it.
     pub twin: Option<toml::Table>,
@@ -66,20 +71,29 @@ impl Default for FaultPolicy {
 /// Bind addresses of the servers the phones call. Port 0 picks a free port.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndpointsConfig {
+    /// The lab's provisioning server, the one the phones are configured to call.
     pub provisioning: SocketAddr,
+    /// A provisioning server of someone else, for phones re-provisioned away from the lab.
     pub foreign_provisioning: SocketAddr,
+    /// The TFTP recovery server.
     pub tftp: SocketAddr,
+    /// The SIP registrar.
     pub sip: SocketAddr,
+    /// The syslog receiver.
     pub syslog: SocketAddr,
 }
 
+/// One relay board: power and network-link relays (and relay-driven keys) hang off it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelayBoard {
+    /// The board's name, which benches refer to it by.
     pub name: String,
+    /// The board's make, which decides how it is spoken to.
     pub kind: RelayKind,
     /// Stable device path of the board's serial port, e.g. a /dev/serial/by-id link; `None`
     /// for the kinds that are not serial devices (USB-HID relays, YKUSH, pdudaemon).
     pub port: Option<PathBuf>,
+    /// How many relays it has.
     pub channels: u16,
 }
 
@@ -153,8 +167,11 @@ impl RelayKind {
 /// The LCUS frame: some boards use other header bytes or on/off codes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LcusFrame {
+    /// The first byte of every frame.
     pub header: u8,
+    /// The byte that closes the relay.
     pub on: u8,
+    /// The byte that opens the relay.
     pub off: u8,
 }
 
@@ -168,13 +185,16 @@ impl Default for LcusFrame {
     }
 }
 
+/// The device that presses a bench's keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Actuator {
+    /// Its name, which benches refer to it by.
     pub name: String,
     /// Stable device path of a serial actuator's port; `None` for relay-driven keys.
     pub port: Option<PathBuf>,
     /// Actuator channels, from 1 (for relay-driven keys: how many relays are mapped).
     pub channels: u16,
+    /// What presses the keys.
     pub kind: ActuatorKind,
 }
 
@@ -208,11 +228,17 @@ pub enum ActuatorKind {
 /// One phone and everything wired to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bench {
+    /// The bench's name, used on the command line, in leases and in reports.
     pub name: String,
+    /// The phone's model, which decides the scenarios and the firmware it gets.
     pub model: Model,
+    /// The phone's MAC: the endpoints tell benches apart by it.
     pub mac: Mac,
+    /// The phone's address on the lab network.
     pub ip: Ipv4Addr,
+    /// The port of the phone's web UI.
     pub web_port: u16,
+    /// The relay that powers the phone.
     pub power: RelayChannel,
     /// A relay in the phone's network cable: closed = connected.
     pub network: Option<RelayChannel>,
@@ -220,12 +246,15 @@ pub struct Bench {
     pub actuator: String,
     /// Key name (`speaker`, `ok`, `f4`, `1`, `star`, ...) to actuator channel.
     pub keys: BTreeMap<Key, u16>,
+    /// The power state the bench is left in on any exit.
     pub safe_power: PowerState,
+    /// Whether destructive scenarios need `--approval` on this bench.
     pub approval: Approval,
     /// The USB stick in the phone's port, when the lab can write one.
     pub usb: Option<UsbConfig>,
 }
 
+/// One relay of one board.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelayChannel {
     /// Name of the board (an entry of `Lab::relay_boards`).
@@ -234,15 +263,21 @@ pub struct RelayChannel {
     pub channel: u16,
 }
 
+/// A bench's power, as its relay leaves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PowerState {
+    /// Powered.
     On,
+    /// Unpowered.
     Off,
 }
 
+/// Whether a bench may be reset or reflashed without a named approval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Approval {
+    /// Any scenario may run.
     None,
+    /// Destructive scenarios need `--approval` (a phone someone depends on).
     Required,
 }
 

@@ -249,13 +249,21 @@ impl Model {
 
     // Names for code and tests that mean one model; each is checked against the table when
     // the crate compiles. A new model needs none of these.
+    /// The Yealink T40P.
     pub const T40P: Model = Model::named("T40P");
+    /// The Yealink T41P.
     pub const T41P: Model = Model::named("T41P");
+    /// The Yealink T42G.
     pub const T42G: Model = Model::named("T42G");
+    /// The Yealink T46G.
     pub const T46G: Model = Model::named("T46G");
+    /// The Yealink T48G.
     pub const T48G: Model = Model::named("T48G");
+    /// The Yealink T42S.
     pub const T42S: Model = Model::named("T42S");
+    /// The Yealink T46S.
     pub const T46S: Model = Model::named("T46S");
+    /// The Yealink T48S.
     pub const T48S: Model = Model::named("T48S");
 
     /// The model of the row named exactly `name`; a name that has no row stops the build
@@ -276,6 +284,7 @@ impl Model {
         &MODELS[usize::from(self.0)]
     }
 
+    /// The name the phone reports and files use (`T46G`).
     pub fn name(self) -> &'static str {
         self.spec().name
     }
@@ -320,10 +329,12 @@ impl Model {
         &self.spec().recovery
     }
 
+    /// How the phone's web UI takes a login, which decides the probe the harness uses.
     pub fn web_login(self) -> WebLogin {
         self.spec().web_login
     }
 
+    /// Whether the phone has the USB port the KB's stick recovery needs.
     pub fn has_usb_port(self) -> bool {
         self.spec().usb_port
     }

@@ -70,6 +70,7 @@ pub struct LiveProgress {
 }
 
 impl LiveProgress {
+    /// Shows `scenario` as running on `bench`.
     pub fn case_started(&self, bench: &str, scenario: &str) {
         if let Some(bar) = self.bars.get(bench) {
             bar.set_message(scenario.to_string());
@@ -95,6 +96,8 @@ impl LiveProgress {
         self.listeners.push(listener);
     }
 
+    /// Shows the verdict and tells every listener (the run folder, the history), so a case
+    /// is on disk as soon as it ends.
     pub fn case_done(&self, case: &CaseReport) {
         for listener in &self.listeners {
             listener.case_done(case);
@@ -120,6 +123,7 @@ impl LiveProgress {
         }
     }
 
+    /// Stops the bars, so the summary prints below them and not inside.
     pub fn finish(&self) {
         for bar in self.bars.values() {
             bar.finish_with_message("done");

@@ -9,5 +9,6 @@ use crate::report::CaseReport;
 /// Called from inside the run, between cases: an implementation must not block for long
 /// and must not fail the run, so it reports its own errors (a warning in the log).
 pub trait CaseListener: Send + Sync {
+    /// Called once per case, as soon as its verdict is known.
     fn case_done(&self, case: &CaseReport);
 }

@@ -22,14 +22,18 @@ use crate::scenario::Scenario;
 /// One (scenario, bench) case.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseReport {
+    /// The scenario's name.
     pub scenario: String,
+    /// The phone model the case ran on.
     pub model: String,
     /// Empty when no bench has the model.
     pub bench: String,
+    /// The verdict.
     pub outcome: Outcome,
     /// The diff of a failure, or the reason of a lab fault, config error or skip.
     pub detail: String,
     #[serde(serialize_with = "seconds")]
+    /// Wall time of the case, for the reports and the trend on the dashboard.
     pub duration: Duration,
     /// Redacted, as compared with the snapshot.
     #[serde(skip)]
@@ -57,6 +61,8 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 }
 
 impl CaseReport {
+    /// A case decided before or without a transcript (a skip, a config error); the run
+    /// fills in the rest when the case ran.
     pub fn new(scenario: &Scenario, bench: &Bench, outcome: Outcome, detail: String) -> CaseReport {
         CaseReport {
             scenario: scenario.name.clone(),
@@ -98,11 +104,6 @@ impl CaseReport {
     pub fn case_name(&self) -> String {
         format!("{}@{}", self.scenario, self.model)
     }
-
-    /// `<scenario>@<MODEL>@<bench>`: the case's file names in the run folder.
-    pub fn file_base(&self) -> String {
-        format!("{}@{}", self.case_name(), self.bench)
-    }
 }
 
 /// Whether a run folder is whole. A run writes `partial` first and `complete` last, so a
@@ -111,7 +112,9 @@ impl CaseReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
+    /// Written first, and left behind when the run dies.
     Partial,
+    /// Written last, once every case and report is on disk.
     Complete,
 }
 
@@ -130,8 +133,11 @@ pub enum HealthState {
 /// One bench's health over a run, for the summary, the history and the dashboard.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BenchHealth {
+    /// The bench's name.
     pub bench: String,
+    /// The bench's phone model.
     pub model: String,
+    /// How it came out.
     pub state: HealthState,
     /// Lab faults met on this bench, retried ones included.
     pub lab_faults: u32,
@@ -150,15 +156,22 @@ pub struct RunReport {
     pub host: String,
     /// RFC 3339, UTC.
     pub started_at: String,
+    /// Whether the folder is whole.
     pub status: RunStatus,
+    /// The lab file the run used.
     pub lab: PathBuf,
+    /// The lab's own name, from the lab file.
     pub lab_name: String,
+    /// The run folder.
     pub run_dir: PathBuf,
+    /// Every case, in the order they were planned.
     pub cases: Vec<CaseReport>,
     /// A lab or scenario file that stopped the run before anything ran.
     pub config_error: Option<String>,
     #[serde(serialize_with = "seconds")]
+    /// Wall time of the whole run.
     pub duration: Duration,
+    /// The process exit code the run ends with (see `outcome::exit_code`).
     pub exit_code: i32,
     /// The `--approval` given, when destructive cases ran under it on a bench requiring it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -170,6 +183,7 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// An empty run, stamped now on this host, before anything ran.
     pub fn new(run_dir: PathBuf, lab: PathBuf) -> RunReport {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -195,6 +209,8 @@ impl RunReport {
         }
     }
 
+    /// The run stopped by a bad lab or scenario file before anything ran: a config error,
+    /// never a fail.
     pub fn config_error(mut self, message: String) -> RunReport {
         self.config_error = Some(message);
         self.exit_code = exit_code::CONFIG_ERROR;
@@ -223,6 +239,7 @@ impl RunReport {
         self
     }
 
+    /// How many cases ended with `outcome`, for the summary line.
     pub fn count(&self, outcome: Outcome) -> usize {
         self.cases.iter().filter(|c| c.outcome == outcome).count()
     }

@@ -207,12 +207,6 @@ pub fn finish(report: &mut RunReport) -> std::io::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// Writes the whole folder of a finished run (see [`finish`]) without changing `report`;
-/// returns the files written.
-pub fn write_run_folder(report: &RunReport) -> std::io::Result<Vec<PathBuf>> {
-    finish(&mut report.clone())
-}
-
 /// A run folder being written while its run goes on. Attached to the live progress, it
 /// writes each finished case's files at once and rewrites the partial `summary.json`.
 pub struct RunFolder {

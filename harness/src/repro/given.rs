@@ -24,6 +24,7 @@ pub const KEYS: [&str; 5] = [
 
 /// A mistake in `--given`, naming the key and what it allows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[allow(missing_docs)] // Each variant's `#[error]` text says what it means, fields included.
 pub enum GivenError {
     #[error("--given: `{word}` is not `key=value` (keys: {})", KEYS.join(", "))]
     NotKeyValue { word: String },

@@ -14,6 +14,7 @@ use crate::scenario::{Given, Step};
 
 /// Why a session could not be kept.
 #[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // Each variant's `#[error]` text says what it means, fields included.
 pub enum SaveError {
     #[error("--save {0}: a scenario file name ends in `.toml` (e.g. scenarios/my-case.toml)")]
     NotToml(PathBuf),
@@ -42,18 +43,24 @@ pub struct SaveTarget {
 /// The scenario a session becomes.
 #[derive(Debug, Clone)]
 pub struct SavedScenario<'s> {
+    /// The scenario's summary line.
     pub summary: &'s str,
     /// `repro <date> <bench>`.
     pub source: &'s str,
+    /// The model of the bench the session ran on.
     pub model: Model,
+    /// The customer's state the session started from.
     pub given: &'s Given,
+    /// The steps, in the order they ran.
     pub steps: &'s [RecordedStep],
 }
 
 /// What was written.
 #[derive(Debug, Clone)]
 pub struct SavedFiles {
+    /// The scenario file.
     pub scenario: PathBuf,
+    /// Its snapshot, so the saved scenario passes on the next run.
     pub snapshot: PathBuf,
 }
 

@@ -10,6 +10,7 @@ use crate::scenario::{Given, Step};
 /// A step that ran, as it will be saved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedStep {
+    /// The step as it will be written into the scenario.
     pub step: Step,
     /// A comment for the saved file: what a reader should know about this step's run.
     pub note: Option<String>,

@@ -7,11 +7,14 @@ use tokio::signal::unix::{SignalKind, signal};
 /// Which request arrived, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopSignal {
+    /// Ctrl-C at a terminal.
     Interrupt,
+    /// A service manager or CI runner stopping the job.
     Terminate,
 }
 
 impl StopSignal {
+    /// The signal's usual name, so the log says what stopped the run.
     pub fn name(self) -> &'static str {
         match self {
             StopSignal::Interrupt => "SIGINT",

@@ -48,15 +48,21 @@ pub enum CaseEnd {
 /// What running a case produced.
 #[derive(Debug)]
 pub struct CaseRun {
+    /// How the case ended.
     pub end: CaseEnd,
+    /// Everything the case saw, unredacted.
     pub transcript: Transcript,
+    /// The redactions the case learnt, applied before the snapshot comparison.
     pub redactor: Redactor,
 }
 
 /// Everything the engine needs that outlives a case.
 pub struct EngineContext<'a> {
+    /// The endpoints whose events the scenario's expectations wait for.
     pub endpoints: &'a Endpoints,
+    /// The firmware fixtures or drop the steps flash and offer.
     pub fixtures_dir: &'a std::path::Path,
+    /// The lab's time scale: every timeout and pause is multiplied by it.
     pub time_scale: f64,
     /// Becomes `true` on Ctrl-C: the engine stops at the next step or wait.
     pub cancel: watch::Receiver<bool>,
@@ -130,6 +136,7 @@ pub(crate) struct Case<'a, 'c> {
 pub struct CaseTitle<'s> {
     /// The scenario's name (its file stem).
     pub name: &'s str,
+    /// The scenario's summary line.
     pub summary: &'s str,
     /// Where the behaviour comes from.
     pub source_note: &'s str,

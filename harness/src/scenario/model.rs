@@ -7,16 +7,21 @@ use crate::lab::{Key, Model};
 /// One recovery scenario, run once per applicable model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
+    /// The file it was read from, for messages that name it.
     pub source: PathBuf,
     /// The file stem; snapshots are `<name>@<MODEL>.snap`.
     pub name: String,
+    /// One line for listings and the transcript's title.
     pub summary: String,
     /// Where the behaviour comes from (the KB section, a public fact).
     pub source_note: String,
+    /// The models it applies to; it runs on every bench of each.
     pub models: Vec<Model>,
     /// Resets or reflashes the phone: needs approval on benches that ask for it.
     pub destructive: bool,
+    /// The phone's state before the steps.
     pub given: Given,
+    /// What is done to the phone, in order.
     pub steps: Vec<Step>,
 }
 
@@ -25,12 +30,18 @@ pub struct Scenario {
 pub struct Given {
     /// A fixture generation from the model's manifest (`legacy`, `below-min`, `min`, `current`).
     pub firmware: String,
+    /// What the registrar answers for the phone's account.
     pub account: AccountState,
+    /// The admin password provisioned to the phone.
     pub admin_password: AdminPassword,
+    /// Which provisioning server the phone holds.
     pub provisioning: ProvisioningUrl,
+    /// Whether the network-link relay is closed.
     pub network: LinkState,
 }
 
+/// The customer's account, as the registrar sees it: what decides whether a reset is
+/// possible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountState {
     /// A 1.x account in service: the registrar answers 200.
@@ -41,13 +52,16 @@ pub enum AccountState {
     V2,
 }
 
+/// The phone's admin password, which decides whether the web UI lets a person in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminPassword {
     /// A fresh random password per run (redacted in transcripts).
     Random,
+    /// This password, as written in the scenario.
     Literal(String),
 }
 
+/// Which provisioning server the phone calls, which decides who can reset it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProvisioningUrl {
     /// The phone holds the lab's Intermedia provisioning URL.
@@ -56,16 +70,23 @@ pub enum ProvisioningUrl {
     Foreign,
 }
 
+/// The phone's network cable, as the network-link relay leaves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
+    /// Connected.
     Up,
+    /// Pulled: the phone sees no link.
     Down,
 }
 
+/// What a `power` step does to the bench's power relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PowerAction {
+    /// Power on (nothing changes when already on).
     On,
+    /// Power off.
     Off,
+    /// Off, then on: a cold boot.
     Cycle,
 }
 
@@ -88,14 +109,20 @@ pub enum WaitFor {
     Tftp,
 }
 
+/// One step of a scenario, done to the phone through the bench's devices.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
+    /// Switch the power relay.
     Power(PowerAction),
     /// Press and keep pressed.
     Hold(Key),
+    /// Let go of a held key.
     Release(Key),
+    /// Press and let go after `hold_ms`.
     Tap {
+        /// The key.
         key: Key,
+        /// How long it stays pressed, in real milliseconds (scaled by the lab's time scale).
         hold_ms: u64,
     },
     /// Tap each digit key in turn.
@@ -104,15 +131,19 @@ pub enum Step {
     Network(LinkState),
     /// Wait for an event; a timeout is recorded, not an error: the snapshot decides.
     Wait {
+        /// The event.
         what: WaitFor,
+        /// How long to wait, in real seconds (scaled by the lab's time scale).
         timeout_s: f64,
     },
     /// Try the web UI login as `admin`.
     Login {
+        /// The password tried.
         password: LoginPassword,
     },
     /// Do nothing for this many real seconds (scaled): a key held through a boot.
     Pause {
+        /// Real seconds, scaled by the lab's time scale.
         seconds: f64,
     },
     /// Offer another firmware generation through provisioning from now on.
@@ -124,6 +155,7 @@ pub enum Step {
 /// A recovery package put on the bench's TFTP folder or USB stick.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackageStep {
+    /// Where the package goes.
     pub medium: Medium,
     /// A fixture generation of the bench's model.
     pub generation: String,
@@ -147,8 +179,11 @@ pub enum Medium {
 /// One file of a recovery package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PackagePart {
+    /// The recovery package's kernel (`.bin`).
     Bin,
+    /// Its root file system (`.rfs`).
     Rfs,
+    /// The firmware itself (`.rom`).
     Rom,
 }
 
@@ -163,9 +198,11 @@ impl PackagePart {
     }
 }
 
+/// The password a `login` step tries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginPassword {
     /// The password `given` provisioned.
     Given,
+    /// This password, as written in the scenario (`admin` shows a reset worked).
     Literal(String),
 }

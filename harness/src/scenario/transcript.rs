@@ -15,6 +15,7 @@ pub struct Transcript {
 }
 
 impl Transcript {
+    /// An empty transcript, for a case about to start.
     pub fn new() -> Transcript {
         Transcript::default()
     }
@@ -56,10 +57,12 @@ impl Transcript {
         &self.firmware_seen
     }
 
+    /// The lines so far, for the repro prompt and tests that look at one line.
     pub fn lines(&self) -> &[String] {
         &self.lines
     }
 
+    /// The whole transcript, one line each, ending in a newline as a snapshot does.
     pub fn text(&self) -> String {
         let mut text = self.lines.join("\n");
         text.push('\n');

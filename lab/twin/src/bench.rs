@@ -447,16 +447,6 @@ impl VirtualBench {
         Ok(())
     }
 
-    /// The firmware fault a relay board or actuator has now.
-    pub fn device_fault(&self, name: &str) -> Result<DeviceFault, BenchError> {
-        let device = if self.is_actuator(name) {
-            self.actuator(name)?
-        } else {
-            self.relay_board(name)?
-        };
-        Ok(device.fault())
-    }
-
     /// Fault hook: while set, the bench's phone stops its boots before the network, as a
     /// phone with a corrupt flash does.
     pub fn hang_in_boot(&self, bench: &str, hang: bool) -> Result<(), BenchError> {

@@ -2,6 +2,8 @@
 //! actuator. It plays a real rack on the wire (serial bytes on pseudo-terminals, HTTP, SIP and
 //! syslog on loopback) and shares no code with the harness that drives it.
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod lab;
 pub mod phone;

@@ -15,14 +15,6 @@ use crate::lab::Actuator;
 /// The actuator's baud rate.
 pub const ACTUATOR_BAUD: u32 = 115_200;
 
-/// `ERR 1`: the first word is not a command.
-pub const ERR_UNKNOWN_COMMAND: u16 = 1;
-/// `ERR 2`: the channel is not a number from 1 to the channel count.
-pub const ERR_BAD_CHANNEL: u16 = 2;
-/// `ERR 3`: a missing, extra or out-of-range argument.
-pub const ERR_BAD_ARGUMENT: u16 = 3;
-/// `ERR 4`: more than 64 bytes before the terminator.
-pub const ERR_LINE_TOO_LONG: u16 = 4;
 /// `ERR 5`: `TAP` on a channel held by `HOLD`.
 pub const ERR_CHANNEL_BUSY: u16 = 5;
 

@@ -18,9 +18,6 @@ use crate::lab::{RelayBoard, RelayKind};
 
 use super::registry::{BoardKey, Reach, RelayBoardKind, settings_mismatch};
 
-/// pdudaemon's own default HTTP port.
-pub const DEFAULT_PORT: u16 = 16421;
-
 /// pdudaemon answers at once (it only queues); past this it is hung or unreachable.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -50,9 +50,13 @@ pub struct Transfer {
 
 /// Who to tell when a transfer ends, and what.
 pub struct Report {
+    /// The client the file went to, as the event names it.
     pub client: SocketAddr,
+    /// The file asked for.
     pub file: String,
+    /// The bench's folder, which publishes the event under the bench it serves.
     pub directory: Arc<BenchDirectory>,
+    /// Where the event goes, so the scenario sees the transfer end.
     pub bus: EventBus,
     read_bytes: u64,
     /// `None` once the file was sent in full; else what the event says.

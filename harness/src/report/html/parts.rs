@@ -94,11 +94,14 @@ pub fn health_badge(state: &str) -> String {
 /// One case in the matrix.
 #[derive(Debug, Clone)]
 pub struct MatrixCell {
+    /// The scenario's name (the row).
     pub scenario: String,
+    /// The phone model (the column).
     pub model: String,
     /// Several benches of one model give several cells in one square; the bench tells
     /// them apart in the tooltip.
     pub bench: String,
+    /// The verdict word, which picks the cell's colour.
     pub outcome: String,
     /// Where the cell leads: the case's section of the report, or its dashboard page.
     pub href: Option<String>,

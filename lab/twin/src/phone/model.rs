@@ -7,19 +7,28 @@ use std::fmt;
 /// decides is its row of [`MODELS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Model {
+    /// The Yealink T40P.
     T40P,
+    /// The Yealink T41P.
     T41P,
+    /// The Yealink T42G.
     T42G,
+    /// The Yealink T46G.
     T46G,
+    /// The Yealink T48G.
     T48G,
+    /// The Yealink T42S.
     T42S,
+    /// The Yealink T46S.
     T46S,
+    /// The Yealink T48S.
     T48S,
 }
 
 /// What the twin plays for one model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelFacts {
+    /// The model this row is about.
     pub model: Model,
     /// The name the phone reports (User-Agent, image header device name).
     pub name: &'static str,

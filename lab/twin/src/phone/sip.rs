@@ -88,7 +88,6 @@ pub struct SipResponse {
 
 impl Registration {
     /// Opens the phone's SIP socket for a registration of `user` at the registrar.
-    #[allow(clippy::too_many_arguments)]
     pub async fn open(
         net: &Net,
         registrar_host: &str,

@@ -183,11 +183,6 @@ impl SerialDevice {
         }
     }
 
-    /// Whether the device is plugged in.
-    pub fn is_plugged(&self) -> bool {
-        matches!(&*self.lock(), DeviceState::Plugged(_))
-    }
-
     /// The USB cable pulled: the board loses power (outputs drop), the host's open port fails
     /// with I/O errors and the published path vanishes.
     pub fn unplug(&self) -> Result<(), SerialError> {

@@ -1,5 +1,5 @@
 //! The twin phone's web UI: the servlet login of T4x firmware, as public phone-management
-//! clients (and the harness's `PhoneWeb` driver) perform it.
+//! clients (and the harness's web driver) perform it.
 //!
 //! 1. `GET /servlet?m=mod_listener&p=login&q=loginForm&jumpto=status` answers the login page
 //!    with the model and the RSA public key in its script, and opens a session
