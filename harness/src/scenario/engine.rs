@@ -126,9 +126,11 @@ pub(crate) struct Case<'a, 'c> {
     /// Whether the last `wait` step found its event.
     last_wait_found: Option<bool>,
     /// When the lab's provisioning server last served this phone a config (its MAC config,
-    /// at boot or on a call-home): the phone applies it after the server has answered, so a
-    /// check of its effect right away can beat it.
-    last_config_served: Option<Instant>,
+    /// at boot or on a call-home) that the phone has not shown to have applied yet: it
+    /// applies a config after the server has answered, so a check of its effect right away
+    /// can beat it. A REGISTER afterwards shows it has (ASSUMED: a phone registers once its
+    /// provisioning is done, lab/twin/BEHAVIOUR.md).
+    config_unsettled_since: Option<Instant>,
 }
 
 /// The lines that open a transcript: which scenario this is and where it comes from.
@@ -202,7 +204,7 @@ impl<'a, 'c> CaseSession<'a, 'c> {
                 given_password: String::new(),
                 manifest: None,
                 last_wait_found: None,
-                last_config_served: None,
+                config_unsettled_since: None,
             },
             name: title.name.to_string(),
             steps_run: 0,
@@ -346,9 +348,9 @@ impl<'a, 'c> Case<'a, 'c> {
     }
 
     /// The password `given` provisioned.
-    /// When the phone was last served a config by the lab's provisioning server.
-    pub(crate) fn last_config_served(&self) -> Option<Instant> {
-        self.last_config_served
+    /// When the phone was served a config it has not yet shown to have applied.
+    pub(crate) fn config_unsettled_since(&self) -> Option<Instant> {
+        self.config_unsettled_since
     }
 
     pub(crate) fn given_password(&self) -> &str {
@@ -642,7 +644,9 @@ impl<'a, 'c> Case<'a, 'c> {
                     }
                     let hit = what.matches(&tagged.event, &self.rig.bench.mac.plain());
                     if is_config_served(&tagged.event, &self.rig.bench.mac.plain()) {
-                        self.last_config_served = Some(Instant::now());
+                        self.config_unsettled_since = Some(Instant::now());
+                    } else if matches!(tagged.event, EndpointEvent::Register { .. }) {
+                        self.config_unsettled_since = None;
                     }
                     seen.push(tagged.event);
                     if hit {

@@ -13,15 +13,13 @@ use crate::scenario::model::{LoginPassword, Step};
 const LOGIN_TIMEOUT_S: f64 = 120.0;
 
 /// How long a phone may take to apply a config the server has just served (real seconds,
-/// scaled): a refused login that soon after is tried again until this has passed, so a
-/// loaded host never turns "not applied yet" into a finding.
+/// scaled). A login that soon after a call-home is held back until this has passed, so a
+/// loaded host never turns "not applied yet" into a finding. It is one attempt, later:
+/// retrying refused logins instead would lock the account (W2: 5 refusals in a row).
 const APPLY_CONFIG_S: f64 = 10.0;
 
 /// The least that settle lasts on the wall clock, however small the time scale.
-const APPLY_CONFIG_FLOOR: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Pause between two tries within the settle.
-const RETRY_GAP: std::time::Duration = std::time::Duration::from_millis(100);
+const APPLY_CONFIG_FLOOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The word for the password the given state provisioned.
 const GIVEN: &str = "given";
@@ -84,20 +82,13 @@ impl StepKind for Login {
             let web = phone_web(&case.rig().bench);
             let timeout = case.timeout(LOGIN_TIMEOUT_S);
             let settle = case.scaled(APPLY_CONFIG_S).max(APPLY_CONFIG_FLOOR);
-            let settled_at = case.last_config_served().map(|at| at + settle);
-            let outcome = loop {
-                let outcome = case
-                    .until_cancelled(web.login("admin", &password, timeout))
-                    .await?;
-                // Only a refusal soon after a served config can be the phone still applying
-                // it; anything else is the answer.
-                match (&outcome, settled_at) {
-                    (Ok(LoginOutcome::Refused), Some(at)) if tokio::time::Instant::now() < at => {
-                        case.sleep(RETRY_GAP).await?;
-                    }
-                    _ => break outcome,
-                }
-            };
+            if let Some(since) = case.config_unsettled_since() {
+                let left = (since + settle).saturating_duration_since(tokio::time::Instant::now());
+                case.sleep(left).await?;
+            }
+            let outcome = case
+                .until_cancelled(web.login("admin", &password, timeout))
+                .await?;
             let result = match outcome {
                 Ok(LoginOutcome::Accepted) => "accepted".to_string(),
                 Ok(LoginOutcome::Refused) => "refused".to_string(),
