@@ -556,4 +556,34 @@ mod tests {
         lock.release().unwrap();
         assert_eq!(waiter.await.unwrap().unwrap(), "run second");
     }
+
+    /// A renewal that fails for a passing reason (here the guard file replaced by a folder;
+    /// in the field, no file descriptor left during a flood) does not end the renewals: the
+    /// lease is pushed forward again once the cause is gone.
+    #[tokio::test]
+    async fn renewal_goes_on_after_a_passing_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut lock, _) = acquire(dir.path(), "b", "test", LockWait::NoWait, |_| {})
+            .await
+            .unwrap();
+        let first = read_lease(dir.path(), "b").unwrap().unwrap().expires_unix_s;
+        lock.keep_renewed();
+        let guard = dir.path().join("b.guard");
+        std::fs::remove_file(&guard).unwrap();
+        std::fs::create_dir(&guard).unwrap();
+        // The renewal at RENEW_EVERY_S fails; the cause is gone before the next one.
+        tokio::time::sleep(Duration::from_secs(RENEW_EVERY_S + 2)).await;
+        assert_eq!(
+            read_lease(dir.path(), "b").unwrap().unwrap().expires_unix_s,
+            first
+        );
+        std::fs::remove_dir(&guard).unwrap();
+        tokio::time::sleep(Duration::from_secs(RENEW_EVERY_S)).await;
+        let later = read_lease(dir.path(), "b").unwrap().unwrap().expires_unix_s;
+        assert!(
+            later > first,
+            "the lease was not renewed again: {first} -> {later}"
+        );
+        lock.release().unwrap();
+    }
 }
