@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config_error;
 pub mod dashboard;
 pub mod drivers;
+pub mod dyn_eq;
 pub mod endpoints;
 pub mod expect;
 pub mod firmware;

@@ -9,9 +9,12 @@ mod lab_rows;
 
 use lab_rows::{BASE, KEYS_ON_RELAYS, TIME_SCALE_RANGE, edited, mistake_rows, run_breaking_rows};
 
+use harness::drivers::power::lcus::{LCUS, LcusFrame};
+use harness::drivers::power::numato::NUMATO;
+use harness::drivers::power::registry::UsbSelection;
+use harness::drivers::power::{hid_relay::USB_HID_RELAY, ykush::YKUSH};
 use harness::lab::{
-    self, ActuatorKind, Approval, FaultPolicy, Key, LcusFrame, Mac, Model, PowerState,
-    RelayChannel, RelayKind,
+    self, ActuatorKind, Approval, FaultPolicy, Key, Mac, Model, PowerState, RelayChannel, RelayKind,
 };
 
 fn error_of(text: &str) -> String {
@@ -34,9 +37,9 @@ fn base_lab_loads_with_defaults_filled_in() {
     assert_eq!(lab.name, "bench-test");
     assert_eq!(
         lab.relay_boards[0].kind,
-        RelayKind::Lcus(LcusFrame::default())
+        RelayKind::new(&LCUS, LcusFrame::default())
     );
-    assert_eq!(lab.relay_boards[1].kind, RelayKind::Numato);
+    assert_eq!(lab.relay_boards[1].kind, RelayKind::new(&NUMATO, ()));
     let one = &lab.benches[0];
     assert_eq!(one.web_port, 80);
     assert_eq!(one.safe_power, PowerState::Off);
@@ -245,9 +248,12 @@ fn keys_on_relays_and_the_usb_kinds_load() {
     assert_eq!(net.port, None);
     assert_eq!(
         net.kind,
-        RelayKind::UsbHidRelay {
-            serial: Some("QAAMZ".into())
-        }
+        RelayKind::new(
+            &USB_HID_RELAY,
+            UsbSelection {
+                serial: Some("QAAMZ".into())
+            }
+        )
     );
     assert_eq!(net.first_channel(), 1);
     let keys = lab.actuators.iter().find(|a| a.name == "keys-2").unwrap();
@@ -288,11 +294,14 @@ fn a_custom_lcus_frame_and_the_twin_table_are_kept() {
     let lab = lab::parse(&text, Path::new("lab.toml")).unwrap();
     assert_eq!(
         lab.relay_boards[0].kind,
-        RelayKind::Lcus(LcusFrame {
-            header: 0xA1,
-            on: 0x02,
-            off: 0x00
-        })
+        RelayKind::new(
+            &LCUS,
+            LcusFrame {
+                header: 0xA1,
+                on: 0x02,
+                off: 0x00
+            }
+        )
     );
     let twin = lab.twin.expect("[twin] is kept");
     assert_eq!(twin["firmware_dir"].as_str(), Some("fixtures"));
@@ -360,17 +369,7 @@ fn the_example_rack_loads() {
     assert_eq!(lab.time_scale, 1.0);
     assert_eq!(lab.benches.len(), 4);
     assert_eq!(lab.actuators.len(), 4);
-    let kinds: Vec<&str> = lab
-        .relay_boards
-        .iter()
-        .map(|b| match b.kind {
-            RelayKind::Lcus(_) => "lcus",
-            RelayKind::Numato => "numato",
-            RelayKind::UsbHidRelay { .. } => "usb-hid-relay",
-            RelayKind::Ykush { .. } => "ykush",
-            RelayKind::Pdudaemon { .. } => "pdudaemon",
-        })
-        .collect();
+    let kinds: Vec<&str> = lab.relay_boards.iter().map(|b| b.kind.name()).collect();
     assert_eq!(kinds, ["lcus", "numato", "ykush", "pdudaemon"]);
     // Real rack wiring goes through stable /dev/serial/by-id links, never /dev/ttyUSBn.
     let by_id = |port: &Option<PathBuf>| {
@@ -380,7 +379,7 @@ fn the_example_rack_loads() {
     let serial_boards = lab
         .relay_boards
         .iter()
-        .filter(|b| matches!(b.kind, RelayKind::Lcus(_) | RelayKind::Numato));
+        .filter(|b| ["lcus", "numato"].contains(&b.kind.name()));
     assert!(serial_boards.clone().all(|b| by_id(&b.port)));
     assert!(
         lab.relay_boards
@@ -393,9 +392,12 @@ fn the_example_rack_loads() {
     assert_eq!(ykush.channels, 3);
     assert_eq!(
         ykush.kind,
-        RelayKind::Ykush {
-            serial: Some("YK21234".into())
-        }
+        RelayKind::new(
+            &YKUSH,
+            UsbSelection {
+                serial: Some("YK21234".into())
+            }
+        )
     );
     for bench in &lab.benches {
         assert!(

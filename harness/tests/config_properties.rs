@@ -15,8 +15,8 @@ use std::time::Duration;
 use harness::config_error::ConfigError;
 use harness::lab::name::is_safe_name;
 use harness::lab::{self, Lab, UsbConfig};
+use harness::scenario::Scenario;
 use harness::scenario::load as scenario;
-use harness::scenario::{Scenario, Step};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -283,7 +283,11 @@ fn lab_invariants(lab: &Lab) -> Result<(), TestCaseError> {
 fn scenario_invariants(scenario: &Scenario) -> Result<(), TestCaseError> {
     prop_assert!(is_safe_name(&scenario.name));
     for step in &scenario.steps {
-        if let Step::Dial(digits) = step {
+        if let [("dial", digits)] = step.written().as_slice() {
+            let digits: String = toml::from_str::<toml::Value>(&format!("d = {digits}"))
+                .ok()
+                .and_then(|v| v.get("d").and_then(|d| d.as_str()).map(str::to_string))
+                .unwrap_or_default();
             prop_assert!(!digits.is_empty() && digits.chars().count() <= 32);
         }
     }

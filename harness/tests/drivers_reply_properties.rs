@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use harness::drivers::actuator::serial::SerialActuator;
+use harness::drivers::power::lcus::LcusFrame;
 use harness::drivers::power::lcus::LcusSwitch;
 use harness::drivers::power::numato::NumatoSwitch;
 use harness::drivers::transport::{MAX_PENDING_BYTES, SerialLink};
 use harness::drivers::{ButtonActuator, DeviceRef, DriverError, PowerSwitch};
-use harness::lab::LcusFrame;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 

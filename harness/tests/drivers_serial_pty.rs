@@ -7,8 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use harness::drivers::power::lcus::{LCUS, LcusFrame};
+use harness::drivers::power::numato::NUMATO;
 use harness::drivers::{DriverError, open_actuator, open_power_switch};
-use harness::lab::{Actuator, ActuatorKind, LcusFrame, RelayBoard, RelayKind};
+use harness::lab::{Actuator, ActuatorKind, RelayBoard, RelayKind};
 use serialport::{SerialPort, TTYPort};
 
 /// A pseudo-terminal: the device side, and the path the driver opens. The slave end from
@@ -61,7 +63,7 @@ fn lcus_frames_reach_the_board() {
     let mut pty = pty();
     let relay = board(
         "relay-power",
-        RelayKind::Lcus(LcusFrame::default()),
+        RelayKind::new(&LCUS, LcusFrame::default()),
         pty.path.clone(),
         8,
     );
@@ -105,7 +107,12 @@ fn numato_module(mut master: TTYPort) -> JoinHandle<()> {
 fn numato_switches_and_reads_back() {
     let pty = pty();
     let module = numato_module(pty.master);
-    let relay = board("relay-net", RelayKind::Numato, pty.path.clone(), 8);
+    let relay = board(
+        "relay-net",
+        RelayKind::new(&NUMATO, ()),
+        pty.path.clone(),
+        8,
+    );
     let mut switch = open_power_switch(&relay).unwrap();
     assert_eq!(switch.get(7).unwrap(), Some(false));
     switch.set(7, true).unwrap();
@@ -275,7 +282,12 @@ fn numato_leftovers_of_an_earlier_program_are_dropped_at_open() {
         .write_all(b"relay on 1\r\n\r>relay read 1\r\n\ron\n\r>rel")
         .unwrap();
     let module = numato_module(pty.master);
-    let relay = board("relay-net", RelayKind::Numato, pty.path.clone(), 8);
+    let relay = board(
+        "relay-net",
+        RelayKind::new(&NUMATO, ()),
+        pty.path.clone(),
+        8,
+    );
     let mut switch = open_power_switch(&relay).unwrap();
     assert_eq!(switch.get(1).unwrap(), Some(false));
     switch.set(1, true).unwrap();
@@ -312,7 +324,7 @@ fn a_missing_port_is_a_lab_fault_naming_the_board() {
     let dir = tempfile::tempdir().unwrap();
     let relay = board(
         "relay-power",
-        RelayKind::Lcus(LcusFrame::default()),
+        RelayKind::new(&LCUS, LcusFrame::default()),
         dir.path().join("usb-1a86_USB_Serial-if00-port0"),
         8,
     );

@@ -23,7 +23,7 @@ use super::raw::{
 };
 use super::relay_entry::{MAX_CHANNELS, RelayEntry};
 use crate::config_error::{FileProblems, join_key};
-use crate::drivers::power::registry::{self, Reach, RelayBoardKind};
+use crate::drivers::power::registry::{Reach, RelayBoardKind};
 
 /// The keys the harness presses in its scenarios and recovery procedures (the speaker key
 /// for the recovery menu, the softkeys and OK/cancel for popups, the digits and `*`/`#` for
@@ -353,18 +353,10 @@ impl Checker<'_, '_> {
                 None
             }
         };
-        let own_keys = board_kind.own_keys();
-        for key in registry::all_own_keys() {
-            if let Some(span) = board.own_key_span(key)
-                && !own_keys.iter().any(|own| own.name == key)
-            {
-                let message = registry::refusal(key, kind_name);
-                ok &= self.refused(&path, key, Some(span), &message);
-            }
-        }
         let mut kind_entry = RelayEntry::new(entry, kind_name, self.problems);
         let channels = board_kind.channels(&mut kind_entry);
-        let kind = board_kind.settings(&mut kind_entry);
+        // The kind read its own keys with the file (`raw.rs`), where their places are known.
+        let kind = board.settings.clone();
         ok &= channels.is_some() && kind.is_some();
         if let Some(first) = self.boards.get(&name) {
             let first = self.problems.line_of(&first.name_span);

@@ -2,15 +2,17 @@
 //! every cross-reference has been validated. Nothing here can be malformed.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 // A bench's model is a row of the table of models; re-exported for the lab checker.
 pub use super::models::Model;
 
 use crate::drivers::power::RelayBoardKind;
-use crate::drivers::power::registry;
+use crate::dyn_eq::DynEq;
 
 /// A whole lab: its benches and the hardware they are wired to.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,63 +127,54 @@ impl RelayBoard {
     }
 }
 
-/// A relay board's kind with the settings of its own lab-file keys. What each kind reads,
-/// checks and how it opens lives in its file under `drivers/power/`, found through
-/// [`RelayKind::board_kind`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum RelayKind {
-    /// CH340 "LCUS" boards, 9600 8N1, 4-byte frames `A0 <ch> <on/off> <sum>`; channels from 1.
-    Lcus(LcusFrame),
-    /// Numato USB relay modules (CDC serial, ASCII commands); channels from 0.
-    Numato,
-    /// USB-HID relay boards (16c0:05df `USBRelay<N>`), 1-8 relays from 1; no serial port.
-    UsbHidRelay {
-        /// The board's serial number from its state report (as `usbrelay` prints it);
-        /// `None` takes the only board plugged in.
-        serial: Option<String>,
-    },
-    /// A YKUSH switchable USB hub: its three downstream ports are channels 1-3.
-    Ykush {
-        /// The hub's USB serial number (as `ykushcmd -l` lists it); `None` takes the only
-        /// hub plugged in.
-        serial: Option<String>,
-    },
-    /// A PDU behind a pdudaemon server; ports from 1. It cannot read state back.
-    Pdudaemon {
-        /// pdudaemon's HTTP listener, e.g. `http://localhost:16421`.
-        url: String,
-        /// The PDU's hostname as pdudaemon.conf names it.
-        pdu: String,
-        /// How long to wait for pdudaemon; its driver's default when `None`.
-        timeout_s: Option<u64>,
-    },
+/// A relay board's kind with the settings its own lab-file keys gave. The settings are a
+/// type of the kind's file under `drivers/power/` (an LCUS frame, a pdudaemon URL), so a new
+/// kind adds no variant here; only that kind reads them back, through [`RelayKind::settings`].
+#[derive(Clone)]
+pub struct RelayKind {
+    kind: &'static dyn RelayBoardKind,
+    settings: Arc<dyn BoardSettings>,
 }
 
+/// What a kind keeps from its own lab-file keys.
+pub trait BoardSettings: DynEq + fmt::Debug + Send + Sync {}
+
+impl<T: DynEq + fmt::Debug + Send + Sync> BoardSettings for T {}
+
 impl RelayKind {
+    /// A board of `kind` with `settings`.
+    pub fn new(kind: &'static dyn RelayBoardKind, settings: impl BoardSettings) -> RelayKind {
+        RelayKind {
+            kind,
+            settings: Arc::new(settings),
+        }
+    }
+
     /// The registered kind these settings belong to.
     pub fn board_kind(&self) -> &'static dyn RelayBoardKind {
-        registry::kind_of(self)
+        self.kind
+    }
+
+    /// Its `kind = "..."` in the lab file.
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// The settings, when they are of type `S` (the kind's own type; `None` for another).
+    pub fn settings<S: 'static>(&self) -> Option<&S> {
+        self.settings.as_any().downcast_ref::<S>()
     }
 }
 
-/// The LCUS frame: some boards use other header bytes or on/off codes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LcusFrame {
-    /// The first byte of every frame.
-    pub header: u8,
-    /// The byte that closes the relay.
-    pub on: u8,
-    /// The byte that opens the relay.
-    pub off: u8,
+impl fmt::Debug for RelayKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({:?})", self.name(), self.settings)
+    }
 }
 
-impl Default for LcusFrame {
-    fn default() -> Self {
-        LcusFrame {
-            header: 0xA0,
-            on: 0x01,
-            off: 0x00,
-        }
+impl PartialEq for RelayKind {
+    fn eq(&self, other: &RelayKind) -> bool {
+        self.name() == other.name() && self.settings.same_as(other.settings.as_any())
     }
 }
 

@@ -11,11 +11,13 @@ use std::path::PathBuf;
 use serde::de::{self, EnumAccess, VariantAccess as _, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
-use toml::de::DeValue;
+use toml::de::{DeTable, DeValue};
 
 use crate::config_error::{FileProblems, join_key};
 use crate::drivers::power::RelayBoardKind;
-use crate::drivers::power::registry::{kind_named, kind_names};
+use crate::drivers::power::registry::{all_own_keys, kind_named, kind_names, refusal};
+use crate::lab::RelayKind;
+use crate::lab::relay_entry::OwnKeys;
 
 /// `[lab]`: what the lab is called and how fast its clock runs.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,36 +62,108 @@ pub struct RawEndpoints {
     pub syslog: Spanned<String>,
 }
 
-/// One `[[relay_board]]`. Which keys apply depends on `kind`: `check.rs` refuses the keys
-/// a kind does not use, and the kind's file under `drivers/power/` reads and checks its own.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `[[relay_board]]`: the keys every board has, and its kind's own keys as the kind read
+/// them. Which own keys an entry may hold depends on its `kind`; the kind's file under
+/// `drivers/power/` reads and checks them while the file is read, where their exact place is
+/// still known.
+#[derive(Debug, Clone)]
 pub struct RawRelayBoard {
     /// Referenced by benches' `power.board` and `network.board`.
     pub name: Spanned<String>,
     /// Decides the wire protocol and how channels are numbered.
     pub kind: Spanned<RawRelayKind>,
-    /// Stable device path of the board's serial port (LCUS and Numato only).
-    #[serde(default)]
+    /// Stable device path of the board's serial port (serial kinds only).
     pub port: Option<Spanned<PathBuf>>,
-    /// How many relays the board has (a YKUSH always has 3).
-    #[serde(default)]
+    /// How many relays the board has (some kinds know it).
     pub channels: Option<Spanned<u16>>,
-    /// Only for LCUS boards whose frames differ from the common `A0 <ch> <01|00> <sum>`.
+    /// The kind with the settings of its own keys; `None` when a problem was recorded.
+    pub settings: Option<RelayKind>,
+}
+
+/// The keys every `[[relay_board]]` has, whatever its kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommonRelayKeys {
+    name: Spanned<String>,
+    kind: Spanned<RawRelayKind>,
     #[serde(default)]
-    pub frame: Option<Spanned<RawLcusFrame>>,
-    /// Picks one USB-HID relay board or YKUSH hub among several.
+    port: Option<Spanned<PathBuf>>,
     #[serde(default)]
-    pub serial: Option<Spanned<String>>,
-    /// pdudaemon's HTTP listener.
-    #[serde(default)]
-    pub url: Option<Spanned<String>>,
-    /// The PDU's hostname in pdudaemon.conf.
-    #[serde(default)]
-    pub pdu: Option<Spanned<String>>,
-    /// How long to wait for pdudaemon, in seconds.
-    #[serde(default)]
-    pub timeout_s: Option<Spanned<u64>>,
+    channels: Option<Spanned<u16>>,
+}
+
+/// The common keys, in the order the "unknown field" message lists them before the kinds'.
+const COMMON_RELAY_KEYS: [&str; 4] = ["name", "kind", "port", "channels"];
+
+impl RawRelayBoard {
+    /// Reads entry `index`: the common keys by shape, then the kind's own keys by the kind.
+    /// A key no kind knows ends the entry, as serde's `deny_unknown_fields` would, with the
+    /// same message; a key of another kind is refused with the message its owners give.
+    fn read(
+        index: usize,
+        entry: &Spanned<DeValue<'_>>,
+        problems: &mut FileProblems<'_>,
+    ) -> Option<RawRelayBoard> {
+        let path = format!("relay_board[{index}]");
+        let DeValue::Table(table) = entry.get_ref() else {
+            return problems
+                .deserialize::<CommonRelayKeys>(&path, entry)
+                .and(None);
+        };
+        let kinds_keys = all_own_keys();
+        let mut common = DeTable::new();
+        let mut own = Vec::new();
+        for (key, value) in table.iter() {
+            let name: &str = key.get_ref();
+            if COMMON_RELAY_KEYS.contains(&name) {
+                common.insert(key.clone(), value.clone());
+            } else if kinds_keys.contains(&name) {
+                own.push((name, value));
+            } else {
+                let expected: Vec<&str> = COMMON_RELAY_KEYS
+                    .iter()
+                    .copied()
+                    .chain(kinds_keys.iter().copied())
+                    .collect();
+                problems.at(
+                    &key.span(),
+                    join_key(&path, name),
+                    format!(
+                        "unknown field `{name}`, expected one of {}",
+                        expected
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                return None;
+            }
+        }
+        let common: CommonRelayKeys =
+            problems.deserialize(&path, &Spanned::new(entry.span(), DeValue::Table(common)))?;
+        let kind = common.kind.get_ref().0;
+        let mut refused = false;
+        for (key, value) in &own {
+            if !kind.own_keys().iter().any(|mine| mine.name == *key) {
+                problems.at(
+                    &value.span(),
+                    join_key(&path, key),
+                    refusal(key, kind.name()),
+                );
+                refused = true;
+            }
+        }
+        own.retain(|(key, _)| kind.own_keys().iter().any(|mine| mine.name == *key));
+        let settings = kind.settings(&mut OwnKeys::new(path, entry.span(), own, problems));
+        Some(RawRelayBoard {
+            name: common.name,
+            kind: common.kind,
+            port: common.port,
+            channels: common.channels,
+            settings: settings.filter(|_| !refused),
+        })
+    }
 }
 
 /// `kind` of a relay board: one of the registered kinds, looked up by its lab-file name.
@@ -133,43 +207,6 @@ impl<'de> Deserialize<'de> for RawRelayKind {
 
         deserializer.deserialize_enum("RawRelayKind", kind_names(), KindVisitor)
     }
-}
-
-impl RawRelayBoard {
-    /// Where the kind-specific `key` is written, if it is.
-    pub fn own_key_span(&self, key: &str) -> Option<Range<usize>> {
-        match key {
-            "frame" => self.frame.as_ref().map(Spanned::span),
-            "serial" => self.serial.as_ref().map(Spanned::span),
-            "url" => self.url.as_ref().map(Spanned::span),
-            "pdu" => self.pdu.as_ref().map(Spanned::span),
-            "timeout_s" => self.timeout_s.as_ref().map(Spanned::span),
-            _ => None,
-        }
-    }
-}
-
-/// `frame = { header, on, off }` of an LCUS board; an omitted byte keeps the common value.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLcusFrame {
-    /// First byte of every frame (0xA0 on common boards).
-    #[serde(default = "default_lcus_header")]
-    pub header: u8,
-    /// Third byte to close a relay (0x01 on common boards).
-    #[serde(default = "default_lcus_on")]
-    pub on: u8,
-    /// Third byte to open a relay (0x00 on common boards).
-    #[serde(default)]
-    pub off: u8,
-}
-
-fn default_lcus_header() -> u8 {
-    0xA0
-}
-
-fn default_lcus_on() -> u8 {
-    0x01
 }
 
 /// One `[[actuator]]`.
@@ -381,7 +418,7 @@ impl RawLab {
                 "lab_faults" => raw.lab_faults = problems.deserialize("lab_faults", value),
                 "relay_board" => {
                     for (index, span, entry) in entries(name, value, problems) {
-                        match problems.deserialize(&format!("relay_board[{index}]"), entry) {
+                        match RawRelayBoard::read(index, entry, problems) {
                             Some(item) => raw.relay_boards.push(Indexed { index, span, item }),
                             None => raw.broken_boards.extend(entry_name(entry)),
                         }

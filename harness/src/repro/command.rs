@@ -108,6 +108,9 @@ mod tests {
     use super::*;
     use crate::lab::Key;
     use crate::scenario::steps::tap::DEFAULT_TAP_HOLD_MS;
+    use crate::scenario::steps::{
+        dial, hold, login, network, offer_firmware, package, pause, power, release, tap, wait,
+    };
     use crate::scenario::{
         LinkState, LoginPassword, Medium, PackagePart, PackageStep, PowerAction, WaitFor,
     };
@@ -121,71 +124,113 @@ mod tests {
 
     #[test]
     fn every_action_reads_into_the_engine_step() {
-        assert_eq!(step("power cycle"), Step::Power(PowerAction::Cycle));
+        assert_eq!(
+            step("power cycle"),
+            Step::new(&power::Power, PowerAction::Cycle)
+        );
         assert_eq!(
             step("press f4"),
-            Step::Tap {
-                key: Key("f4".into()),
-                hold_ms: DEFAULT_TAP_HOLD_MS
-            }
+            Step::new(
+                &tap::Tap,
+                tap::TapStep {
+                    key: Key("f4".into()),
+                    hold_ms: DEFAULT_TAP_HOLD_MS
+                }
+            )
         );
         assert_eq!(
             step("  press speaker 2500 "),
-            Step::Tap {
-                key: Key("speaker".into()),
-                hold_ms: 2500
-            }
+            Step::new(
+                &tap::Tap,
+                tap::TapStep {
+                    key: Key("speaker".into()),
+                    hold_ms: 2500
+                }
+            )
         );
-        assert_eq!(step("hold speaker"), Step::Hold(Key("speaker".into())));
+        assert_eq!(
+            step("hold speaker"),
+            Step::new(&hold::Hold, Key("speaker".into()))
+        );
         assert_eq!(
             step("release speaker"),
-            Step::Release(Key("speaker".into()))
+            Step::new(&release::Release, Key("speaker".into()))
         );
-        assert_eq!(step("dial **7283"), Step::Dial("**7283".into()));
-        assert_eq!(step("network down"), Step::Network(LinkState::Down));
+        assert_eq!(
+            step("dial **7283"),
+            Step::new(&dial::Dial, "**7283".to_string())
+        );
+        assert_eq!(
+            step("network down"),
+            Step::new(&network::Network, LinkState::Down)
+        );
         assert_eq!(
             step("wait call-home"),
-            Step::Wait {
-                what: WaitFor::CallHome,
-                timeout_s: 60.0
-            }
+            Step::new(
+                &wait::Wait,
+                wait::WaitStep {
+                    what: WaitFor::CallHome,
+                    timeout_s: 60.0
+                }
+            )
         );
         assert_eq!(
             step("wait register"),
-            Step::Wait {
-                what: WaitFor::Register,
-                timeout_s: 900.0
-            }
+            Step::new(
+                &wait::Wait,
+                wait::WaitStep {
+                    what: WaitFor::Register,
+                    timeout_s: 900.0
+                }
+            )
         );
         assert_eq!(
             step("wait tftp 12.5"),
-            Step::Wait {
-                what: WaitFor::Tftp,
-                timeout_s: 12.5
-            }
+            Step::new(
+                &wait::Wait,
+                wait::WaitStep {
+                    what: WaitFor::Tftp,
+                    timeout_s: 12.5
+                }
+            )
         );
-        assert_eq!(step("pause 10"), Step::Pause { seconds: 10.0 });
+        assert_eq!(
+            step("pause 10"),
+            Step::new(&pause::Pause, pause::PauseStep { seconds: 10.0 })
+        );
         assert_eq!(
             step("package usb-ntfs min corrupt=rom"),
-            Step::Package(PackageStep {
-                medium: Medium::UsbNtfs,
-                generation: "min".into(),
-                omit: None,
-                corrupt: Some(PackagePart::Rom),
-            })
+            Step::new(
+                &package::Package,
+                PackageStep {
+                    medium: Medium::UsbNtfs,
+                    generation: "min".into(),
+                    omit: None,
+                    corrupt: Some(PackagePart::Rom),
+                }
+            )
         );
-        assert_eq!(step("offer legacy"), Step::OfferFirmware("legacy".into()));
+        assert_eq!(
+            step("offer legacy"),
+            Step::new(&offer_firmware::OfferFirmware, "legacy".to_string())
+        );
         assert_eq!(
             step("check login given"),
-            Step::Login {
-                password: LoginPassword::Given
-            }
+            Step::new(
+                &login::Login,
+                login::LoginStep {
+                    password: LoginPassword::Given
+                }
+            )
         );
         assert_eq!(
             step("check login admin"),
-            Step::Login {
-                password: LoginPassword::Literal("admin".into())
-            }
+            Step::new(
+                &login::Login,
+                login::LoginStep {
+                    password: LoginPassword::Literal("admin".into())
+                }
+            )
         );
     }
 

@@ -9,7 +9,7 @@ use crate::expect::snapshot;
 use crate::lab::Model;
 use crate::repro::given;
 use crate::repro::session::RecordedStep;
-use crate::scenario::steps::{kind_of, toml_string as quoted};
+use crate::scenario::steps::toml_string as quoted;
 use crate::scenario::{Given, Step};
 
 /// Why a session could not be kept.
@@ -148,7 +148,7 @@ pub fn scenario_toml(scenario: &SavedScenario<'_>) -> String {
                 let _ = writeln!(out, "# {line}");
             }
         }
-        let entries = kind_of(&recorded.step).and_then(|kind| kind.toml(&recorded.step));
+        let entries = recorded.step.kind().toml(&recorded.step);
         for (key, value) in entries.unwrap_or_default() {
             let _ = writeln!(out, "{key} = {value}");
         }
@@ -161,6 +161,9 @@ mod tests {
     use super::*;
     use crate::lab::Key;
     use crate::scenario::steps::tap::DEFAULT_TAP_HOLD_MS;
+    use crate::scenario::steps::{
+        dial, hold, login, network, offer_firmware, package, pause, power, release, tap, wait,
+    };
     use crate::scenario::{
         AccountState, AdminPassword, LinkState, LoginPassword, Medium, PackagePart, PackageStep,
         PowerAction, ProvisioningUrl, WaitFor,
@@ -169,46 +172,70 @@ mod tests {
     fn every_step() -> Vec<RecordedStep> {
         let step = |step| RecordedStep { step, note: None };
         let package = |medium, omit, corrupt| {
-            Step::Package(PackageStep {
-                medium,
-                generation: "min".into(),
-                omit,
-                corrupt,
-            })
+            Step::new(
+                &package::Package,
+                PackageStep {
+                    medium,
+                    generation: "min".into(),
+                    omit,
+                    corrupt,
+                },
+            )
         };
         vec![
-            step(Step::Power(PowerAction::Cycle)),
-            step(Step::Hold(Key("speaker".into()))),
-            step(Step::Release(Key("speaker".into()))),
-            step(Step::Tap {
-                key: Key("f4".into()),
-                hold_ms: DEFAULT_TAP_HOLD_MS,
-            }),
-            step(Step::Tap {
-                key: Key("ok".into()),
-                hold_ms: 2500,
-            }),
-            step(Step::Dial("**7283#".into())),
-            step(Step::Network(LinkState::Down)),
-            RecordedStep {
-                step: Step::Wait {
-                    what: WaitFor::CallHome,
-                    timeout_s: 60.0,
+            step(Step::new(&power::Power, PowerAction::Cycle)),
+            step(Step::new(&hold::Hold, Key("speaker".into()))),
+            step(Step::new(&release::Release, Key("speaker".into()))),
+            step(Step::new(
+                &tap::Tap,
+                tap::TapStep {
+                    key: Key("f4".into()),
+                    hold_ms: DEFAULT_TAP_HOLD_MS,
                 },
+            )),
+            step(Step::new(
+                &tap::Tap,
+                tap::TapStep {
+                    key: Key("ok".into()),
+                    hold_ms: 2500,
+                },
+            )),
+            step(Step::new(&dial::Dial, "**7283#".to_string())),
+            step(Step::new(&network::Network, LinkState::Down)),
+            RecordedStep {
+                step: Step::new(
+                    &wait::Wait,
+                    wait::WaitStep {
+                        what: WaitFor::CallHome,
+                        timeout_s: 60.0,
+                    },
+                ),
                 note: Some("Nothing came within the timeout when this was recorded.".into()),
             },
-            step(Step::Wait {
-                what: WaitFor::ForeignProvisioning,
-                timeout_s: 12.5,
-            }),
-            step(Step::Login {
-                password: LoginPassword::Given,
-            }),
-            step(Step::Login {
-                password: LoginPassword::Literal("a \"quoted\" pw".into()),
-            }),
-            step(Step::Pause { seconds: 10.0 }),
-            step(Step::OfferFirmware("legacy".into())),
+            step(Step::new(
+                &wait::Wait,
+                wait::WaitStep {
+                    what: WaitFor::ForeignProvisioning,
+                    timeout_s: 12.5,
+                },
+            )),
+            step(Step::new(
+                &login::Login,
+                login::LoginStep {
+                    password: LoginPassword::Given,
+                },
+            )),
+            step(Step::new(
+                &login::Login,
+                login::LoginStep {
+                    password: LoginPassword::Literal("a \"quoted\" pw".into()),
+                },
+            )),
+            step(Step::new(&pause::Pause, pause::PauseStep { seconds: 10.0 })),
+            step(Step::new(
+                &offer_firmware::OfferFirmware,
+                "legacy".to_string(),
+            )),
             step(package(Medium::Tftp, None, Some(PackagePart::Rom))),
             step(package(Medium::UsbFat, Some(PackagePart::Rfs), None)),
             step(package(Medium::UsbNtfs, None, None)),

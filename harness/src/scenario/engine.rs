@@ -21,7 +21,7 @@ use crate::lab::{Key, Model};
 use crate::outcome::FaultClass;
 use crate::rack::{BenchRig, RigError};
 use crate::scenario::model::*;
-use crate::scenario::steps::{self, StepKind};
+use crate::scenario::steps::StepKind;
 use crate::scenario::transcript::Transcript;
 
 /// A wait never gives up sooner than this on the wall clock, however small the time scale:
@@ -573,10 +573,7 @@ impl<'a, 'c> Case<'a, 'c> {
     }
 
     async fn step(&mut self, number: usize, step: &Step) -> Result<(), Abort> {
-        let Some(kind) = steps::kind_of(step) else {
-            return Err(Abort::Config(format!("no step kind runs {step:?}")));
-        };
-        kind.run(self, number, step).await
+        step.kind().run(self, number, step).await
     }
 
     /// A generation of the bench model's fixtures.

@@ -1,8 +1,12 @@
 //! The checked scenario model: what `scenario::load` produces from `scenarios/*.toml`.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::lab::{Key, Model};
+use crate::dyn_eq::DynEq;
+use crate::lab::Model;
+use crate::scenario::steps::StepKind;
 
 /// One recovery scenario, run once per applicable model.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,47 +113,58 @@ pub enum WaitFor {
     Tftp,
 }
 
-/// One step of a scenario, done to the phone through the bench's devices.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Step {
-    /// Switch the power relay.
-    Power(PowerAction),
-    /// Press and keep pressed.
-    Hold(Key),
-    /// Let go of a held key.
-    Release(Key),
-    /// Press and let go after `hold_ms`.
-    Tap {
-        /// The key.
-        key: Key,
-        /// How long it stays pressed, in real milliseconds (scaled by the lab's time scale).
-        hold_ms: u64,
-    },
-    /// Tap each digit key in turn.
-    Dial(String),
-    /// Close (`Up`) or open (`Down`) the network-link relay.
-    Network(LinkState),
-    /// Wait for an event; a timeout is recorded, not an error: the snapshot decides.
-    Wait {
-        /// The event.
-        what: WaitFor,
-        /// How long to wait, in real seconds (scaled by the lab's time scale).
-        timeout_s: f64,
-    },
-    /// Try the web UI login as `admin`.
-    Login {
-        /// The password tried.
-        password: LoginPassword,
-    },
-    /// Do nothing for this many real seconds (scaled): a key held through a boot.
-    Pause {
-        /// Real seconds, scaled by the lab's time scale.
-        seconds: f64,
-    },
-    /// Offer another firmware generation through provisioning from now on.
-    OfferFirmware(String),
-    /// Stage a recovery package where the phone will look for it.
-    Package(PackageStep),
+/// One step of a scenario, done to the phone through the bench's devices: its kind (a
+/// module of `scenario/steps/`) and what that kind read from the scenario file or the repro
+/// prompt, in a type of the kind's own. A new kind adds no variant here.
+#[derive(Clone)]
+pub struct Step {
+    kind: &'static dyn StepKind,
+    what: Arc<dyn StepSettings>,
+}
+
+/// What a step kind keeps of one step.
+pub(crate) trait StepSettings: DynEq + fmt::Debug + Send + Sync {}
+
+impl<T: DynEq + fmt::Debug + Send + Sync> StepSettings for T {}
+
+impl Step {
+    /// A step of `kind` holding `what`.
+    pub(crate) fn new(kind: &'static dyn StepKind, what: impl StepSettings) -> Step {
+        Step {
+            kind,
+            what: Arc::new(what),
+        }
+    }
+
+    /// The kind that reads, runs, shows and writes this step.
+    pub(crate) fn kind(&self) -> &'static dyn StepKind {
+        self.kind
+    }
+
+    /// What the step holds, when it is of type `T` (its kind's own type).
+    pub(crate) fn what<T: 'static>(&self) -> Option<&T> {
+        self.what.as_any().downcast_ref::<T>()
+    }
+
+    /// The step as a scenario file writes it: its `key = value` lines, values as TOML
+    /// (`[("tap", "\"ok\""), ("hold_ms", "2500")]`). What `--save` writes, and how the
+    /// outside of the crate reads a step.
+    pub fn written(&self) -> Vec<(&'static str, String)> {
+        self.kind.toml(self).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({:?})", self.kind.command(), self.what)
+    }
+}
+
+impl PartialEq for Step {
+    fn eq(&self, other: &Step) -> bool {
+        // A kind is a registry entry: the same entry has the same prompt word.
+        self.kind.command() == other.kind.command() && self.what.same_as(other.what.as_any())
+    }
 }
 
 /// A recovery package put on the bench's TFTP folder or USB stick.

@@ -17,12 +17,11 @@ use crate::drivers::usb::{
     ControlSetup, HidTransport, RusbHid, UDEV_HINT, find_devices, select_by_serial, selection_error,
 };
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
-use crate::lab::relay_entry::RelayEntry;
+use crate::lab::relay_entry::{OwnKeys, RelayEntry};
 use crate::lab::{RelayBoard, RelayKind};
 
 use super::registry::{
-    BoardKey, ON_THE_USB_BUS, Reach, RelayBoardKind, settings_mismatch, usb_serial,
-    usb_serial_shown,
+    BoardKey, ON_THE_USB_BUS, Reach, RelayBoardKind, settings_mismatch, UsbSelection,
 };
 
 use super::check_channel;
@@ -335,10 +334,6 @@ impl RelayBoardKind for HidRelayKind {
         "usb-hid-relay"
     }
 
-    fn describes(&self, kind: &RelayKind) -> bool {
-        matches!(kind, RelayKind::UsbHidRelay { .. })
-    }
-
     fn reach(&self) -> Reach {
         Reach::Elsewhere(ON_THE_USB_BUS)
     }
@@ -366,24 +361,20 @@ impl RelayBoardKind for HidRelayKind {
         entry.channel_count(channels)
     }
 
-    fn settings(&self, entry: &mut RelayEntry<'_, '_, '_>) -> Option<RelayKind> {
-        Some(RelayKind::UsbHidRelay {
-            serial: usb_serial(entry),
-        })
+    fn settings(&self, keys: &mut OwnKeys<'_, '_, '_, '_>) -> Option<RelayKind> {
+        Some(RelayKind::new(&USB_HID_RELAY, UsbSelection::read(keys)?))
     }
 
     fn address(&self, kind: &RelayKind) -> Option<String> {
-        let RelayKind::UsbHidRelay { serial } = kind else {
-            return None;
-        };
+        let selection = kind.settings::<UsbSelection>()?;
         Some(format!(
             "usb {HID_RELAY_VID:04x}:{HID_RELAY_PID:04x}, {}",
-            usb_serial_shown(serial)
+            selection.shown()
         ))
     }
 
     fn open(&self, board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {
-        let RelayKind::UsbHidRelay { serial } = &board.kind else {
+        let Some(UsbSelection { serial }) = board.kind.settings::<UsbSelection>() else {
             return Err(settings_mismatch(self, board));
         };
         let device = DeviceRef::relay_board(board);

@@ -9,13 +9,56 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
+
 use crate::drivers::transport::{FramedLink, SerialLink, TtyLink, printable};
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch, serial_port};
-use crate::lab::relay_entry::RelayEntry;
-use crate::lab::{LcusFrame, RelayBoard, RelayKind};
+use crate::lab::relay_entry::OwnKeys;
+use crate::lab::{RelayBoard, RelayKind};
 
 use super::check_channel;
 use super::registry::{BoardKey, Reach, RelayBoardKind, settings_mismatch};
+
+/// The LCUS frame, this kind's settings: some boards use other header bytes or on/off codes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LcusFrame {
+    /// The first byte of every frame.
+    pub header: u8,
+    /// The byte that closes the relay.
+    pub on: u8,
+    /// The byte that opens the relay.
+    pub off: u8,
+}
+
+impl Default for LcusFrame {
+    fn default() -> Self {
+        LcusFrame {
+            header: 0xA0,
+            on: 0x01,
+            off: 0x00,
+        }
+    }
+}
+
+/// `frame = { header, on, off }` as written; an omitted byte keeps the common value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrameKey {
+    #[serde(default = "common_header")]
+    header: u8,
+    #[serde(default = "common_on")]
+    on: u8,
+    #[serde(default)]
+    off: u8,
+}
+
+fn common_header() -> u8 {
+    LcusFrame::default().header
+}
+
+fn common_on() -> u8 {
+    LcusFrame::default().on
+}
 
 /// The baud rate of every LCUS board.
 pub const LCUS_BAUD: u32 = 9600;
@@ -157,10 +200,6 @@ impl RelayBoardKind for LcusKind {
         "lcus"
     }
 
-    fn describes(&self, kind: &RelayKind) -> bool {
-        matches!(kind, RelayKind::Lcus(_))
-    }
-
     fn reach(&self) -> Reach {
         Reach::SerialPort
     }
@@ -176,11 +215,11 @@ impl RelayBoardKind for LcusKind {
         }]
     }
 
-    fn settings(&self, entry: &mut RelayEntry<'_, '_, '_>) -> Option<RelayKind> {
-        let frame = match &entry.raw().frame {
+    fn settings(&self, keys: &mut OwnKeys<'_, '_, '_, '_>) -> Option<RelayKind> {
+        let frame = match keys.get::<FrameKey>("frame").ok()? {
             None => LcusFrame::default(),
             Some(frame) => {
-                let frame = frame.get_ref();
+                let frame = frame.into_inner();
                 LcusFrame {
                     header: frame.header,
                     on: frame.on,
@@ -188,11 +227,11 @@ impl RelayBoardKind for LcusKind {
                 }
             }
         };
-        Some(RelayKind::Lcus(frame))
+        Some(RelayKind::new(&LCUS, frame))
     }
 
     fn open(&self, board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {
-        let RelayKind::Lcus(frame) = &board.kind else {
+        let Some(frame) = board.kind.settings::<LcusFrame>() else {
             return Err(settings_mismatch(self, board));
         };
         Ok(Box::new(LcusSwitch::open(board, frame.clone())?))

@@ -1,29 +1,32 @@
 //! Relay boards that switch a phone's power or network cable: one file per board kind,
 //! each listed once in [`RELAY_KINDS`].
 //!
-//! Adding a kind is its file here (its driver and its [`RelayBoardKind`]), its `mod` line
-//! and its line in [`RELAY_KINDS`] below, plus the variant of its settings in
-//! [`crate::lab::RelayKind`] (and a field of [`crate::lab::raw::RawRelayBoard`] for a
-//! lab-file key no kind reads yet).
+//! Adding a kind is its file here (its driver, its [`RelayBoardKind`] and the type of its
+//! settings) and its line in the `relay_kinds!` list below; nothing else names the kinds.
 
-pub mod hid_relay;
-pub mod lcus;
-pub mod numato;
-pub mod pdudaemon;
 pub mod registry;
-pub mod ykush;
 
 pub use registry::{Reach, RelayBoardKind};
 
-/// Every relay-board kind a lab file may name, in the order the "unknown kind" message
-/// lists them.
-pub static RELAY_KINDS: &[&dyn RelayBoardKind] = &[
-    &lcus::LCUS,
-    &numato::NUMATO,
-    &hid_relay::USB_HID_RELAY,
-    &ykush::YKUSH,
-    &pdudaemon::PDUDAEMON,
-];
+/// Declares each kind's module and lists its registry entry in [`RELAY_KINDS`], so that a
+/// kind is one line here.
+macro_rules! relay_kinds {
+    ($($module:ident :: $entry:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// Every relay-board kind a lab file may name, in the order the "unknown kind"
+        /// message lists them.
+        pub static RELAY_KINDS: &[&dyn RelayBoardKind] = &[$(&$module::$entry),*];
+    };
+}
+
+relay_kinds! {
+    lcus::LCUS,
+    numato::NUMATO,
+    hid_relay::USB_HID_RELAY,
+    ykush::YKUSH,
+    pdudaemon::PDUDAEMON,
+}
 
 use super::{DeviceRef, DriverError};
 

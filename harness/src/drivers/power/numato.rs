@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::drivers::transport::{FramedLink, SerialLink, TtyLink, printable};
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch, serial_port};
-use crate::lab::relay_entry::RelayEntry;
+use crate::lab::relay_entry::OwnKeys;
 use crate::lab::{RelayBoard, RelayKind};
 
 use super::check_channel;
@@ -262,10 +262,6 @@ impl RelayBoardKind for NumatoKind {
         "numato"
     }
 
-    fn describes(&self, kind: &RelayKind) -> bool {
-        matches!(kind, RelayKind::Numato)
-    }
-
     fn first_channel(&self) -> u16 {
         FIRST_CHANNEL
     }
@@ -274,8 +270,9 @@ impl RelayBoardKind for NumatoKind {
         Reach::SerialPort
     }
 
-    fn settings(&self, _entry: &mut RelayEntry<'_, '_, '_>) -> Option<RelayKind> {
-        Some(RelayKind::Numato)
+    /// A Numato module has no keys of its own: its settings are empty.
+    fn settings(&self, _keys: &mut OwnKeys<'_, '_, '_, '_>) -> Option<RelayKind> {
+        Some(RelayKind::new(&NUMATO, ()))
     }
 
     fn open(&self, board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {

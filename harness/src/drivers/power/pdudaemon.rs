@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use crate::drivers::transport::printable;
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
-use crate::lab::relay_entry::RelayEntry;
+use crate::lab::relay_entry::OwnKeys;
+use toml::Spanned;
 use crate::lab::{RelayBoard, RelayKind};
 
 use super::registry::{BoardKey, Reach, RelayBoardKind, settings_mismatch};
@@ -353,16 +354,23 @@ pub const MAX_TIMEOUT_S: u64 = 600;
 /// `kind = "pdudaemon"`: a PDU reached through pdudaemon at `url`, named by `pdu`.
 pub struct PdudaemonKind;
 
+/// This kind's settings: which PDU behind which pdudaemon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PdudaemonSettings {
+    /// pdudaemon's HTTP listener, e.g. `http://localhost:16421`.
+    pub url: String,
+    /// The PDU's hostname as pdudaemon.conf names it.
+    pub pdu: String,
+    /// How long to wait for pdudaemon; its driver's default when `None`.
+    pub timeout_s: Option<u64>,
+}
+
 /// The registry's entry for PDUs behind pdudaemon.
 pub static PDUDAEMON: PdudaemonKind = PdudaemonKind;
 
 impl RelayBoardKind for PdudaemonKind {
     fn name(&self) -> &'static str {
         "pdudaemon"
-    }
-
-    fn describes(&self, kind: &RelayKind) -> bool {
-        matches!(kind, RelayKind::Pdudaemon { .. })
     }
 
     fn reach(&self) -> Reach {
@@ -378,53 +386,49 @@ impl RelayBoardKind for PdudaemonKind {
         KEYS
     }
 
-    fn settings(&self, entry: &mut RelayEntry<'_, '_, '_>) -> Option<RelayKind> {
-        let raw = entry.raw();
-        let url = entry.required_text(
+    fn settings(&self, keys: &mut OwnKeys<'_, '_, '_, '_>) -> Option<RelayKind> {
+        let url = keys.required_text(
             "url",
-            &raw.url,
             "a `pdudaemon` board needs `url`: pdudaemon's HTTP listener, such as `http://localhost:16421`",
         );
-        let pdu = entry.required_text(
+        let pdu = keys.required_text(
             "pdu",
-            &raw.pdu,
             "a `pdudaemon` board needs `pdu`: the PDU's hostname as pdudaemon.conf names it",
         );
-        let mut timeout_ok = true;
-        if let Some(timeout) = &raw.timeout_s
-            && !(1..=MAX_TIMEOUT_S).contains(timeout.get_ref())
-        {
-            entry.at(
-                &timeout.span(),
-                "timeout_s",
-                format!(
-                    "timeout_s must be 1 to {MAX_TIMEOUT_S}, found {}",
-                    timeout.get_ref()
-                ),
-            );
-            timeout_ok = false;
-        }
-        let (url, pdu) = (url?, pdu?);
-        timeout_ok.then(|| RelayKind::Pdudaemon {
-            url,
-            pdu,
-            timeout_s: raw.timeout_s.as_ref().map(|t| *t.get_ref()),
-        })
+        let timeout_s = match keys.get::<u64>("timeout_s") {
+            Ok(Some(timeout)) if !(1..=MAX_TIMEOUT_S).contains(timeout.get_ref()) => {
+                keys.at(
+                    &timeout.span(),
+                    "timeout_s",
+                    format!(
+                        "timeout_s must be 1 to {MAX_TIMEOUT_S}, found {}",
+                        timeout.get_ref()
+                    ),
+                );
+                None
+            }
+            Ok(timeout) => Some(timeout.map(Spanned::into_inner)),
+            Err(()) => None,
+        };
+        let settings = PdudaemonSettings {
+            url: url?,
+            pdu: pdu?,
+            timeout_s: timeout_s?,
+        };
+        Some(RelayKind::new(&PDUDAEMON, settings))
     }
 
     fn address(&self, kind: &RelayKind) -> Option<String> {
-        let RelayKind::Pdudaemon { url, pdu, .. } = kind else {
-            return None;
-        };
+        let PdudaemonSettings { url, pdu, .. } = kind.settings()?;
         Some(format!("{url} pdu {pdu}"))
     }
 
     fn open(&self, board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {
-        let RelayKind::Pdudaemon {
+        let Some(PdudaemonSettings {
             url,
             pdu,
             timeout_s,
-        } = &board.kind
+        }) = board.kind.settings()
         else {
             return Err(settings_mismatch(self, board));
         };

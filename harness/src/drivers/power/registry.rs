@@ -11,7 +11,7 @@ use std::ops::RangeInclusive;
 use std::sync::LazyLock;
 
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
-use crate::lab::relay_entry::RelayEntry;
+use crate::lab::relay_entry::{OwnKeys, RelayEntry};
 use crate::lab::{RelayBoard, RelayKind};
 
 use super::RELAY_KINDS;
@@ -20,10 +20,6 @@ use super::RELAY_KINDS;
 pub trait RelayBoardKind: Sync {
     /// Its `kind = "..."` in the lab file.
     fn name(&self) -> &'static str;
-
-    /// True when the checked settings `kind` are this kind's: how a checked board finds its
-    /// kind again.
-    fn describes(&self, kind: &RelayKind) -> bool;
 
     /// The lowest channel number, as printed on the board.
     fn first_channel(&self) -> u16 {
@@ -57,12 +53,13 @@ pub trait RelayBoardKind: Sync {
         entry.required_channels()
     }
 
-    /// Reads and checks this kind's own keys into its settings; `None` once a problem is
-    /// recorded.
-    fn settings(&self, entry: &mut RelayEntry<'_, '_, '_>) -> Option<RelayKind>;
+    /// Reads and checks this kind's own keys (those of [`Self::own_keys`] that the entry has)
+    /// into its settings; `None` once a problem is recorded.
+    fn settings(&self, keys: &mut OwnKeys<'_, '_, '_, '_>) -> Option<RelayKind>;
 
     /// Where a board of this kind without a serial port is found (its USB ids and serial,
-    /// its PDU), for messages and for telling two entries of one board apart.
+    /// its PDU), for messages and for telling two entries of one board apart; `kind` holds
+    /// the settings this kind's [`Self::settings`] made.
     fn address(&self, _kind: &RelayKind) -> Option<String> {
         None
     }
@@ -98,15 +95,6 @@ impl BoardKey {
             refusal: None,
         }
     }
-}
-
-/// The kind whose settings `kind` are. Every `RelayKind` has exactly one kind in
-/// [`RELAY_KINDS`] (a test checks each), so a miss is a programming error.
-pub fn kind_of(kind: &RelayKind) -> &'static dyn RelayBoardKind {
-    *RELAY_KINDS
-        .iter()
-        .find(|registered| registered.describes(kind))
-        .expect("every RelayKind is described by one entry of RELAY_KINDS")
 }
 
 /// The kind named `name` in a lab file.
@@ -174,72 +162,38 @@ pub(crate) fn settings_mismatch(kind: &dyn RelayBoardKind, board: &RelayBoard) -
     }
 }
 
-/// The USB serial number that picks one board among several: trimmed, and `None` when
-/// absent or blank (then the only board plugged in is taken).
-pub(crate) fn usb_serial(entry: &RelayEntry<'_, '_, '_>) -> Option<String> {
-    entry
-        .raw()
-        .serial
-        .as_ref()
-        .map(|serial| serial.get_ref().trim().to_string())
-        .filter(|serial| !serial.is_empty())
+/// Which of several boards of one USB kind is meant: the settings of the USB-HID relay and
+/// YKUSH kinds, which are found on the USB bus rather than at a port.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsbSelection {
+    /// The board's USB serial number; `None` takes the only board plugged in.
+    pub serial: Option<String>,
 }
 
-/// `serial 1234` or `the only one plugged in`, for a USB board's address.
-pub(crate) fn usb_serial_shown(serial: &Option<String>) -> String {
-    match serial {
-        Some(serial) => format!("serial {serial}"),
-        None => "the only one plugged in".to_string(),
+impl UsbSelection {
+    /// Reads `serial`: trimmed, and `None` when absent or blank (then the only board
+    /// plugged in is taken); `None` overall once a wrong type is recorded.
+    pub(crate) fn read(keys: &mut OwnKeys<'_, '_, '_, '_>) -> Option<UsbSelection> {
+        let serial = keys.get::<String>("serial").ok()?;
+        Some(UsbSelection {
+            serial: serial
+                .map(|serial| serial.get_ref().trim().to_string())
+                .filter(|serial| !serial.is_empty()),
+        })
+    }
+
+    /// `serial 1234` or `the only one plugged in`, for a USB board's address.
+    pub(crate) fn shown(&self) -> String {
+        match &self.serial {
+            Some(serial) => format!("serial {serial}"),
+            None => "the only one plugged in".to_string(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::LcusFrame;
-
-    /// One of each settings shape. The match is exhaustive, so a new `RelayKind` variant
-    /// does not compile until it is listed here, and then must have its registry entry.
-    fn one_of_each() -> Vec<RelayKind> {
-        let all = vec![
-            RelayKind::Lcus(LcusFrame::default()),
-            RelayKind::Numato,
-            RelayKind::UsbHidRelay { serial: None },
-            RelayKind::Ykush { serial: None },
-            RelayKind::Pdudaemon {
-                url: "http://localhost:16421".into(),
-                pdu: "pdu01".into(),
-                timeout_s: None,
-            },
-        ];
-        for kind in &all {
-            match kind {
-                RelayKind::Lcus(_)
-                | RelayKind::Numato
-                | RelayKind::UsbHidRelay { .. }
-                | RelayKind::Ykush { .. }
-                | RelayKind::Pdudaemon { .. } => {}
-            }
-        }
-        all
-    }
-
-    #[test]
-    fn every_relay_kind_is_described_by_exactly_one_registry_entry() {
-        for settings in one_of_each() {
-            let describing: Vec<&str> = RELAY_KINDS
-                .iter()
-                .filter(|kind| kind.describes(&settings))
-                .map(|kind| kind.name())
-                .collect();
-            assert_eq!(
-                describing.len(),
-                1,
-                "{settings:?} is described by {describing:?}"
-            );
-        }
-        assert_eq!(RELAY_KINDS.len(), one_of_each().len());
-    }
 
     #[test]
     fn kind_names_are_unique_and_found_by_name() {
@@ -266,24 +220,14 @@ mod tests {
         }
     }
 
-    /// Every kind-specific key a kind claims is a key the lab file's reader keeps, so that
-    /// it can be refused on the other kinds' boards.
-    #[test]
-    fn every_kind_specific_key_is_read_from_the_lab_file() {
-        let text = "name = \"b\"\nkind = \"lcus\"\nframe = {}\nserial = \"s\"\n\
-                    url = \"http://localhost:16421\"\npdu = \"p\"\ntimeout_s = 5\n";
-        let raw: crate::lab::raw::RawRelayBoard = toml::from_str(text).unwrap();
-        for key in all_own_keys() {
-            assert!(raw.own_key_span(key).is_some(), "`{key}` is not kept");
-        }
-        assert_eq!(raw.kind.get_ref().as_str(), "lcus");
-    }
-
     #[test]
     fn an_unknown_kind_gets_serdes_message_listing_the_registered_kinds() {
-        let error =
-            toml::from_str::<crate::lab::raw::RawRelayBoard>("name = \"b\"\nkind = \"hid\"\n")
-                .unwrap_err();
+        #[derive(Debug, serde::Deserialize)]
+        struct Entry {
+            #[expect(dead_code, reason = "only the refusal is looked at")]
+            kind: crate::lab::raw::RawRelayKind,
+        }
+        let error = toml::from_str::<Entry>("kind = \"hid\"\n").unwrap_err();
         assert!(
             error.message().contains(
                 "unknown variant `hid`, expected one of `lcus`, `numato`, `usb-hid-relay`, `ykush`, `pdudaemon`"
@@ -298,7 +242,7 @@ mod tests {
     fn a_kind_refuses_to_open_another_kinds_settings() {
         let board = RelayBoard {
             name: "mixed".into(),
-            kind: RelayKind::Numato,
+            kind: RelayKind::new(&super::super::numato::NUMATO, ()),
             port: None,
             channels: 4,
         };

@@ -21,13 +21,12 @@ use crate::drivers::usb::{
     HidTransport, RusbHid, UDEV_HINT, find_devices, open_error, select_by_serial, selection_error,
 };
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
-use crate::lab::relay_entry::RelayEntry;
+use crate::lab::relay_entry::{OwnKeys, RelayEntry};
 use crate::lab::{RelayBoard, RelayKind};
 
 use super::check_channel;
 use super::registry::{
-    BoardKey, ON_THE_USB_BUS, Reach, RelayBoardKind, settings_mismatch, usb_serial,
-    usb_serial_shown,
+    BoardKey, ON_THE_USB_BUS, Reach, RelayBoardKind, settings_mismatch, UsbSelection,
 };
 
 /// Yepkit's vendor id (Microchip's, which the boards use).
@@ -277,10 +276,6 @@ impl RelayBoardKind for YkushKind {
         "ykush"
     }
 
-    fn describes(&self, kind: &RelayKind) -> bool {
-        matches!(kind, RelayKind::Ykush { .. })
-    }
-
     fn reach(&self) -> Reach {
         Reach::Elsewhere(ON_THE_USB_BUS)
     }
@@ -309,24 +304,20 @@ impl RelayBoardKind for YkushKind {
         entry.channel_count(channels)
     }
 
-    fn settings(&self, entry: &mut RelayEntry<'_, '_, '_>) -> Option<RelayKind> {
-        Some(RelayKind::Ykush {
-            serial: usb_serial(entry),
-        })
+    fn settings(&self, keys: &mut OwnKeys<'_, '_, '_, '_>) -> Option<RelayKind> {
+        Some(RelayKind::new(&YKUSH, UsbSelection::read(keys)?))
     }
 
     fn address(&self, kind: &RelayKind) -> Option<String> {
-        let RelayKind::Ykush { serial } = kind else {
-            return None;
-        };
+        let selection = kind.settings::<UsbSelection>()?;
         Some(format!(
             "usb {YKUSH_VID:04x}:{YKUSH_PID:04x}/{YKUSH3_PID:04x}, {}",
-            usb_serial_shown(serial)
+            selection.shown()
         ))
     }
 
     fn open(&self, board: &RelayBoard) -> Result<Box<dyn PowerSwitch>, DriverError> {
-        let RelayKind::Ykush { serial } = &board.kind else {
+        let Some(UsbSelection { serial }) = board.kind.settings::<UsbSelection>() else {
             return Err(settings_mismatch(self, board));
         };
         Ok(Box::new(YkushSwitch::open(

@@ -61,7 +61,7 @@ impl StepKind for Dial {
             .filter(|c| Key::for_digit(*c).is_none())
             .collect();
         if refused.is_empty() {
-            return Some(Step::Dial(text.clone()));
+            return Some(Step::new(&Dial, text.clone()));
         }
         let refused: Vec<String> = refused.iter().map(|c| format!("`{c}`")).collect();
         problems.at(
@@ -75,9 +75,6 @@ impl StepKind for Dial {
         None
     }
 
-    fn recognises(&self, step: &Step) -> bool {
-        matches!(step, Step::Dial(_))
-    }
 
     fn run<'a>(
         &'a self,
@@ -86,7 +83,7 @@ impl StepKind for Dial {
         step: &'a Step,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            let Step::Dial(digits) = step else {
+            let Some(digits) = step.what::<String>() else {
                 return Err(case.not_this_kind(self, step));
             };
             for (i, digit) in digits.chars().enumerate() {
@@ -103,9 +100,7 @@ impl StepKind for Dial {
     }
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
-        let Step::Dial(digits) = step else {
-            return None;
-        };
+        let digits = step.what::<String>()?;
         Some(vec![("dial", toml_string(digits))])
     }
 
@@ -133,6 +128,6 @@ impl StepKind for Dial {
                 &format!("at most {DIAL_MAX_DIGITS} digits 0-9, `*` and `#`"),
             ));
         }
-        Ok(Step::Dial(digits.to_string()))
+        Ok(Step::new(&Dial, digits.to_string()))
     }
 }

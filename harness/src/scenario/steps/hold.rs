@@ -4,6 +4,7 @@ use super::prompt::{exactly, key_name};
 use super::{CommandError, StepFields, StepFuture, StepKind, toml_string};
 use crate::config_error::FileProblems;
 use crate::scenario::engine::Case;
+use crate::lab::Key;
 use crate::scenario::model::Step;
 
 /// A key pressed and kept pressed until a `release` (or the end of the case).
@@ -20,12 +21,9 @@ impl StepKind for Hold {
         fields: &StepFields<'_>,
         problems: &mut FileProblems<'_>,
     ) -> Option<Step> {
-        fields.key(problems, action).map(Step::Hold)
+        fields.key(problems, action).map(|x| Step::new(&Hold, x))
     }
 
-    fn recognises(&self, step: &Step) -> bool {
-        matches!(step, Step::Hold(_))
-    }
 
     fn run<'a>(
         &'a self,
@@ -34,7 +32,7 @@ impl StepKind for Hold {
         step: &'a Step,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            let Step::Hold(key) = step else {
+            let Some(key) = step.what::<Key>() else {
                 return Err(case.not_this_kind(self, step));
             };
             case.rig().hold(key).await?;
@@ -44,9 +42,7 @@ impl StepKind for Hold {
     }
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
-        let Step::Hold(key) = step else {
-            return None;
-        };
+        let key = step.what::<Key>()?;
         Some(vec![("hold", toml_string(&key.0))])
     }
 
@@ -64,6 +60,6 @@ impl StepKind for Hold {
 
     fn parse(&self, args: &[&str]) -> Result<Step, CommandError> {
         let [key] = exactly("hold", args, "a key name")?;
-        key_name("hold", key).map(Step::Hold)
+        key_name("hold", key).map(|x| Step::new(&Hold, x))
     }
 }

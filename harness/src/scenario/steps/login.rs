@@ -24,6 +24,13 @@ const APPLY_CONFIG_FLOOR: std::time::Duration = std::time::Duration::from_secs(1
 /// The word for the password the given state provisioned.
 const GIVEN: &str = "given";
 
+/// A `login` step: the web UI's servlet login as `admin` with this password.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginStep {
+    /// The password tried.
+    pub password: LoginPassword,
+}
+
 /// A login as `admin` on the phone's web UI: accepted, refused or unreachable.
 pub struct Login;
 
@@ -55,12 +62,9 @@ impl StepKind for Login {
             }
             _ => return None,
         };
-        Some(Step::Login { password })
+        Some(Step::new(&Login, LoginStep { password }))
     }
 
-    fn recognises(&self, step: &Step) -> bool {
-        matches!(step, Step::Login { .. })
-    }
 
     fn run<'a>(
         &'a self,
@@ -69,7 +73,7 @@ impl StepKind for Login {
         step: &'a Step,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            let Step::Login { password } = step else {
+            let Some(LoginStep { password }) = step.what::<LoginStep>() else {
                 return Err(case.not_this_kind(self, step));
             };
             let (shown, password) = match password {
@@ -100,9 +104,7 @@ impl StepKind for Login {
     }
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
-        let Step::Login { password } = step else {
-            return None;
-        };
+        let LoginStep { password } = step.what::<LoginStep>()?;
         let word = match password {
             LoginPassword::Given => GIVEN,
             LoginPassword::Literal(p) => p,
@@ -127,11 +129,11 @@ impl StepKind for Login {
             return Err(bad("check", args[0], "login"));
         };
         let [password] = exactly("check login", rest, "admin, given or a password")?;
-        Ok(Step::Login {
+        Ok(Step::new(&Login, LoginStep {
             password: match password {
                 GIVEN => LoginPassword::Given,
                 literal => LoginPassword::Literal(literal.to_string()),
             },
-        })
+        }))
     }
 }

@@ -2,8 +2,9 @@
 //! names them. A kind knows how it is written in a scenario file and checked, how it runs on
 //! a bench and reads in the transcript, how the repro prompt types it and how a saved session
 //! writes it back; the loader, the engine, the prompt and `--save` only look kinds up here.
-//! Adding a kind is its module (declared with `pub mod`), its line in `KINDS` and its `Step`
-//! variant; `harness/tests/step_registry.rs` then asks for its row in `scenarios/README.md`.
+//! Adding a kind is its module (with the type of what it keeps of a step) and its line in
+//! the `step_kinds!` list below; `harness/tests/step_registry.rs` then asks for its row in
+//! `scenarios/README.md`.
 
 use futures::future::BoxFuture;
 
@@ -11,37 +12,37 @@ use crate::config_error::FileProblems;
 use crate::scenario::engine::{Abort, Case};
 use crate::scenario::model::Step;
 
-pub mod dial;
 pub mod fields;
-pub mod hold;
-pub mod login;
-pub mod network;
-pub mod offer_firmware;
-pub mod package;
-pub mod pause;
-pub mod power;
 pub mod prompt;
-pub mod release;
-pub mod tap;
-pub mod wait;
 
 pub use fields::StepFields;
 pub use prompt::CommandError;
 
-/// Every kind of step, in the order messages, the README and the prompt's help list them.
-pub(crate) static KINDS: &[&dyn StepKind] = &[
-    &power::Power,
-    &hold::Hold,
-    &release::Release,
-    &tap::Tap,
-    &dial::Dial,
-    &network::Network,
-    &wait::Wait,
-    &login::Login,
-    &pause::Pause,
-    &offer_firmware::OfferFirmware,
-    &package::Package,
-];
+/// Declares each kind's module and lists its registry entry in `KINDS`, so that a kind is
+/// one line here.
+macro_rules! step_kinds {
+    ($($module:ident :: $kind:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// Every kind of step, in the order messages, the README and the prompt's help list
+        /// them.
+        pub(crate) static KINDS: &[&dyn StepKind] = &[$(&$module::$kind),*];
+    };
+}
+
+step_kinds! {
+    power::Power,
+    hold::Hold,
+    release::Release,
+    tap::Tap,
+    dial::Dial,
+    network::Network,
+    wait::Wait,
+    login::Login,
+    pause::Pause,
+    offer_firmware::OfferFirmware,
+    package::Package,
+}
 
 /// What running a step returns: done, or why the case stops.
 pub(crate) type StepFuture<'a> = BoxFuture<'a, Result<(), Abort>>;
@@ -57,8 +58,8 @@ pub struct StepOption {
 }
 
 /// One kind of step. Each method serves one consumer (the loader, the engine, `--save`, the
-/// prompt). Dispatch goes through [`kind_of`], so a kind is never handed another kind's
-/// `Step`; if it were, `toml` answers `None` and `run` a config error, never a panic.
+/// prompt). A `Step` carries the kind that made it and is only ever handed to that kind; if
+/// one were handed another's, `toml` answers `None` and `run` a config error, never a panic.
 pub(crate) trait StepKind: Sync {
     /// The action keys that write this kind in a `[[step]]` (exactly one per step).
     fn actions(&self) -> &'static [&'static str];
@@ -76,9 +77,6 @@ pub(crate) trait StepKind: Sync {
         fields: &StepFields<'_>,
         problems: &mut FileProblems<'_>,
     ) -> Option<Step>;
-
-    /// Whether `step` is of this kind.
-    fn recognises(&self, step: &Step) -> bool;
 
     /// Runs `step`, the `number`th of its case, on the case's bench and writes its
     /// transcript line(s).
@@ -104,11 +102,6 @@ pub(crate) trait StepKind: Sync {
     /// Reads the prompt command's arguments (the words after [`Self::command`]) into the
     /// step a scenario file would hold, with the limits a file has.
     fn parse(&self, args: &[&str]) -> Result<Step, CommandError>;
-}
-
-/// The kind a `Step` is of.
-pub(crate) fn kind_of(step: &Step) -> Option<&'static dyn StepKind> {
-    KINDS.iter().copied().find(|kind| kind.recognises(step))
 }
 
 /// The kind written with action key `action`.
@@ -212,43 +205,51 @@ mod tests {
     /// One step of every kind (and every package medium).
     fn one_of_each() -> Vec<Step> {
         vec![
-            Step::Power(PowerAction::Off),
-            Step::Hold(Key("speaker".into())),
-            Step::Release(Key("speaker".into())),
-            Step::Tap {
-                key: Key("ok".into()),
-                hold_ms: 2500,
-            },
-            Step::Dial("*#12".into()),
-            Step::Network(LinkState::Up),
-            Step::Wait {
-                what: WaitFor::Tftp,
-                timeout_s: 12.5,
-            },
-            Step::Login {
-                password: LoginPassword::Given,
-            },
-            Step::Pause { seconds: 3.0 },
-            Step::OfferFirmware("legacy".into()),
-            Step::Package(PackageStep {
-                medium: Medium::UsbNtfs,
-                generation: "min".into(),
-                omit: Some(PackagePart::Bin),
-                corrupt: None,
-            }),
+            Step::new(&power::Power, PowerAction::Off),
+            Step::new(&hold::Hold, Key("speaker".into())),
+            Step::new(&release::Release, Key("speaker".into())),
+            Step::new(
+                &tap::Tap,
+                tap::TapStep {
+                    key: Key("ok".into()),
+                    hold_ms: 2500,
+                },
+            ),
+            Step::new(&dial::Dial, "*#12".to_string()),
+            Step::new(&network::Network, LinkState::Up),
+            Step::new(
+                &wait::Wait,
+                wait::WaitStep {
+                    what: WaitFor::Tftp,
+                    timeout_s: 12.5,
+                },
+            ),
+            Step::new(
+                &login::Login,
+                login::LoginStep {
+                    password: LoginPassword::Given,
+                },
+            ),
+            Step::new(&pause::Pause, pause::PauseStep { seconds: 3.0 }),
+            Step::new(&offer_firmware::OfferFirmware, "legacy".to_string()),
+            Step::new(
+                &package::Package,
+                PackageStep {
+                    medium: Medium::UsbNtfs,
+                    generation: "min".into(),
+                    omit: Some(PackagePart::Bin),
+                    corrupt: None,
+                },
+            ),
         ]
     }
 
     #[test]
-    fn every_step_has_exactly_one_kind_and_every_kind_a_step() {
+    fn every_kind_has_an_example() {
         let steps = one_of_each();
-        for step in &steps {
-            let kinds = KINDS.iter().filter(|k| k.recognises(step)).count();
-            assert_eq!(kinds, 1, "{step:?}");
-        }
         for kind in KINDS {
             assert!(
-                steps.iter().any(|s| kind.recognises(s)),
+                steps.iter().any(|s| s.kind().command() == kind.command()),
                 "{:?} has no example",
                 kind.actions()
             );
@@ -290,8 +291,7 @@ mod tests {
     #[test]
     fn every_kind_writes_what_it_reads() {
         for step in one_of_each() {
-            let kind = kind_of(&step).unwrap();
-            let entries = kind.toml(&step).unwrap();
+            let entries = step.kind().toml(&step).unwrap();
             let mut text = String::from("[[step]]\n");
             for (key, value) in &entries {
                 text.push_str(&format!("{key} = {value}\n"));
@@ -303,9 +303,6 @@ mod tests {
             let loaded = crate::scenario::load::parse(&document, std::path::Path::new("x.toml"))
                 .unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(loaded.steps, std::slice::from_ref(&step), "{text}");
-            for other in KINDS.iter().filter(|k| !k.recognises(&step)) {
-                assert_eq!(other.toml(&step), None);
-            }
         }
     }
 }

@@ -24,12 +24,9 @@ impl StepKind for Network {
         problems: &mut FileProblems<'_>,
     ) -> Option<Step> {
         let state = fields.choice(problems, action, &STATES)??;
-        Some(Step::Network(*state.get_ref()))
+        Some(Step::new(&Network, *state.get_ref()))
     }
 
-    fn recognises(&self, step: &Step) -> bool {
-        matches!(step, Step::Network(_))
-    }
 
     fn run<'a>(
         &'a self,
@@ -38,7 +35,7 @@ impl StepKind for Network {
         step: &'a Step,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            let Step::Network(state) = step else {
+            let Some(state) = step.what::<LinkState>() else {
                 return Err(case.not_this_kind(self, step));
             };
             let connected = *state == LinkState::Up;
@@ -54,9 +51,7 @@ impl StepKind for Network {
     }
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
-        let Step::Network(state) = step else {
-            return None;
-        };
+        let state = step.what::<LinkState>()?;
         let word = STATES
             .iter()
             .find(|(_, s)| s == state)
@@ -78,6 +73,6 @@ impl StepKind for Network {
 
     fn parse(&self, args: &[&str]) -> Result<Step, CommandError> {
         let [state] = exactly("network", args, "up or down")?;
-        choice("network", state, &STATES).map(Step::Network)
+        choice("network", state, &STATES).map(|x| Step::new(&Network, x))
     }
 }

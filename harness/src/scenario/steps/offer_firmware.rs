@@ -24,12 +24,9 @@ impl StepKind for OfferFirmware {
         problems: &mut FileProblems<'_>,
     ) -> Option<Step> {
         let generation = fields.required::<String>(problems, action)?;
-        generation_name(problems, &fields.key_path(action), &generation).map(Step::OfferFirmware)
+        generation_name(problems, &fields.key_path(action), &generation).map(|x| Step::new(&OfferFirmware, x))
     }
 
-    fn recognises(&self, step: &Step) -> bool {
-        matches!(step, Step::OfferFirmware(_))
-    }
 
     fn run<'a>(
         &'a self,
@@ -38,7 +35,7 @@ impl StepKind for OfferFirmware {
         step: &'a Step,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            let Step::OfferFirmware(generation) = step else {
+            let Some(generation) = step.what::<String>() else {
                 return Err(case.not_this_kind(self, step));
             };
             let image = case.image(generation)?;
@@ -64,9 +61,7 @@ impl StepKind for OfferFirmware {
     }
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
-        let Step::OfferFirmware(generation) = step else {
-            return None;
-        };
+        let generation = step.what::<String>()?;
         Some(vec![("offer_firmware", toml_string(generation))])
     }
 
@@ -84,6 +79,6 @@ impl StepKind for OfferFirmware {
 
     fn parse(&self, args: &[&str]) -> Result<Step, CommandError> {
         let [generation] = exactly("offer", args, "a firmware generation (e.g. current)")?;
-        Ok(Step::OfferFirmware(generation.to_string()))
+        Ok(Step::new(&OfferFirmware, generation.to_string()))
     }
 }

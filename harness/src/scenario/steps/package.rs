@@ -74,7 +74,7 @@ impl StepKind for Package {
         let omit = fields.choice(problems, "omit", &PARTS)?;
         let corrupt = fields.choice(problems, "corrupt", &PARTS)?;
         let generation = generation_name(problems, &fields.key_path(action), &generation)?;
-        Some(Step::Package(PackageStep {
+        Some(Step::new(&Package, PackageStep {
             medium,
             generation,
             omit: omit.map(|p| *p.get_ref()),
@@ -82,9 +82,6 @@ impl StepKind for Package {
         }))
     }
 
-    fn recognises(&self, step: &Step) -> bool {
-        matches!(step, Step::Package(_))
-    }
 
     fn run<'a>(
         &'a self,
@@ -93,7 +90,7 @@ impl StepKind for Package {
         step: &'a Step,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            let Step::Package(package) = step else {
+            let Some(package) = step.what::<PackageStep>() else {
                 return Err(case.not_this_kind(self, step));
             };
             let image = case.image(&package.generation)?;
@@ -114,9 +111,7 @@ impl StepKind for Package {
     }
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
-        let Step::Package(package) = step else {
-            return None;
-        };
+        let package = step.what::<PackageStep>()?;
         let generation = toml_string(&package.generation);
         let mut entries = match package.medium {
             Medium::Tftp => vec![(TFTP, generation)],
@@ -180,6 +175,6 @@ impl StepKind for Package {
                 .ok_or_else(|| bad("package", &format!("{name}={part}"), "bin, rfs or rom"))?;
             *slot = Some(found.1);
         }
-        Ok(Step::Package(step))
+        Ok(Step::new(&Package, step))
     }
 }

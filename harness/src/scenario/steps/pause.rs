@@ -9,6 +9,13 @@ use crate::scenario::model::Step;
 /// The longest pause: a real boot with a key held takes well under this.
 pub const PAUSE_S_MAX: f64 = 600.0;
 
+/// A `pause_s` step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PauseStep {
+    /// Real seconds, scaled by the lab's time scale.
+    pub seconds: f64,
+}
+
 /// Real seconds (scaled) in which the harness does nothing; Ctrl-C ends it at once.
 pub struct Pause;
 
@@ -26,7 +33,7 @@ impl StepKind for Pause {
         let seconds = fields.required::<f64>(problems, action)?;
         let value = *seconds.get_ref();
         if value > 0.0 && value <= PAUSE_S_MAX {
-            return Some(Step::Pause { seconds: value });
+            return Some(Step::new(&Pause, PauseStep { seconds: value }));
         }
         problems.at(
             &seconds.span(),
@@ -36,9 +43,6 @@ impl StepKind for Pause {
         None
     }
 
-    fn recognises(&self, step: &Step) -> bool {
-        matches!(step, Step::Pause { .. })
-    }
 
     fn run<'a>(
         &'a self,
@@ -47,7 +51,7 @@ impl StepKind for Pause {
         step: &'a Step,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            let Step::Pause { seconds } = step else {
+            let Some(PauseStep { seconds }) = step.what::<PauseStep>() else {
                 return Err(case.not_this_kind(self, step));
             };
             case.sleep(case.scaled(*seconds)).await?;
@@ -57,9 +61,7 @@ impl StepKind for Pause {
     }
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
-        let Step::Pause { seconds } = step else {
-            return None;
-        };
+        let PauseStep { seconds } = step.what::<PauseStep>()?;
         Some(vec![("pause_s", toml_number(*seconds))])
     }
 
@@ -77,8 +79,8 @@ impl StepKind for Pause {
 
     fn parse(&self, args: &[&str]) -> Result<Step, CommandError> {
         let [s] = exactly("pause", args, "a number of seconds")?;
-        Ok(Step::Pause {
+        Ok(Step::new(&Pause, PauseStep {
             seconds: seconds("pause", s, PAUSE_S_MAX)?,
-        })
+        }))
     }
 }

@@ -35,12 +35,9 @@ impl StepKind for Power {
         problems: &mut FileProblems<'_>,
     ) -> Option<Step> {
         let power = fields.choice(problems, action, &ACTIONS)??;
-        Some(Step::Power(*power.get_ref()))
+        Some(Step::new(&Power, *power.get_ref()))
     }
 
-    fn recognises(&self, step: &Step) -> bool {
-        matches!(step, Step::Power(_))
-    }
 
     fn run<'a>(
         &'a self,
@@ -49,7 +46,7 @@ impl StepKind for Power {
         step: &'a Step,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            let Step::Power(action) = step else {
+            let Some(action) = step.what::<PowerAction>() else {
                 return Err(case.not_this_kind(self, step));
             };
             match action {
@@ -71,9 +68,7 @@ impl StepKind for Power {
     }
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
-        let Step::Power(action) = step else {
-            return None;
-        };
+        let action = step.what::<PowerAction>()?;
         Some(vec![("power", toml_string(name(*action)))])
     }
 
@@ -91,6 +86,6 @@ impl StepKind for Power {
 
     fn parse(&self, args: &[&str]) -> Result<Step, CommandError> {
         let [action] = exactly("power", args, "on, off or cycle")?;
-        choice("power", action, &ACTIONS).map(Step::Power)
+        choice("power", action, &ACTIONS).map(|x| Step::new(&Power, x))
     }
 }

@@ -4,6 +4,7 @@ use super::prompt::{exactly, key_name};
 use super::{CommandError, StepFields, StepFuture, StepKind, toml_string};
 use crate::config_error::FileProblems;
 use crate::scenario::engine::Case;
+use crate::lab::Key;
 use crate::scenario::model::Step;
 
 /// A held key let go.
@@ -20,12 +21,9 @@ impl StepKind for Release {
         fields: &StepFields<'_>,
         problems: &mut FileProblems<'_>,
     ) -> Option<Step> {
-        fields.key(problems, action).map(Step::Release)
+        fields.key(problems, action).map(|x| Step::new(&Release, x))
     }
 
-    fn recognises(&self, step: &Step) -> bool {
-        matches!(step, Step::Release(_))
-    }
 
     fn run<'a>(
         &'a self,
@@ -34,7 +32,7 @@ impl StepKind for Release {
         step: &'a Step,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            let Step::Release(key) = step else {
+            let Some(key) = step.what::<Key>() else {
                 return Err(case.not_this_kind(self, step));
             };
             case.rig().release(key).await?;
@@ -44,9 +42,7 @@ impl StepKind for Release {
     }
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
-        let Step::Release(key) = step else {
-            return None;
-        };
+        let key = step.what::<Key>()?;
         Some(vec![("release", toml_string(&key.0))])
     }
 
@@ -64,6 +60,6 @@ impl StepKind for Release {
 
     fn parse(&self, args: &[&str]) -> Result<Step, CommandError> {
         let [key] = exactly("release", args, "a key name")?;
-        key_name("release", key).map(Step::Release)
+        key_name("release", key).map(|x| Step::new(&Release, x))
     }
 }

@@ -5,6 +5,7 @@ use super::prompt::{bad, first, key_name, too_many};
 use super::{CommandError, StepFields, StepFuture, StepKind, StepOption, toml_string};
 use crate::config_error::FileProblems;
 use crate::scenario::engine::Case;
+use crate::lab::Key;
 use crate::scenario::model::Step;
 
 /// `hold_ms` of a `tap` when omitted: a short, deliberate press.
@@ -12,6 +13,15 @@ pub const DEFAULT_TAP_HOLD_MS: u64 = 100;
 
 /// The actuator's `TAP` range (PROTOCOL.md).
 pub const TAP_HOLD_MS_MAX: i64 = 60_000;
+
+/// A `tap` step: press and let go after `hold_ms`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TapStep {
+    /// The key.
+    pub key: Key,
+    /// How long it stays pressed, in real milliseconds (scaled by the lab's time scale).
+    pub hold_ms: u64,
+}
 
 /// A key pressed for `hold_ms`, then released.
 pub struct Tap;
@@ -55,12 +65,9 @@ impl StepKind for Tap {
             }
         };
         key.zip(hold_ms)
-            .map(|(key, hold_ms)| Step::Tap { key, hold_ms })
+            .map(|(key, hold_ms)| Step::new(&Tap, TapStep { key, hold_ms }))
     }
 
-    fn recognises(&self, step: &Step) -> bool {
-        matches!(step, Step::Tap { .. })
-    }
 
     fn run<'a>(
         &'a self,
@@ -69,7 +76,7 @@ impl StepKind for Tap {
         step: &'a Step,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            let Step::Tap { key, hold_ms } = step else {
+            let Some(TapStep { key, hold_ms }) = step.what::<TapStep>() else {
                 return Err(case.not_this_kind(self, step));
             };
             case.tap(key, *hold_ms as f64).await?;
@@ -79,9 +86,7 @@ impl StepKind for Tap {
     }
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
-        let Step::Tap { key, hold_ms } = step else {
-            return None;
-        };
+        let TapStep { key, hold_ms } = step.what::<TapStep>()?;
         let mut entries = vec![("tap", toml_string(&key.0))];
         if *hold_ms != DEFAULT_TAP_HOLD_MS {
             entries.push(("hold_ms", hold_ms.to_string()));
@@ -117,9 +122,9 @@ impl StepKind for Tap {
             },
             [_, extra, ..] => return Err(too_many("press", "KEY [hold_ms]", extra)),
         };
-        Ok(Step::Tap {
+        Ok(Step::new(&Tap, TapStep {
             key: key_name("press", key)?,
             hold_ms,
-        })
+        }))
     }
 }

@@ -152,6 +152,15 @@ impl WaitFor {
     }
 }
 
+/// A `wait` step; a timeout is recorded, not an error: the snapshot decides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitStep {
+    /// The event.
+    pub what: WaitFor,
+    /// How long to wait, in real seconds (scaled by the lab's time scale).
+    pub timeout_s: f64,
+}
+
 /// An endpoint event waited for; a timeout is recorded, not an error: the snapshot decides.
 pub struct Wait;
 
@@ -196,15 +205,12 @@ impl StepKind for Wait {
             );
             return None;
         }
-        Some(Step::Wait {
+        Some(Step::new(&Wait, WaitStep {
             what: *what.get_ref(),
             timeout_s: seconds,
-        })
+        }))
     }
 
-    fn recognises(&self, step: &Step) -> bool {
-        matches!(step, Step::Wait { .. })
-    }
 
     fn run<'a>(
         &'a self,
@@ -213,7 +219,7 @@ impl StepKind for Wait {
         step: &'a Step,
     ) -> StepFuture<'a> {
         Box::pin(async move {
-            let Step::Wait { what, timeout_s } = step else {
+            let Some(WaitStep { what, timeout_s }) = step.what::<WaitStep>() else {
                 return Err(case.not_this_kind(self, step));
             };
             case.action(format!(
@@ -230,9 +236,7 @@ impl StepKind for Wait {
     }
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
-        let Step::Wait { what, timeout_s } = step else {
-            return None;
-        };
+        let WaitStep { what, timeout_s } = step.what::<WaitStep>()?;
         Some(vec![
             ("wait", toml_string(what.name())),
             ("timeout_s", toml_number(*timeout_s)),
@@ -272,6 +276,6 @@ impl StepKind for Wait {
             [t] => seconds("wait", t, WAIT_TIMEOUT_S_MAX)?,
             [_, extra, ..] => return Err(too_many("wait", "EVENT [timeout_s]", extra)),
         };
-        Ok(Step::Wait { what, timeout_s })
+        Ok(Step::new(&Wait, WaitStep { what, timeout_s }))
     }
 }
