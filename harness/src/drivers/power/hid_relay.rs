@@ -21,7 +21,7 @@ use crate::lab::relay_entry::{OwnKeys, RelayEntry};
 use crate::lab::{RelayBoard, RelayKind};
 
 use super::registry::{
-    BoardKey, ON_THE_USB_BUS, Reach, RelayBoardKind, settings_mismatch, UsbSelection,
+    BoardKey, ON_THE_USB_BUS, Reach, RelayBoardKind, UsbSelection, settings_mismatch,
 };
 
 use super::check_channel;

@@ -14,8 +14,8 @@ use std::time::Duration;
 use crate::drivers::transport::printable;
 use crate::drivers::{DeviceRef, DriverError, PowerSwitch};
 use crate::lab::relay_entry::OwnKeys;
-use toml::Spanned;
 use crate::lab::{RelayBoard, RelayKind};
+use toml::Spanned;
 
 use super::registry::{BoardKey, Reach, RelayBoardKind, settings_mismatch};
 

@@ -26,7 +26,7 @@ use crate::lab::{RelayBoard, RelayKind};
 
 use super::check_channel;
 use super::registry::{
-    BoardKey, ON_THE_USB_BUS, Reach, RelayBoardKind, settings_mismatch, UsbSelection,
+    BoardKey, ON_THE_USB_BUS, Reach, RelayBoardKind, UsbSelection, settings_mismatch,
 };
 
 /// Yepkit's vendor id (Microchip's, which the boards use).

@@ -75,7 +75,6 @@ impl StepKind for Dial {
         None
     }
 
-
     fn run<'a>(
         &'a self,
         case: &'a mut Case<'_, '_>,

@@ -3,8 +3,8 @@
 use super::prompt::{exactly, key_name};
 use super::{CommandError, StepFields, StepFuture, StepKind, toml_string};
 use crate::config_error::FileProblems;
-use crate::scenario::engine::Case;
 use crate::lab::Key;
+use crate::scenario::engine::Case;
 use crate::scenario::model::Step;
 
 /// A key pressed and kept pressed until a `release` (or the end of the case).
@@ -23,7 +23,6 @@ impl StepKind for Hold {
     ) -> Option<Step> {
         fields.key(problems, action).map(|x| Step::new(&Hold, x))
     }
-
 
     fn run<'a>(
         &'a self,

@@ -65,7 +65,6 @@ impl StepKind for Login {
         Some(Step::new(&Login, LoginStep { password }))
     }
 
-
     fn run<'a>(
         &'a self,
         case: &'a mut Case<'_, '_>,
@@ -129,11 +128,14 @@ impl StepKind for Login {
             return Err(bad("check", args[0], "login"));
         };
         let [password] = exactly("check login", rest, "admin, given or a password")?;
-        Ok(Step::new(&Login, LoginStep {
-            password: match password {
-                GIVEN => LoginPassword::Given,
-                literal => LoginPassword::Literal(literal.to_string()),
+        Ok(Step::new(
+            &Login,
+            LoginStep {
+                password: match password {
+                    GIVEN => LoginPassword::Given,
+                    literal => LoginPassword::Literal(literal.to_string()),
+                },
             },
-        }))
+        ))
     }
 }

@@ -27,7 +27,6 @@ impl StepKind for Network {
         Some(Step::new(&Network, *state.get_ref()))
     }
 
-
     fn run<'a>(
         &'a self,
         case: &'a mut Case<'_, '_>,

@@ -24,9 +24,9 @@ impl StepKind for OfferFirmware {
         problems: &mut FileProblems<'_>,
     ) -> Option<Step> {
         let generation = fields.required::<String>(problems, action)?;
-        generation_name(problems, &fields.key_path(action), &generation).map(|x| Step::new(&OfferFirmware, x))
+        generation_name(problems, &fields.key_path(action), &generation)
+            .map(|x| Step::new(&OfferFirmware, x))
     }
-
 
     fn run<'a>(
         &'a self,

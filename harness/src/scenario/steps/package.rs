@@ -74,14 +74,16 @@ impl StepKind for Package {
         let omit = fields.choice(problems, "omit", &PARTS)?;
         let corrupt = fields.choice(problems, "corrupt", &PARTS)?;
         let generation = generation_name(problems, &fields.key_path(action), &generation)?;
-        Some(Step::new(&Package, PackageStep {
-            medium,
-            generation,
-            omit: omit.map(|p| *p.get_ref()),
-            corrupt: corrupt.map(|p| *p.get_ref()),
-        }))
+        Some(Step::new(
+            &Package,
+            PackageStep {
+                medium,
+                generation,
+                omit: omit.map(|p| *p.get_ref()),
+                corrupt: corrupt.map(|p| *p.get_ref()),
+            },
+        ))
     }
-
 
     fn run<'a>(
         &'a self,

@@ -43,7 +43,6 @@ impl StepKind for Pause {
         None
     }
 
-
     fn run<'a>(
         &'a self,
         case: &'a mut Case<'_, '_>,
@@ -79,8 +78,11 @@ impl StepKind for Pause {
 
     fn parse(&self, args: &[&str]) -> Result<Step, CommandError> {
         let [s] = exactly("pause", args, "a number of seconds")?;
-        Ok(Step::new(&Pause, PauseStep {
-            seconds: seconds("pause", s, PAUSE_S_MAX)?,
-        }))
+        Ok(Step::new(
+            &Pause,
+            PauseStep {
+                seconds: seconds("pause", s, PAUSE_S_MAX)?,
+            },
+        ))
     }
 }

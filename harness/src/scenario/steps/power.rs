@@ -38,7 +38,6 @@ impl StepKind for Power {
         Some(Step::new(&Power, *power.get_ref()))
     }
 
-
     fn run<'a>(
         &'a self,
         case: &'a mut Case<'_, '_>,

@@ -4,8 +4,8 @@
 use super::prompt::{bad, first, key_name, too_many};
 use super::{CommandError, StepFields, StepFuture, StepKind, StepOption, toml_string};
 use crate::config_error::FileProblems;
-use crate::scenario::engine::Case;
 use crate::lab::Key;
+use crate::scenario::engine::Case;
 use crate::scenario::model::Step;
 
 /// `hold_ms` of a `tap` when omitted: a short, deliberate press.
@@ -68,7 +68,6 @@ impl StepKind for Tap {
             .map(|(key, hold_ms)| Step::new(&Tap, TapStep { key, hold_ms }))
     }
 
-
     fn run<'a>(
         &'a self,
         case: &'a mut Case<'_, '_>,
@@ -122,9 +121,12 @@ impl StepKind for Tap {
             },
             [_, extra, ..] => return Err(too_many("press", "KEY [hold_ms]", extra)),
         };
-        Ok(Step::new(&Tap, TapStep {
-            key: key_name("press", key)?,
-            hold_ms,
-        }))
+        Ok(Step::new(
+            &Tap,
+            TapStep {
+                key: key_name("press", key)?,
+                hold_ms,
+            },
+        ))
     }
 }

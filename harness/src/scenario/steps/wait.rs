@@ -205,12 +205,14 @@ impl StepKind for Wait {
             );
             return None;
         }
-        Some(Step::new(&Wait, WaitStep {
-            what: *what.get_ref(),
-            timeout_s: seconds,
-        }))
+        Some(Step::new(
+            &Wait,
+            WaitStep {
+                what: *what.get_ref(),
+                timeout_s: seconds,
+            },
+        ))
     }
-
 
     fn run<'a>(
         &'a self,
