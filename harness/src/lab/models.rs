@@ -116,7 +116,7 @@ const CURRENT_86: CurrentFirmware = CurrentFirmware {
 ///   recovery method ("locate the USB slot on the back of the phone") is written for every
 ///   model it lists, and no datasheet has been read.
 /// - `current_firmware`: see [`CURRENT_83`] and [`CURRENT_86`].
-pub const MODELS: [ModelSpec; 8] = [
+pub const MODELS: &[ModelSpec] = &[
     ModelSpec {
         name: "T40P",
         family: 54,

@@ -47,7 +47,7 @@ pub struct ModelFacts {
 /// guides: the S models share family 66 and one image, but not a common file).
 /// `package_stem` is ASSUMED to be the model name: the KB writes `XXXXX.bin XXXXX.rfs
 /// XXXXX.rom` and no public source gives the T4x names (lab/twin/BEHAVIOUR.md).
-pub const MODELS: [ModelFacts; 8] = [
+pub const MODELS: &[ModelFacts] = &[
     row(Model::T40P, "T40P", 54, 54),
     row(Model::T41P, "T41P", 36, 36),
     row(Model::T42G, "T42G", 29, 29),
