@@ -114,7 +114,7 @@ struct Case {
 /// Runs `scenarios` on the bench with `harness run` inside the namespace, against the
 /// project's snapshots; returns the exit code, the cases and what the harness said.
 fn run_in_vlan(vlan: &LabVlan, lab: &Path, scenarios: &[&str]) -> (i32, Vec<Case>, String) {
-    let out = vlan.dir().join(format!("run-{}", scenarios.join("+")));
+    let out = vlan.dir().join(format!("run-{}", scenarios.join("_")));
     let mut command = vlan.exec(Path::new(env!("CARGO_BIN_EXE_harness")));
     command
         .current_dir(repo_root())

@@ -1,6 +1,9 @@
 //! The phone's DHCP client (N6): DISCOVER, OFFER, REQUEST, ACK (RFC 2131) on the bench's
 //! interface, from port 68 to port 67, broadcast both ways (the flag is set: the phone has
-//! no address to receive a unicast answer on). From the ACK it takes its address and
+//! no address to receive a unicast answer on). Its broadcasts leave from source address
+//! 0.0.0.0 (RFC 2131 4.1), which neither a UDP socket nor a raw IP socket sends while the
+//! host has any address (the kernel fills a zero source in): they are written as whole
+//! IPv4 packets on a packet socket of the interface, to the Ethernet broadcast address. From the ACK it takes its address and
 //! netmask, and option 66: the provisioning URL (P1) and the recovery TFTP server's host
 //! (V2). A bench without a DHCP interface keeps the lab file's static address and option
 //! 66, after the DHCP delay of the timing table, and sends nothing.
@@ -8,7 +11,7 @@
 //! Not modelled: renewal (T1/T2; the lab's leases outlive a test), DECLINE after an ARP
 //! probe, NAK handling beyond starting over, options other than 1, 51, 53, 54 and 66.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use rand::Rng;
@@ -232,17 +235,86 @@ pub fn parse_reply(packet: &[u8]) -> Option<Reply> {
     })
 }
 
-/// A UDP socket on port 68 of `interface` only, allowed to broadcast. Several phones of one
-/// namespace each bind port 68 on their own interface.
-fn client_socket(interface: &str) -> Result<UdpSocket, DhcpError> {
-    let made = || -> std::io::Result<UdpSocket> {
-        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-        socket.set_reuse_address(true)?;
-        socket.bind_device(Some(interface.as_bytes()))?;
-        socket.set_broadcast(true)?;
-        socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, CLIENT_PORT)).into())?;
-        socket.set_nonblocking(true)?;
-        UdpSocket::from_std(socket.into())
+/// The phone's two sockets on `interface`: UDP port 68 to receive (several phones of one
+/// namespace each bind port 68 on their own interface), and a packet socket to send.
+struct ClientSockets {
+    receive: UdpSocket,
+    send: PacketSocket,
+}
+
+/// An `AF_PACKET` datagram socket sending IPv4 packets to the Ethernet broadcast address of
+/// one interface (the kernel adds the Ethernet header). It is never read.
+struct PacketSocket {
+    fd: std::os::fd::OwnedFd,
+    ifindex: i32,
+}
+
+impl PacketSocket {
+    fn open(interface: &str) -> std::io::Result<PacketSocket> {
+        let name = std::ffi::CString::new(interface)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        // SAFETY: `name` is a valid NUL-terminated string.
+        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if ifindex == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: plain socket(2); the result is checked before use.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                i32::from((libc::ETH_P_IP as u16).to_be()),
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new socket nothing else owns.
+        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        Ok(PacketSocket {
+            fd,
+            ifindex: i32::try_from(ifindex).map_err(|_| std::io::ErrorKind::InvalidInput)?,
+        })
+    }
+
+    fn broadcast(&self, packet: &[u8]) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: an all-zero sockaddr_ll is valid; the fields that matter are set below.
+        let mut to: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        to.sll_family = libc::AF_PACKET as u16;
+        to.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+        to.sll_ifindex = self.ifindex;
+        to.sll_halen = 6;
+        to.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+        // SAFETY: `packet` and `to` outlive the call, and the lengths are theirs.
+        let sent = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                packet.as_ptr().cast(),
+                packet.len(),
+                0,
+                std::ptr::addr_of!(to).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if sent < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+fn client_sockets(interface: &str) -> Result<ClientSockets, DhcpError> {
+    let made = || -> std::io::Result<ClientSockets> {
+        let receive = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+        receive.set_reuse_address(true)?;
+        receive.bind_device(Some(interface.as_bytes()))?;
+        receive.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, CLIENT_PORT)).into())?;
+        receive.set_nonblocking(true)?;
+        Ok(ClientSockets {
+            receive: UdpSocket::from_std(receive.into())?,
+            send: PacketSocket::open(interface)?,
+        })
     };
     made().map_err(|source| DhcpError::Socket {
         interface: interface.to_owned(),
@@ -250,18 +322,70 @@ fn client_socket(interface: &str) -> Result<UdpSocket, DhcpError> {
     })
 }
 
+/// `message` as a UDP datagram from 0.0.0.0:68 to 255.255.255.255:67, in an IPv4 packet.
+pub fn broadcast_packet(message: &[u8]) -> Vec<u8> {
+    let udp_len = u16::try_from(8 + message.len()).expect("a DHCP message fits a datagram");
+    let total = 20 + udp_len;
+    let mut packet = Vec::with_capacity(usize::from(total));
+    packet.extend_from_slice(&[0x45, 0]);
+    packet.extend_from_slice(&total.to_be_bytes());
+    packet.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0]);
+    packet.extend_from_slice(&Ipv4Addr::UNSPECIFIED.octets());
+    packet.extend_from_slice(&Ipv4Addr::BROADCAST.octets());
+    let header = ipv4_header_checksum(&packet[..20]);
+    packet[10..12].copy_from_slice(&header.to_be_bytes());
+    packet.extend_from_slice(&CLIENT_PORT.to_be_bytes());
+    packet.extend_from_slice(&SERVER_PORT.to_be_bytes());
+    packet.extend_from_slice(&udp_len.to_be_bytes());
+    packet.extend_from_slice(&[0, 0]);
+    packet.extend_from_slice(message);
+    let checksum = udp_checksum(&packet[12..20], &packet[20..]);
+    packet[26..28].copy_from_slice(&checksum.to_be_bytes());
+    packet
+}
+
+/// RFC 791: the ones' complement of the ones' complement sum of the header's words.
+fn ipv4_header_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// RFC 768: the ones' complement sum over the pseudo-header (addresses, protocol, length)
+/// and the datagram; 0 is sent as 0xffff.
+fn udp_checksum(addresses: &[u8], datagram: &[u8]) -> u16 {
+    let mut sum: u32 = 17 + datagram.len() as u32;
+    for chunk in addresses.chunks(2).chain(datagram.chunks(2)) {
+        let word = u16::from_be_bytes([chunk[0], *chunk.get(1).unwrap_or(&0)]);
+        sum += u32::from(word);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    match !(sum as u16) {
+        0 => 0xffff,
+        checksum => checksum,
+    }
+}
+
 /// Sends `message` and waits up to `wait` for a reply of one of `kinds` to `xid`; other
 /// packets (other phones' replies on the same segment, garbage) are ignored.
 async fn exchange(
-    socket: &UdpSocket,
+    sockets: &ClientSockets,
     message: &[u8],
     xid: u32,
     mac: [u8; 6],
     kinds: &[MessageType],
     wait: Duration,
 ) -> std::io::Result<Option<Reply>> {
-    let to = SocketAddrV4::new(Ipv4Addr::BROADCAST, SERVER_PORT);
-    socket.send_to(message, to).await?;
+    // One datagram on a packet socket: the kernel takes it at once or refuses it.
+    sockets.send.broadcast(&broadcast_packet(message))?;
+    let socket = &sockets.receive;
     let deadline = tokio::time::Instant::now() + wait;
     let mut buf = vec![0u8; 1500];
     loop {
@@ -269,7 +393,8 @@ async fn exchange(
         let Ok(received) = received else {
             return Ok(None);
         };
-        let (n, _) = received?;
+        let (n, from) = received?;
+        tracing::debug!(%from, bytes = n, "DHCP packet on port 68");
         match parse_reply(&buf[..n]) {
             Some(reply)
                 if reply.xid == xid && reply.chaddr == mac && kinds.contains(&reply.kind) =>
@@ -289,7 +414,7 @@ pub async fn obtain_lease(
     mac: [u8; 6],
     wait: Duration,
 ) -> Result<Lease, DhcpError> {
-    let socket = client_socket(interface)?;
+    let socket = client_sockets(interface)?;
     let io = |source| DhcpError::Socket {
         interface: interface.to_owned(),
         source,
@@ -297,6 +422,7 @@ pub async fn obtain_lease(
     let mut backoff = wait;
     loop {
         let xid: u32 = rand::thread_rng().r#gen();
+        tracing::debug!(%interface, xid, "DHCPDISCOVER");
         let discover = client_message(MessageType::Discover, xid, mac, None);
         let Some(offer) = exchange(&socket, &discover, xid, mac, &[MessageType::Offer], backoff)
             .await
@@ -431,6 +557,27 @@ mod tests {
             .position(|w| w == [OPTION_PARAMETER_LIST, PARAMETERS.len() as u8])
             .expect("parameter list");
         assert!(options[list + 2..list + 2 + PARAMETERS.len()].contains(&66));
+    }
+
+    #[test]
+    fn a_broadcast_leaves_from_0_0_0_0_port_68_with_a_valid_udp_checksum() {
+        let message = client_message(MessageType::Discover, 5, MAC, None);
+        let packet = broadcast_packet(&message);
+        assert_eq!(packet.len(), 28 + message.len());
+        assert_eq!(&packet[12..20], &[0, 0, 0, 0, 255, 255, 255, 255]);
+        assert_eq!(&packet[20..24], &[0, 68, 0, 67]);
+        assert_eq!(&packet[28..], &message[..]);
+        assert_eq!(
+            ipv4_header_checksum(&packet[..20]),
+            0,
+            "the IP header verifies"
+        );
+        // Summing the datagram with its checksum in place gives all ones.
+        let mut check = packet.clone();
+        let sum = udp_checksum(&check[12..20], &check[20..]);
+        assert_eq!(sum, 0xffff, "the checksum verifies");
+        check[28] ^= 1;
+        assert_ne!(udp_checksum(&check[12..20], &check[20..]), 0xffff);
     }
 
     #[test]
