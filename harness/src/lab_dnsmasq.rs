@@ -230,13 +230,11 @@ fn check(lab: &Lab, interface: &str) -> Result<(), DnsmasqError> {
     }
     // A virtual lab keeps its phones on loopback, where the warnings of `config` apply; a
     // lab with a phone on the VLAN must have its recovery TFTP where the phones ask.
-    if lab.benches.iter().any(|b| !b.ip.is_loopback()) {
-        if tftp.port() != RECOVERY_TFTP_PORT {
-            return Err(DnsmasqError::TftpPort {
-                source_file,
-                tftp: tftp.to_string(),
-            });
-        }
+    if lab.benches.iter().any(|b| !b.ip.is_loopback()) && tftp.port() != RECOVERY_TFTP_PORT {
+        return Err(DnsmasqError::TftpPort {
+            source_file,
+            tftp: tftp.to_string(),
+        });
     }
     if let Some(bench) = lab
         .benches

@@ -197,7 +197,7 @@ fn the_auto_p_reset_and_a_tftp_recovery_over_dhcp_match_the_loopback_snapshots()
 }
 
 #[test]
-fn without_option_66_a_factory_phone_never_reaches_the_given_state_a_lab_fault() {
+fn without_option_66_a_factory_phone_never_reaches_the_lab_baseline_a_lab_fault() {
     let dir = tempfile::tempdir().unwrap();
     let lab = vlan_lab(dir.path(), 69);
     let (code, config, stderr) = dnsmasq_config(&lab);
@@ -214,10 +214,10 @@ fn without_option_66_a_factory_phone_never_reaches_the_given_state_a_lab_fault()
     let (code, cases, said) = run_in_vlan(&vlan, &lab, &["autop-password-reset"]);
     assert_eq!(cases.len(), 1, "{cases:?}\n{said}");
     // A factory phone with no URL from any source asks nothing (P1): the harness cannot
-    // bring it to the scenario's given state, which is the lab's fault, not the firmware's.
+    // bring it to the lab's baseline, which is the lab's fault, not the firmware's.
     assert_eq!(cases[0].outcome, "lab-fault", "{cases:?}\n{said}");
     assert!(
-        cases[0].detail.contains("given state not reached"),
+        cases[0].detail.contains("did not reach the lab baseline"),
         "{cases:?}"
     );
     assert_ne!(code, 0, "{said}");
