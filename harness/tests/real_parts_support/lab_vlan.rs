@@ -110,7 +110,6 @@ impl LabVlan {
         vlan.ip(&["link", "add", BRIDGE, "type", "bridge"]);
         vlan.ip(&["address", "add", &format!("{HOST}/{PREFIX}"), "dev", BRIDGE]);
         vlan.ip(&["link", "set", BRIDGE, "up"]);
-        vlan.accept_local(BRIDGE);
         for (index, phone) in phones.iter().enumerate() {
             let port = format!("vlan-port{index}");
             vlan.ip(&[
@@ -133,11 +132,10 @@ impl LabVlan {
         vlan
     }
 
-    /// In one namespace the lab host's address is local to the phones' side as well, and the
-    /// kernel drops DHCP broadcasts crossing the bridge between two of its own interfaces
-    /// (the server's, from 10.50.0.1, on the phone's veth; the phone's, on the bridge) unless
-    /// the interface accepts local sources; on a real VLAN the phones are other hosts. This
-    /// setting of the namespace's own interfaces stands in for that.
+    /// In one namespace the lab host's address is local to the phones' side as well, so the
+    /// kernel would drop the DHCP server's broadcasts (source 10.50.0.1) arriving on a
+    /// phone's veth as martians; on a real VLAN the phones are other hosts. This setting of
+    /// the namespace's own interface stands in for that.
     fn accept_local(&self, interface: &str) {
         run(self.exec(Path::new("/bin/sh")).arg("-c").arg(format!(
             "echo 1 > /proc/sys/net/ipv4/conf/{interface}/accept_local"
