@@ -780,6 +780,30 @@ async fn option_66_comes_before_the_url_in_flash_unless_the_config_turns_dhcp_op
     phone.shutdown();
 }
 
+/// P10: a URL of a protocol the twin does not speak is refused aloud, with no request,
+/// and the boot goes on to REGISTER.
+#[tokio::test]
+async fn a_url_the_twin_cannot_fetch_is_refused_aloud_and_the_boot_goes_on() {
+    let mut lab = Lab::new(current_rom()).await;
+    let cfg = lab.account_cfg(
+        "static.auto_provision.server.url = tftp://127.0.0.1/\n\
+         static.auto_provision.dhcp_option.enable = 0\n",
+    );
+    lab.serve("/y000000000028.cfg", 200, cfg);
+    let (phone, _) = lab.phone();
+    phone.set_power(true);
+    lab.until(is_register).await;
+    phone.set_power(false);
+    phone.set_power(true);
+    let seen = lab.until(is_register).await;
+    let refused = syslog_has(
+        "provisioning: TFTP URL from phone flash not supported, no round: tftp://127.0.0.1/",
+    );
+    assert!(seen.iter().any(&refused), "{seen:?}");
+    assert!(paths(&seen).is_empty(), "no HTTP request: {seen:?}");
+    phone.shutdown();
+}
+
 /// Provisions a password and a provisioning URL, then powers on again with the speaker key
 /// held.
 async fn long_press(build_date: &str) -> (Lab, Phone, PhoneSpec) {
