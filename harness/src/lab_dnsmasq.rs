@@ -105,6 +105,32 @@ pub enum DnsmasqError {
         /// The provisioning host.
         host: IpAddr,
     },
+    /// On a VLAN (benches off loopback), the recovery TFTP endpoint is not on port 69.
+    #[error(
+        "{source_file}: [endpoints] tftp = \"{tftp}\": the recovery bootloader asks option 66's \
+         host on port {RECOVERY_TFTP_PORT} only, so its TFTP recovery would find no server. Put \
+         the TFTP endpoint on port {RECOVERY_TFTP_PORT} (only a virtual lab on loopback may use \
+         another)"
+    )]
+    TftpPort {
+        /// The lab file.
+        source_file: String,
+        /// The configured TFTP address.
+        tftp: String,
+    },
+    /// A bench would be given the lab host's own address.
+    #[error(
+        "{source_file}: bench `{bench}` has ip = \"{ip}\", the lab host's own address \
+         (option 66 names it): give the phone an address of its own"
+    )]
+    BenchOnHost {
+        /// The lab file.
+        source_file: String,
+        /// The bench.
+        bench: String,
+        /// Its address.
+        ip: Ipv4Addr,
+    },
     /// A bench's fixed address cannot be handed out.
     #[error(
         "{source_file}: bench `{bench}` has ip = \"{ip}\", which no phone can be given \
@@ -200,6 +226,25 @@ fn check(lab: &Lab, interface: &str) -> Result<(), DnsmasqError> {
             source_file,
             tftp: tftp.to_string(),
             host: provisioning.ip(),
+        });
+    }
+    // A virtual lab keeps its phones on loopback, where the warnings of `config` apply; a
+    // lab with a phone on the VLAN must have its recovery TFTP where the phones ask.
+    if lab.benches.iter().any(|b| !b.ip.is_loopback()) && tftp.port() != RECOVERY_TFTP_PORT {
+        return Err(DnsmasqError::TftpPort {
+            source_file,
+            tftp: tftp.to_string(),
+        });
+    }
+    if let Some(bench) = lab
+        .benches
+        .iter()
+        .find(|b| IpAddr::V4(b.ip) == provisioning.ip())
+    {
+        return Err(DnsmasqError::BenchOnHost {
+            source_file,
+            bench: bench.name.clone(),
+            ip: bench.ip,
         });
     }
     let mut macs: BTreeMap<String, &str> = BTreeMap::new();
@@ -487,6 +532,18 @@ keymap = "t4x"
                 |lab| lab.endpoints.tftp = "192.168.50.2:69".parse().unwrap(),
                 "lab0",
                 vec!["[endpoints] tftp = \"192.168.50.2:69\"", "option 66"],
+            ),
+            (
+                "TFTP off port 69 on a VLAN",
+                |lab| lab.endpoints.tftp = "192.168.50.1:6969".parse().unwrap(),
+                "lab0",
+                vec!["[endpoints] tftp = \"192.168.50.1:6969\"", "port 69"],
+            ),
+            (
+                "a bench on the lab host's address",
+                |lab| lab.benches[1].ip = "192.168.50.1".parse().unwrap(),
+                "lab0",
+                vec!["bench `desk-2`", "lab host's own address"],
             ),
             (
                 "bench on no address",

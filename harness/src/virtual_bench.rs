@@ -2,9 +2,13 @@
 //! for a lab file that has a `[twin]` table. Everything else in the harness drives the
 //! virtual bench exactly as a real rack, through serial devices and network sockets.
 //!
-//! The twin reads the same lab file with its own reader; the harness only tells it what a
-//! DHCP server would tell the phones: the provisioning URL (option 66), which is known only
-//! once the endpoints are bound, and the TFTP server (next-server, option 150).
+//! The twin reads the same lab file with its own reader; the harness only tells it what the
+//! lab's DHCP server would tell phones that do not ask one (benches without
+//! `dhcp_interface`): the provisioning URL of option 66, which is known only once the
+//! endpoints are bound, and the recovery TFTP server. A Yealink recovery bootloader asks the
+//! host option 66 names, on port 69; the virtual lab's endpoint is on that host, seldom on
+//! port 69, so the bound address is passed whole. (Option 150 and next-server are Cisco's
+//! and BOOTP's, not where a Yealink looks.)
 
 use std::net::SocketAddr;
 
@@ -17,7 +21,8 @@ pub struct VirtualLab {
 
 impl VirtualLab {
     /// Creates the lab file's serial devices and twin phones, unpowered.
-    /// `tftp_server` is what the lab network's DHCP would name as next-server.
+    /// `tftp_server` is the recovery TFTP endpoint as bound: option 66's host, with the
+    /// virtual lab's port.
     pub async fn start(
         lab: &Lab,
         provisioning_url: &str,

@@ -427,7 +427,7 @@ fn lab_with_broken_benches(count: usize) -> (String, Vec<String>) {
             text.push_str(&format!("\n[[bench]]\nname = \"b{k}\"\ncolour = \"red\"\n"));
             expected.push(format!(
                 "lab.toml:{}:1: bench[{index}].colour: unknown field `colour`, expected one of `name`, `model`, \
-                 `mac`, `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `usb`",
+                 `mac`, `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `usb`, `dhcp_interface`",
                 header + 2
             ));
             line += 4;

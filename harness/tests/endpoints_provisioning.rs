@@ -130,6 +130,7 @@ async fn mac_config_follows_the_account_state() {
         "#!version:1.0.0.1\n\
          static.security.user_password = admin:s3cret\n\
          static.auto_provision.server.url = {home}\n\
+         static.auto_provision.dhcp_option.enable = 0\n\
          static.syslog.enable = 1\n\
          static.syslog.server = 127.0.0.1\n\
          static.syslog.server_port = {}\n\

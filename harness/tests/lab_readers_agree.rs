@@ -208,6 +208,38 @@ fn every_table_snippet_is_refused_by_both_readers() {
     );
 }
 
+/// A bench's DHCP interface that no Linux interface could be, or that another bench has
+/// already, is refused by both readers.
+#[test]
+fn a_broken_dhcp_interface_is_refused_by_both_readers() {
+    for (what, one, two) in [
+        ("an empty name", "", "lab-two"),
+        (
+            "a name longer than 15 characters",
+            "lab-one-very-long",
+            "lab-two",
+        ),
+        ("a name with a slash", "lab/one", "lab-two"),
+        ("a name with a space", "lab one", "lab-two"),
+        ("an alias label", "lab0:1", "lab-two"),
+        ("two benches on one interface", "lab0", "lab0"),
+    ] {
+        let on_two = format!("approval = \"required\"\ndhcp_interface = \"{two}\"");
+        let on_one = format!("keymap = \"t4x\"\ndhcp_interface = \"{one}\"\n\n[[bench]]");
+        let text = edited(&[
+            ("approval = \"required\"", on_two.as_str()),
+            ("keymap = \"t4x\"\n\n[[bench]]", on_one.as_str()),
+        ]);
+        let (harness, twin) = read_text(&text);
+        let harness_error = harness.as_ref().err().cloned().unwrap_or_default();
+        assert!(
+            harness_error.contains("dhcp_interface"),
+            "{what}: the harness says {harness_error:?}"
+        );
+        assert_eq!(disagreement(harness, twin), None, "{what}");
+    }
+}
+
 /// The snippets the table tests load: the base lab and its accepted variations.
 #[test]
 fn every_accepted_snippet_is_read_alike() {
@@ -274,6 +306,19 @@ fn every_accepted_snippet_is_read_alike() {
                 "approval = \"required\"",
                 "approval = \"required\"\nusb = { device = \"/dev/disk/by-id/usb-mux\", size_mb = 7600 }",
             )]),
+        ),
+        (
+            "twin phones asking DHCP on their own interfaces",
+            edited(&[
+                (
+                    "approval = \"required\"",
+                    "approval = \"required\"\ndhcp_interface = \"lab-two\"",
+                ),
+                (
+                    "keymap = \"t4x\"\n\n[[bench]]",
+                    "keymap = \"t4x\"\ndhcp_interface = \"lab-one.50\"\n\n[[bench]]",
+                ),
+            ]),
         ),
         (
             "the fault policy",

@@ -295,9 +295,13 @@ impl ProvisioningServer {
         let base = reachable_addr(self.bound, connection);
         let sip = reachable_addr(self.sip, connection);
         let syslog = reachable_addr(self.syslog, connection);
+        // Yealink phones take DHCP options ahead of the URL in flash: the config turns them
+        // off so the URL it names stays in force (a foreign server that re-provisions a
+        // phone does the same; without it the lab's option 66 would bring the phone back).
         let mut cfg = format!(
             "{CFG_HEADER}\nstatic.security.user_password = admin:{}\n\
-             static.auto_provision.server.url = {}\n",
+             static.auto_provision.server.url = {}\n\
+             static.auto_provision.dhcp_option.enable = 0\n",
             account.admin_password, account.provisioning_url
         );
         if let Some(offer) = &account.firmware {

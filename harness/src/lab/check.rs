@@ -85,6 +85,8 @@ struct Seen {
     bench_names_by_index: BTreeMap<usize, String>,
     macs: BTreeMap<Mac, usize>,
     ips: BTreeMap<Ipv4Addr, usize>,
+    /// DHCP interfaces of twin phones, to the bench that asks on each.
+    dhcp_interfaces: BTreeMap<String, usize>,
     /// (board, channel) to the key path that uses it and its span.
     relay_uses: BTreeMap<(String, u16), (String, Range<usize>)>,
     /// (actuator, channel) to the earlier bench whose key it presses.
@@ -819,6 +821,10 @@ impl Checker<'_, '_> {
             None => None,
         };
 
+        if let Some(interface) = &bench.dhcp_interface {
+            ok &= self.dhcp_interface(&path, index, interface);
+        }
+
         let bench = Bench {
             name,
             model: model?,
@@ -840,6 +846,44 @@ impl Checker<'_, '_> {
             usb,
         };
         ok.then_some(bench)
+    }
+
+    /// A twin phone's DHCP interface: a Linux interface name (1 to 15 characters, no
+    /// whitespace, `/` or `:`), one phone per interface.
+    fn dhcp_interface(&mut self, path: &str, index: usize, name: &Spanned<String>) -> bool {
+        let text = name.get_ref();
+        let usable = (1..=15).contains(&text.len())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !matches!(c, '/' | ':'))
+            && text != "."
+            && text != "..";
+        if !usable {
+            self.problems.at(
+                &name.span(),
+                format!("{path}.dhcp_interface"),
+                format!(
+                    "expected a network interface name (1 to 15 characters, no spaces, `/` or `:`), found `{text}`"
+                ),
+            );
+            return false;
+        }
+        if let Some(first) = self.seen.dhcp_interfaces.get(text) {
+            let first = self
+                .seen
+                .bench_names_by_index
+                .get(first)
+                .cloned()
+                .unwrap_or_default();
+            self.problems.at(
+                &name.span(),
+                format!("{path}.dhcp_interface"),
+                format!("`{text}` is already the DHCP interface of bench `{first}`"),
+            );
+            return false;
+        }
+        self.seen.dhcp_interfaces.insert(text.clone(), index);
+        true
     }
 
     /// A stick is either an image file or a sized block device, never both, and it is in

@@ -308,6 +308,10 @@ pub struct RawBench {
     /// The USB stick in the phone's port, if the bench has one the lab can write.
     #[serde(default)]
     pub usb: Option<Spanned<RawUsb>>,
+    /// The interface a twin phone asks DHCP on (the virtual bench's concern: read and
+    /// checked so that both readers accept the same files).
+    #[serde(default)]
+    pub dhcp_interface: Option<Spanned<String>>,
 }
 
 /// `usb = { image = "..." }` or `usb = { device = "...", size_mb = N }` of a bench.

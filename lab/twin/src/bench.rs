@@ -24,13 +24,16 @@ use crate::serial::{
 /// Overrides of the lab file for one bench run.
 #[derive(Debug, Clone, Default)]
 pub struct BenchOptions {
-    /// DHCP option 66 for factory-fresh phones; the harness passes the URL of the
-    /// provisioning endpoint it actually bound. Default: from `[endpoints] provisioning`.
+    /// DHCP option 66 for phones on benches without DHCP (no `dhcp_interface`); the harness
+    /// passes the URL of the provisioning endpoint it actually bound. Default: from
+    /// `[endpoints] provisioning`.
     pub provisioning_url: Option<String>,
     /// Multiplies every phone delay. Default: `[lab] time_scale`.
     pub time_scale: Option<f64>,
-    /// The recovery TFTP server phones are told about (DHCP next-server / option 150); the
-    /// harness passes the address it actually bound. Default: from `[endpoints] tftp`.
+    /// The recovery TFTP server of phones on benches without DHCP: the host option 66 names,
+    /// with the port the virtual lab's endpoint listens on; the harness passes the address it
+    /// actually bound. Default: from `[endpoints] tftp`. A bench with DHCP asks option 66's
+    /// host on port 69.
     pub tftp_server: Option<SocketAddr>,
 }
 
@@ -186,6 +189,7 @@ impl VirtualBench {
                 dhcp_provisioning_url: provisioning_url.clone(),
                 initial_firmware,
                 tftp_server,
+                dhcp_interface: spec.dhcp_interface.clone(),
                 usb_image: spec.usb_image.clone(),
             })?;
             // A bench without a network relay has its cable plugged in for good.

@@ -164,6 +164,9 @@ pub struct TwinBench {
     /// the lab file's folder; no file there means no stick. `None`: no stick slot wired (or
     /// a rack's block device, which the virtual bench cannot use).
     pub usb_image: Option<PathBuf>,
+    /// `dhcp_interface`: the network interface the twin phone asks a DHCP server on (a lab
+    /// VLAN in a network namespace); `None`: the static `ip` and the endpoints' option 66.
+    pub dhcp_interface: Option<String>,
 }
 
 impl TwinBench {
@@ -288,7 +291,8 @@ impl TwinLab {
     }
 
     /// What the virtual bench builds of a checked lab file: it needs the `[twin]` table,
-    /// phones on loopback, and boards and actuators it can publish.
+    /// phones on loopback (or asking DHCP on an interface), and boards and actuators it can
+    /// publish.
     pub fn from_lab_file(file: LabFile) -> Result<TwinLab, LabError> {
         buildable::check(&file)?;
         let (firmware_dir, initial_firmware) =
@@ -314,8 +318,9 @@ impl TwinLab {
         (self.provisioning.port() != 0).then(|| format!("http://{}/", self.provisioning))
     }
 
-    /// The recovery TFTP server phones are told about (DHCP next-server / option 150).
-    /// `None` when the lab file leaves its port to be picked at run time.
+    /// The recovery TFTP server of phones without DHCP: option 66's host, with the TFTP
+    /// endpoint's port (a real bootloader asks on port 69 only). `None` when the lab file
+    /// leaves its port to be picked at run time.
     pub fn tftp_server(&self) -> Option<SocketAddr> {
         self.tftp.filter(|addr| addr.port() != 0)
     }

@@ -206,6 +206,7 @@ impl Lab {
             dhcp_provisioning_url: Some(format!("http://{}/", self.http)),
             initial_firmware: self.firmware.clone(),
             tftp_server: None,
+            dhcp_interface: None,
             usb_image: None,
         };
         (Phone::spawn(spec.clone()).unwrap(), spec)
@@ -717,7 +718,8 @@ async fn autop_without_a_link_fails_with_nothing_on_the_wire() {
 async fn settings_survive_a_power_cycle() {
     let mut lab = Lab::new(current_rom()).await;
     let cfg = lab.account_cfg(&format!(
-        "static.auto_provision.server.url = http://{}/site\nstatic.security.user_password = admin:Kept-42\n",
+        "static.auto_provision.server.url = http://{}/site\nstatic.auto_provision.dhcp_option.enable = 0\n\
+         static.security.user_password = admin:Kept-42\n",
         lab.http
     ));
     lab.serve("/y000000000028.cfg", 200, cfg);
@@ -735,12 +737,80 @@ async fn settings_survive_a_power_cycle() {
     phone.shutdown();
 }
 
+/// P1, P9: a URL written by provisioning is in force only while DHCP options are off;
+/// otherwise option 66 comes first, and the syslog line before each round names the source.
+#[tokio::test]
+async fn option_66_comes_before_the_url_in_flash_unless_the_config_turns_dhcp_options_off() {
+    let mut lab = Lab::new(current_rom()).await;
+    let cfg = lab.account_cfg(&format!(
+        "static.auto_provision.server.url = http://{}/site/\n",
+        lab.http
+    ));
+    lab.serve("/y000000000028.cfg", 200, cfg);
+    let (phone, _) = lab.phone();
+    phone.set_power(true);
+    lab.until(syslog_has("provisioning: done")).await;
+    phone.set_power(false);
+    // DHCP options still on: the next boot asks option 66's server, not /site/.
+    phone.set_power(true);
+    let seen = lab
+        .until(|s| s.path() == Some(&format!("/{MAC_HEX}.cfg")))
+        .await;
+    assert_eq!(paths(&seen), boot_paths("/"));
+    let source = syslog_has("provisioning: URL from DHCP option 66");
+    assert!(seen.iter().any(&source), "{seen:?}");
+    lab.until(syslog_has("provisioning: done")).await;
+    phone.set_power(false);
+    // Now the config turns DHCP options off: the URL in flash is in force.
+    let cfg = lab.account_cfg(&format!(
+        "static.auto_provision.server.url = http://{}/site/\nstatic.auto_provision.dhcp_option.enable = 0\n",
+        lab.http
+    ));
+    lab.serve("/y000000000028.cfg", 200, cfg);
+    phone.set_power(true);
+    lab.until(syslog_has("provisioning: done")).await;
+    phone.set_power(false);
+    phone.set_power(true);
+    let seen = lab
+        .until(|s| s.path() == Some(&format!("/site/{MAC_HEX}.cfg")))
+        .await;
+    assert_eq!(paths(&seen), boot_paths("/site/"));
+    let source = syslog_has("provisioning: URL from phone flash");
+    assert!(seen.iter().any(&source), "{seen:?}");
+    phone.shutdown();
+}
+
+/// P10: a URL of a protocol the twin does not speak is refused aloud, with no request,
+/// and the boot goes on to REGISTER.
+#[tokio::test]
+async fn a_url_the_twin_cannot_fetch_is_refused_aloud_and_the_boot_goes_on() {
+    let mut lab = Lab::new(current_rom()).await;
+    let cfg = lab.account_cfg(
+        "static.auto_provision.server.url = tftp://127.0.0.1/\n\
+         static.auto_provision.dhcp_option.enable = 0\n",
+    );
+    lab.serve("/y000000000028.cfg", 200, cfg);
+    let (phone, _) = lab.phone();
+    phone.set_power(true);
+    lab.until(is_register).await;
+    phone.set_power(false);
+    phone.set_power(true);
+    let seen = lab.until(is_register).await;
+    let refused = syslog_has(
+        "provisioning: TFTP URL from phone flash not supported, no round: tftp://127.0.0.1/",
+    );
+    assert!(seen.iter().any(&refused), "{seen:?}");
+    assert!(paths(&seen).is_empty(), "no HTTP request: {seen:?}");
+    phone.shutdown();
+}
+
 /// Provisions a password and a provisioning URL, then powers on again with the speaker key
 /// held.
 async fn long_press(build_date: &str) -> (Lab, Phone, PhoneSpec) {
     let mut lab = Lab::new(rom("T46G", CURRENT, build_date, "autop-reset")).await;
     let cfg = lab.account_cfg(&format!(
-        "static.auto_provision.server.url = http://{}/site/\nstatic.security.user_password = admin:Kept-42\n",
+        "static.auto_provision.server.url = http://{}/site/\nstatic.auto_provision.dhcp_option.enable = 0\n\
+         static.security.user_password = admin:Kept-42\n",
         lab.http
     ));
     lab.serve("/y000000000028.cfg", 200, cfg);

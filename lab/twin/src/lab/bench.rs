@@ -34,6 +34,7 @@ pub(super) struct RawBench {
     #[allow(dead_code)] // the harness's concern; read so a wrong value is refused
     approval: Option<RawApproval>,
     usb: Option<RawUsb>,
+    dhcp_interface: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +157,11 @@ pub(super) fn read(
             fingers.insert((bench.actuator.clone(), channel), bench.name.clone());
         }
         let usb_image = usb(check, &key("usb"), bench.usb.as_ref(), base_dir)?;
+        let dhcp_interface = bench
+            .dhcp_interface
+            .as_deref()
+            .map(|name| dhcp_interface(check, key("dhcp_interface"), name))
+            .transpose()?;
         benches.push(TwinBench {
             name: bench.name.clone(),
             model: (*model).to_string(),
@@ -167,6 +173,7 @@ pub(super) fn read(
             actuator: bench.actuator.clone(),
             keys: keys.clone(),
             usb_image,
+            dhcp_interface,
         });
     }
     Ok(benches)
@@ -188,6 +195,32 @@ fn mac(check: &mut Checker, key: String, text: &str) -> Result<[u8; 6], LabError
         return Err(check.invalid(key, "is already another bench's MAC"));
     }
     Ok(mac)
+}
+
+/// The network interface a twin phone asks DHCP on: a Linux interface name (1 to 15
+/// characters, no `/`, whitespace or `:`), not another bench's.
+fn dhcp_interface(check: &mut Checker, key: String, name: &str) -> Result<String, LabError> {
+    let usable = (1..=15).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '/' | ':'))
+        && name != "."
+        && name != "..";
+    if !usable {
+        return Err(check.invalid(
+            key,
+            format!(
+                "expected a network interface name (1 to 15 characters, no spaces, `/` or `:`), found `{name}`"
+            ),
+        ));
+    }
+    if !check.interfaces.insert(name.to_owned()) {
+        return Err(check.invalid(
+            key,
+            format!("`{name}` is already another bench's interface"),
+        ));
+    }
+    Ok(name.to_owned())
 }
 
 /// One host's IPv4 address, not another bench's.

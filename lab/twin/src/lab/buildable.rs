@@ -1,5 +1,5 @@
 //! What the virtual bench builds, on top of what the lab-file format allows: twin phones on
-//! loopback, LCUS and Numato boards it can publish, serial actuators. A lab beyond that
+//! loopback (or on a DHCP interface), LCUS and Numato boards it can publish, serial actuators. A lab beyond that
 //! is refused here with the key to change, instead of starting a bench whose phones could
 //! never be powered or pressed (a case that fails for that reason would read as a fail of
 //! the firmware).
@@ -27,10 +27,14 @@ pub(super) fn check(lab: &LabFile) -> Result<(), LabError> {
         }
     }
     for (index, bench) in lab.benches.iter().enumerate() {
-        if !bench.ip.is_loopback() {
+        if !bench.ip.is_loopback() && bench.dhcp_interface.is_none() {
             return Err(invalid(
                 format!("bench[{index}].ip"),
-                format!("twin phones live on 127.0.0.0/8; found `{}`", bench.ip),
+                format!(
+                    "twin phones live on 127.0.0.0/8 unless they ask DHCP on an interface \
+                     (`dhcp_interface`); found `{}`",
+                    bench.ip
+                ),
             ));
         }
         let wired = std::iter::once(("power", &bench.power))

@@ -26,6 +26,8 @@ pub(super) struct Checker {
     pub(super) key_boards: BTreeMap<String, String>,
     pub(super) macs: BTreeSet<[u8; 6]>,
     pub(super) ips: BTreeSet<Ipv4Addr>,
+    /// DHCP interfaces of twin phones: one phone per interface.
+    pub(super) interfaces: BTreeSet<String>,
 }
 
 impl Checker {
@@ -38,6 +40,7 @@ impl Checker {
             key_boards: BTreeMap::new(),
             macs: BTreeSet::new(),
             ips: BTreeSet::new(),
+            interfaces: BTreeSet::new(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! `[endpoints]`: the servers the phones call. The twin needs the provisioning server (DHCP
-//! option 66) and the TFTP server (option 150); the others are checked as the harness
-//! checks them.
+//! option 66) and the recovery TFTP server (on option 66's host); the others are checked as
+//! the harness checks them.
 
 use std::net::SocketAddr;
 

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::Physical;
+use super::dhcp;
 use super::flash::Flash;
 use super::keypad::Action;
 use super::model::Key;
@@ -28,7 +29,7 @@ use super::screen::{Screen, UPDATE_FAILED};
 use super::serve::serve;
 use super::session::{self, StageEnd};
 use super::shared::{LONG_PRESS_REMOVED_ON, Shared};
-use super::timing::{BOOTLOADER_S, DHCP_S, FIRMWARE_START_S};
+use super::timing::{BOOTLOADER_S, FIRMWARE_START_S};
 use super::web::WebUi;
 
 /// A milestone of a session task, tagged with the boot it belongs to.
@@ -430,13 +431,15 @@ impl Machine {
         );
     }
 
+    /// N1, N6: the static address after the DHCP delay, or a real DHCP exchange.
     fn spawn_dhcp(&mut self) {
         let link = self.link_gen;
-        let clock = self.shared.clock;
+        let shared = Arc::clone(&self.shared);
         let done = self.reporter();
         self.link_tasks.spawn(async move {
-            clock.sleep(DHCP_S).await;
-            done(Milestone::DhcpDone { link });
+            if dhcp::bring_up(&shared).await {
+                done(Milestone::DhcpDone { link });
+            }
         });
     }
 

@@ -50,8 +50,12 @@ pub struct Flash {
     pub firmware: Firmware,
     /// The web UI's admin password.
     pub admin_password: String,
-    /// `auto_provision.server.url`; `None` means "use DHCP option 66" (the factory state).
+    /// `auto_provision.server.url`: the URL in flash, used when no DHCP option names one
+    /// (P1); `None` in the factory state.
     pub provisioning_url: Option<String>,
+    /// `auto_provision.dhcp_option.enable` (factory `1`): whether DHCP options may name the
+    /// provisioning URL, ahead of the one in flash (P1).
+    pub dhcp_option_enabled: bool,
     /// `firmware.url`, the last value provisioning applied; checked after every provisioning.
     pub firmware_url: Option<String>,
     /// Account 1.
@@ -67,6 +71,7 @@ impl Flash {
             firmware,
             admin_password: FACTORY_ADMIN_PASSWORD.to_owned(),
             provisioning_url: None,
+            dhcp_option_enabled: true,
             firmware_url: None,
             account: Account::default(),
             syslog: SyslogTarget::default(),
@@ -95,6 +100,7 @@ impl Flash {
                 }
             }
             "auto_provision.server.url" => self.provisioning_url = non_empty(value),
+            "auto_provision.dhcp_option.enable" => self.dhcp_option_enabled = value != "0",
             "firmware.url" => self.firmware_url = non_empty(value),
             "syslog.enable" => self.syslog.enabled = value == "1",
             "syslog.server" => self.syslog.server = value.to_owned(),

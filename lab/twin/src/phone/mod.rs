@@ -13,12 +13,14 @@
 
 mod boot;
 pub mod config;
+pub mod dhcp;
 pub mod firmware;
 pub mod flash;
 pub mod keypad;
 pub mod model;
 pub mod net;
 pub mod provision;
+pub mod provisioning_source;
 pub mod recovery;
 pub mod screen;
 pub mod serve;
@@ -55,13 +57,19 @@ pub struct PhoneSpec {
     pub web_port: u16,
     /// Multiplies every delay of the phone (1.0 is real time).
     pub time_scale: f64,
-    /// DHCP option 66 on the lab network: the provisioning URL of a factory-fresh phone.
+    /// DHCP option 66 on a bench without DHCP (`dhcp_interface` is `None`): the URL a
+    /// lab's DHCP server would send. Unused when the phone asks a DHCP server.
     pub dhcp_provisioning_url: Option<String>,
     /// The `.rom` the phone runs when the bench starts.
     pub initial_firmware: PathBuf,
-    /// The recovery TFTP server, as DHCP's next-server / option 150 names it on the lab
-    /// network; `None`: the TFTP recovery entry has no server to ask and fails.
+    /// On a bench without DHCP, the recovery TFTP server: the host option 66 names, with the
+    /// virtual lab's TFTP port (a real bootloader asks on port 69 only); `None`: the TFTP
+    /// recovery entry has no server to ask and fails. Unused when the phone asks a DHCP
+    /// server, whose option 66 names the host (port 69).
     pub tftp_server: Option<SocketAddr>,
+    /// The network interface the phone asks a DHCP server on (a lab VLAN in a network
+    /// namespace); `None`: the bench's static address and options, no DHCP on the wire.
+    pub dhcp_interface: Option<String>,
     /// The phone's USB slot: the stick image file (no file there = no stick). `None`: the
     /// bench has no stick wired.
     pub usb_image: Option<PathBuf>,

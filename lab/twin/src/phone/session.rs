@@ -9,6 +9,7 @@
 use super::firmware::Firmware;
 use super::net::Net;
 use super::provision;
+use super::provisioning_source::UrlInForce;
 use super::screen::{Screen, UPDATE_FAILED};
 use super::shared::Shared;
 use super::sip::{Outcome, Registration};
@@ -37,8 +38,11 @@ pub(super) async fn boot_stage(shared: &Shared, net: &Net) -> StageEnd {
         )
         .await;
 
-    match shared.provisioning_url() {
-        Some(base) => {
+    match shared.url_in_force() {
+        UrlInForce::Http { source, base } => {
+            // P9: the source first, so a collector knows which server the round asks.
+            let message = format!("provisioning: URL from {}", source.words());
+            shared.log(net, Severity::Info, &message).await;
             let round =
                 provision::fetch_round(net, &base, shared.spec.model, &shared.spec.mac_hex()).await;
             shared.update_flash(|flash| {
@@ -55,7 +59,19 @@ pub(super) async fn boot_stage(shared: &Shared, net: &Net) -> StageEnd {
                 shared.log(net, Severity::Error, message).await;
             }
         }
-        None => {
+        UrlInForce::Unsupported {
+            source,
+            protocol,
+            url,
+        } => {
+            // P10: the twin speaks HTTP only; it says so instead of pretending.
+            let message = format!(
+                "provisioning: {protocol} URL from {} not supported, no round: {url}",
+                source.words()
+            );
+            shared.log(net, Severity::Error, &message).await;
+        }
+        UrlInForce::None => {
             shared
                 .log(net, Severity::Error, "provisioning: no provisioning URL")
                 .await;
@@ -178,16 +194,29 @@ pub(super) async fn register(shared: &Shared, net: &Net) {
 /// The Auto-P call-home (A2): the four provisioning requests under `<provisioning
 /// URL>/autop/`, applied as they come. No reboot and no new REGISTER follow (A4).
 pub(super) async fn call_home(shared: &Shared, net: &Net) {
-    let Some(base) = shared.provisioning_url() else {
-        shared.set_notice(Some(UPDATE_FAILED));
-        shared
-            .log(
-                net,
-                Severity::Error,
-                "autop: call-home failed: no provisioning URL",
-            )
-            .await;
-        return;
+    let base = match shared.url_in_force() {
+        UrlInForce::Http { source, base } => {
+            let message = format!("autop: URL from {}", source.words());
+            shared.log(net, Severity::Info, &message).await;
+            base
+        }
+        UrlInForce::Unsupported { protocol, .. } => {
+            shared.set_notice(Some(UPDATE_FAILED));
+            let message = format!("autop: call-home failed: {protocol} URL not supported");
+            shared.log(net, Severity::Error, &message).await;
+            return;
+        }
+        UrlInForce::None => {
+            shared.set_notice(Some(UPDATE_FAILED));
+            shared
+                .log(
+                    net,
+                    Severity::Error,
+                    "autop: call-home failed: no provisioning URL",
+                )
+                .await;
+            return;
+        }
     };
     let base = provision::join(&base, AUTOP_PATH);
     let round = provision::fetch_round(net, &base, shared.spec.model, &shared.spec.mac_hex()).await;

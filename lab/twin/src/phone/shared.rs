@@ -13,6 +13,7 @@ use super::flash::Flash;
 use super::keypad::{Action, Keypad};
 use super::model::Key;
 use super::net::{Net, NetError};
+use super::provisioning_source::{self, UrlInForce};
 use super::screen::Screen;
 use super::syslog::{self, Severity};
 use super::timing::Clock;
@@ -32,6 +33,8 @@ pub(crate) struct Shared {
     pub(super) admin_password: watch::Sender<String>,
     /// Whether the phone has an IP address; network actions wait on or fail by it.
     pub(super) online: watch::Sender<bool>,
+    /// Option 66 of the current lease: the bench's static one, or the DHCP server's.
+    option_66: Mutex<Option<String>>,
 }
 
 /// Flash and RAM under one lock.
@@ -45,8 +48,14 @@ struct State {
 impl Shared {
     pub(crate) fn new(spec: PhoneSpec, firmware: Firmware) -> Arc<Shared> {
         let flash = Flash::factory(firmware);
+        let option_66 = if spec.dhcp_interface.is_some() {
+            None
+        } else {
+            spec.dhcp_provisioning_url.clone()
+        };
         Arc::new(Shared {
             clock: Clock::new(spec.time_scale),
+            option_66: Mutex::new(option_66),
             spec,
             admin_password: watch::channel(flash.admin_password.clone()).0,
             online: watch::channel(false).0,
@@ -151,13 +160,37 @@ impl Shared {
         )
     }
 
-    /// The provisioning URL in force: the provisioned one, else DHCP option 66 (P1).
-    pub(super) fn provisioning_url(&self) -> Option<String> {
-        self.lock()
-            .flash
-            .provisioning_url
+    /// The provisioning URL in force and its source (P1): option 66 of the lease, unless
+    /// flash turned DHCP options off, else the URL in flash.
+    pub(super) fn url_in_force(&self) -> UrlInForce {
+        let option_66 = self.option_66();
+        provisioning_source::url_in_force(option_66.as_deref(), &self.lock().flash)
+    }
+
+    fn option_66(&self) -> Option<String> {
+        self.option_66
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
-            .or_else(|| self.spec.dhcp_provisioning_url.clone())
+    }
+
+    /// A DHCP lease's option 66 (N6); a lease without it clears the old one.
+    pub(super) fn set_option_66(&self, option_66: Option<String>) {
+        *self
+            .option_66
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = option_66;
+    }
+
+    /// The recovery bootloader's TFTP server (V2): the host option 66 names, port 69. On a
+    /// bench without DHCP, the server the bench was given (the virtual lab's TFTP endpoint,
+    /// on option 66's host but seldom on port 69).
+    pub(super) fn recovery_tftp_server(&self) -> Option<std::net::SocketAddr> {
+        if self.spec.dhcp_interface.is_none() {
+            return self.spec.tftp_server;
+        }
+        let host = provisioning_source::option_66_host(self.option_66().as_deref()?)?;
+        Some((host, provisioning_source::RECOVERY_TFTP_PORT).into())
     }
 
     /// A fresh network interface on the phone's own address (N2): every boot and every

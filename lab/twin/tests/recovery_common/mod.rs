@@ -389,6 +389,7 @@ impl Lab {
             dhcp_provisioning_url: Some(format!("http://{http}/")),
             initial_firmware: firmware,
             tftp_server: Some(tftp),
+            dhcp_interface: None,
             usb_image: Some(stick.clone()),
         })
         .unwrap();
@@ -398,7 +399,8 @@ impl Lab {
         answers.lock().unwrap().insert(
             format!("/{MAC_HEX}.cfg"),
             format!(
-                "#!version:1.0.0.1\nstatic.auto_provision.server.url = http://{http}{CUSTOM_PATH}\nstatic.security.user_password = admin:s3cret\n\
+                "#!version:1.0.0.1\nstatic.auto_provision.server.url = http://{http}{CUSTOM_PATH}\nstatic.auto_provision.dhcp_option.enable = 0\n\
+                 static.security.user_password = admin:s3cret\n\
                  static.syslog.enable = 1\nstatic.syslog.server = 127.0.0.1\nstatic.syslog.server_port = {syslog_port}\n"
             )
             .into_bytes(),

@@ -77,9 +77,9 @@ pub struct Package {
 /// Why a recovery was aborted (the phone shows `Update failed`, keeps its flash and boots).
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
-    /// No TFTP server was given to the phone (DHCP next-server / option 150).
+    /// No TFTP server is known: option 66 names no IPv4 host, or the bench has none.
     #[error(
-        "no recovery TFTP server is known (set [endpoints] tftp in the lab file or pass the server to the bench)"
+        "no recovery TFTP server is known (DHCP option 66 names no IPv4 host; on a bench without DHCP, set [endpoints] tftp in the lab file or pass the server to the bench)"
     )]
     NoTftpServer,
     /// The phone could not use its network interface.

@@ -54,7 +54,6 @@ pub(crate) async fn recover(shared: &Shared, source: Source) {
 /// Entry 1 (V2): once DHCP has given an address, the three files in order from the TFTP
 /// server; the first failure ends the read.
 async fn read_from_tftp(shared: &Shared, net: &Net) -> Result<Package, RecoveryError> {
-    let server = shared.spec.tftp_server.ok_or(RecoveryError::NoTftpServer)?;
     // No cable: the bootloader waits for a link and an address, as the firmware does.
     let mut online = shared.online.subscribe();
     if online.wait_for(|online| *online).await.is_err() {
@@ -62,6 +61,10 @@ async fn read_from_tftp(shared: &Shared, net: &Net) -> Result<Package, RecoveryE
             reason: "the phone's network state is gone".into(),
         });
     }
+    // The server is the host option 66 names, known once DHCP has answered.
+    let server = shared
+        .recovery_tftp_server()
+        .ok_or(RecoveryError::NoTftpServer)?;
     let mut files = Vec::new();
     for part in Part::ALL {
         let model = shared.spec.model;
