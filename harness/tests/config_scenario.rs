@@ -47,7 +47,7 @@ const KEY_NAMES: &str = "`speaker`, `ok`, `cancel`, `f1`, `f2`, `f3`, `f4`, `up`
 `2`, `3`, `4`, `5`, `6`, `7`, `8`, `9`, `0`, `star`, `pound`, `mute` or `headset`";
 
 const ACTIONS: &str = "`power`, `hold`, `release`, `tap`, `dial`, `network`, `wait`, `login`, `pause_s`, \
-                       `offer_firmware`, `tftp_package` or `usb_stick`";
+                       `offer_firmware`, `tftp_package`, `usb_stick`, `account` or `provisioning_server`";
 
 /// A table row: what the mistake is, the edits that make it, the exact message.
 type Row = (&'static str, Vec<(&'static str, &'static str)>, String);
@@ -188,7 +188,8 @@ fn each_kind_of_mistake_gets_its_exact_message() {
             vec![("power = \"cycle\"", "power = \"cycle\"\nrepeat = 2")],
             "scenarios/reset.toml:13:1: step[0].repeat: unknown field `repeat`, expected one of `power`, `hold`, \
              `release`, `tap`, `hold_ms`, `dial`, `network`, `wait`, `timeout_s`, `login`, `pause_s`, \
-             `offer_firmware`, `tftp_package`, `usb_stick`, `filesystem`, `omit`, `corrupt`"
+             `offer_firmware`, `tftp_package`, `usb_stick`, `filesystem`, `omit`, `corrupt`, `account`, \
+             `provisioning_server`"
                 .into(),
         ),
         (
@@ -467,10 +468,15 @@ fn the_committed_scenarios_load() {
     assert_eq!(
         names,
         [
+            "autop-at-min-firmware",
             "autop-below-min-firmware",
             "autop-foreign-provisioning-url",
             "autop-on-2.0-account",
+            "autop-on-stock-firmware",
             "autop-password-reset",
+            "autop-popup-cancelled",
+            "autop-reset-then-reactivated",
+            "autop-server-unreachable",
             "autop-while-registered",
             "autop-without-network",
             "firmware-downgrade",
@@ -487,16 +493,23 @@ fn the_committed_scenarios_load() {
     for scenario in scenarios.iter().filter(|s| s.name.starts_with("autop-")) {
         assert_eq!(scenario.models, Model::ALL, "{}", scenario.name);
         assert!(scenario.destructive, "{}", scenario.name);
+        // The unreachable server is arranged by a step before the code is dialled.
+        let steps = if scenario.name == "autop-server-unreachable" {
+            &scenario.steps[1..]
+        } else {
+            &scenario.steps[..]
+        };
+        // Cancel on the popup is F1; every other case presses Yes (F4).
+        let answer = if scenario.name == "autop-popup-cancelled" {
+            "f1"
+        } else {
+            "f4"
+        };
+        assert_eq!(steps[0], Step::Dial("**7283".into()), "{}", scenario.name);
         assert_eq!(
-            scenario.steps[0],
-            Step::Dial("**7283".into()),
-            "{}",
-            scenario.name
-        );
-        assert_eq!(
-            scenario.steps[1],
+            steps[1],
             Step::Tap {
-                key: Key("f4".into()),
+                key: Key(answer.into()),
                 hold_ms: 100
             },
             "{}",

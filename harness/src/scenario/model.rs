@@ -150,6 +150,20 @@ pub enum Step {
     OfferFirmware(String),
     /// Stage a recovery package where the phone will look for it.
     Package(PackageStep),
+    /// Change what the platform says of the phone's account from now on.
+    Account(AccountState),
+    /// Make the lab's provisioning server reachable or unreachable for the phone.
+    ProvisioningServer(ServerReach),
+}
+
+/// Whether the lab's provisioning server answers the bench's phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerReach {
+    /// It answers (every case starts so).
+    Reachable,
+    /// It closes the phone's connections unread: the phone keeps its link and address
+    /// but reaches no server.
+    Unreachable,
 }
 
 /// A recovery package put on the bench's TFTP folder or USB stick.

@@ -11,6 +11,7 @@ use crate::config_error::FileProblems;
 use crate::scenario::engine::{Abort, Case};
 use crate::scenario::model::Step;
 
+pub mod account;
 pub mod dial;
 pub mod fields;
 pub mod hold;
@@ -21,6 +22,7 @@ pub mod package;
 pub mod pause;
 pub mod power;
 pub mod prompt;
+pub mod provisioning_server;
 pub mod release;
 pub mod tap;
 pub mod wait;
@@ -41,6 +43,8 @@ pub(crate) static KINDS: &[&dyn StepKind] = &[
     &pause::Pause,
     &offer_firmware::OfferFirmware,
     &package::Package,
+    &account::Account,
+    &provisioning_server::ProvisioningServer,
 ];
 
 /// What running a step returns: done, or why the case stops.
@@ -206,7 +210,8 @@ mod tests {
     use super::*;
     use crate::lab::Key;
     use crate::scenario::model::{
-        LinkState, LoginPassword, Medium, PackagePart, PackageStep, PowerAction, WaitFor,
+        AccountState, LinkState, LoginPassword, Medium, PackagePart, PackageStep, PowerAction,
+        ServerReach, WaitFor,
     };
 
     /// One step of every kind (and every package medium).
@@ -236,6 +241,8 @@ mod tests {
                 omit: Some(PackagePart::Bin),
                 corrupt: None,
             }),
+            Step::Account(AccountState::Active),
+            Step::ProvisioningServer(ServerReach::Unreachable),
         ]
     }
 

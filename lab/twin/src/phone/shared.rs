@@ -14,6 +14,7 @@ use super::keypad::{Action, Keypad};
 use super::model::Key;
 use super::net::{Net, NetError};
 use super::screen::Screen;
+use super::sip;
 use super::syslog::{self, Severity};
 use super::timing::Clock;
 
@@ -149,6 +150,12 @@ impl Shared {
             self.lock().flash.firmware.version,
             self.spec.mac_colons()
         )
+    }
+
+    /// `Yealink SIP-<MODEL> <version>`, the REGISTER's User-Agent (R1, public fact: Yealink's
+    /// own SIP traces carry no MAC, unlike the HTTP one).
+    pub(super) fn sip_user_agent(&self) -> String {
+        sip::user_agent(self.spec.model, &self.lock().flash.firmware.version)
     }
 
     /// The provisioning URL in force: the provisioned one, else DHCP option 66 (P1).
