@@ -488,6 +488,7 @@ fn the_committed_scenarios_load() {
             "usb-missing-file",
             "usb-ntfs-rejected",
             "usb-recovery",
+            "usb-recovery-active-account",
         ]
     );
     for scenario in scenarios.iter().filter(|s| s.name.starts_with("autop-")) {
