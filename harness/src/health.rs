@@ -91,6 +91,8 @@ pub async fn check(
         },
     );
     accounts.set_handback(bench, Some(lab_url));
+    // A case that made the server unreachable for this phone ended early: the check needs it.
+    accounts.set_reachable(bench, true);
     let result = power_cycles(ctx, rig, policy).await;
     accounts.set_handback(bench, None);
     match before {

@@ -70,6 +70,19 @@ enum Command {
         #[arg(long)]
         lab: Option<PathBuf>,
     },
+    /// Try the phone's web UI login as admin: prints accepted (exit 0), refused (exit 1)
+    /// or unreachable (exit 3).
+    Login {
+        bench: String,
+        /// The password tried for the user `admin`.
+        #[arg(long)]
+        password: String,
+        /// How long a phone that does not answer is retried (seconds; not scaled).
+        #[arg(long, default_value_t = 30.0)]
+        timeout_s: f64,
+        #[arg(long)]
+        lab: Option<PathBuf>,
+    },
     /// Serve the endpoints (provisioning, foreign provisioning, SIP, syslog) in the
     /// foreground and print what the phones do, for a reproduction driven by hand.
     Serve {
@@ -436,6 +449,20 @@ fn main() -> ExitCode {
                 digits,
                 lab: l,
             } => commands::hand::dial(&lab(l), locks, &bench, &digits).await,
+            Command::Login {
+                bench,
+                password,
+                timeout_s,
+                lab: l,
+            } => match Duration::try_from_secs_f64(timeout_s) {
+                Ok(timeout) => {
+                    commands::hand::login(&lab(l), locks, &bench, &password, timeout).await
+                }
+                Err(_) => {
+                    eprintln!("--timeout-s {timeout_s}: not a number of seconds (0 or more)");
+                    exit_code::CONFIG_ERROR
+                }
+            },
             Command::Serve {
                 lab: l,
                 account,

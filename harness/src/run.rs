@@ -129,6 +129,15 @@ pub async fn run(opts: RunOptions) -> RunReport {
             .any(|p| p.scenario.destructive && p.bench.approval == Approval::Required)
     {
         report.approval = Some(approval.clone());
+    } else if let Some(standing) =
+        plan.iter()
+            .find_map(|p| match case_approval(&p.bench, &p.scenario, None) {
+                CaseApproval::Approved(by) => Some(by.to_string()),
+                _ => None,
+            })
+    {
+        // Without `--approval`, the lab file's standing approval the run's cases ran under.
+        report.approval = Some(standing);
     }
 
     let services = match LabServices::start(&lab, opts.start_virtual_bench).await {
@@ -323,9 +332,7 @@ impl BenchRun<'_> {
                 reports.push(r);
                 continue;
             }
-            let approval = self
-                .approval
-                .filter(|_| bench.approval == Approval::Required);
+            let approval = case_approval(bench, &case.scenario, self.approval).recorded();
             let case_name = format!("{}@{}", case.scenario.name, bench.model);
             let mut earlier: Vec<String> = Vec::new();
             let mut attempt = 1;
@@ -507,6 +514,51 @@ fn select<'s>(
     Ok(picked)
 }
 
+/// Whether a case may run on its bench, and under which approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CaseApproval<'a> {
+    /// The bench needs none for this case (no approval required, or not destructive);
+    /// an `--approval` given is still recorded on a bench that requires one.
+    NotNeeded(Option<&'a str>),
+    /// Runs under this approval: `--approval`, else the lab file's `approved` for the bench.
+    Approved(&'a str),
+    /// A destructive case on a bench requiring approval, with none given: not run.
+    Refused,
+}
+
+impl<'a> CaseApproval<'a> {
+    /// The approval the case's transcript and reports record.
+    fn recorded(&self) -> Option<&'a str> {
+        match self {
+            CaseApproval::NotNeeded(approval) => *approval,
+            CaseApproval::Approved(approval) => Some(approval),
+            CaseApproval::Refused => None,
+        }
+    }
+}
+
+/// Decides the approval of `scenario` on `bench`: `--approval` (`cli`) covers every case
+/// of the run; a bench's `approved` covers the scenarios it names, and no others.
+fn case_approval<'a>(
+    bench: &'a Bench,
+    scenario: &Scenario,
+    cli: Option<&'a str>,
+) -> CaseApproval<'a> {
+    if bench.approval != Approval::Required {
+        return CaseApproval::NotNeeded(None);
+    }
+    if !scenario.destructive {
+        return CaseApproval::NotNeeded(cli);
+    }
+    if let Some(approval) = cli {
+        return CaseApproval::Approved(approval);
+    }
+    match &bench.approved {
+        Some(standing) if standing.covers(&scenario.name) => CaseApproval::Approved(&standing.by),
+        _ => CaseApproval::Refused,
+    }
+}
+
 /// Every (scenario, bench) pair to run, and the skipped ones with their reason.
 fn plan(lab: &Lab, scenarios: &[&Scenario], opts: &RunOptions) -> (Vec<Planned>, Vec<CaseReport>) {
     let mut planned = Vec::new();
@@ -524,16 +576,19 @@ fn plan(lab: &Lab, scenarios: &[&Scenario], opts: &RunOptions) -> (Vec<Planned>,
                 skipped.push(CaseReport::unbenched(&scenario, *model));
             }
             for bench in on_model {
-                if scenario.destructive
-                    && bench.approval == Approval::Required
-                    && opts.approval.is_none()
+                if let CaseApproval::Refused =
+                    case_approval(bench, &scenario, opts.approval.as_deref())
                 {
                     skipped.push(CaseReport::new(
                         &scenario,
                         bench,
                         Outcome::Skipped,
-                        "approval missing: the bench requires --approval for destructive scenarios"
-                            .into(),
+                        format!(
+                            "approval missing: refused, the bench requires approval for destructive \
+                             scenarios and none covers `{}` (--approval, or the bench's `approved` \
+                             in the lab file)",
+                            scenario.name
+                        ),
                     ));
                     continue;
                 }
@@ -570,7 +625,78 @@ fn absolute(path: &Path) -> std::io::Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::with_approval;
+    use super::{CaseApproval, case_approval, with_approval};
+    use crate::lab::{Approval, StandingApproval};
+
+    /// The virtual lab's `t48s` (its bench file as committed) and a scenario named `name`.
+    fn t48s_and(name: &str, destructive: bool) -> (crate::lab::Bench, crate::scenario::Scenario) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let lab = crate::lab::load(&root.join("lab/virtual.toml")).unwrap();
+        let bench = lab.benches.into_iter().find(|b| b.name == "t48s").unwrap();
+        let text = format!(
+            "summary = \"s\"\nsource = \"s\"\nmodels = \"all\"\ndestructive = {destructive}\n\
+             [given]\nfirmware = \"current\"\naccount = \"active\"\nadmin_password = \"random\"\n\
+             [[step]]\npower = \"cycle\"\n"
+        );
+        let scenario =
+            crate::scenario::load::parse(&text, std::path::Path::new(&format!("{name}.toml")))
+                .unwrap();
+        (bench, scenario)
+    }
+
+    #[test]
+    fn the_virtual_t48s_approves_autop_and_refuses_the_long_press_reset() {
+        let (bench, autop) = t48s_and("autop-password-reset", true);
+        assert_eq!(bench.approval, Approval::Required);
+        let by = &bench.approved.as_ref().unwrap().by;
+        assert_eq!(
+            case_approval(&bench, &autop, None),
+            CaseApproval::Approved(by)
+        );
+        let (bench, long_press) = t48s_and("long-press-legacy", true);
+        assert_eq!(
+            case_approval(&bench, &long_press, None),
+            CaseApproval::Refused
+        );
+        // `--approval` covers every case of its run.
+        assert_eq!(
+            case_approval(&bench, &long_press, Some("TIER2-1")),
+            CaseApproval::Approved("TIER2-1")
+        );
+        // A case that resets nothing needs none, and records `--approval` when given.
+        let (bench, harmless) = t48s_and("long-press-legacy", false);
+        assert_eq!(
+            case_approval(&bench, &harmless, None),
+            CaseApproval::NotNeeded(None)
+        );
+        assert_eq!(
+            case_approval(&bench, &harmless, Some("T")).recorded(),
+            Some("T")
+        );
+    }
+
+    #[test]
+    fn a_bench_without_required_approval_ignores_approvals() {
+        let (mut bench, scenario) = t48s_and("long-press-legacy", true);
+        bench.approval = Approval::None;
+        bench.approved = None;
+        assert_eq!(
+            case_approval(&bench, &scenario, Some("X")),
+            CaseApproval::NotNeeded(None)
+        );
+    }
+
+    #[test]
+    fn standing_approvals_match_whole_names_by_glob() {
+        let standing = StandingApproval {
+            by: "t".into(),
+            scenarios: vec!["autop-*".into(), "usb-recovery".into()],
+        };
+        assert!(standing.covers("autop-on-2.0-account"));
+        assert!(standing.covers("usb-recovery"));
+        assert!(!standing.covers("usb-recovery-extra"));
+        assert!(!standing.covers("long-press-legacy"));
+    }
 
     #[test]
     fn approval_closes_the_header() {

@@ -427,7 +427,7 @@ fn lab_with_broken_benches(count: usize) -> (String, Vec<String>) {
             text.push_str(&format!("\n[[bench]]\nname = \"b{k}\"\ncolour = \"red\"\n"));
             expected.push(format!(
                 "lab.toml:{}:1: bench[{index}].colour: unknown field `colour`, expected one of `name`, `model`, \
-                 `mac`, `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `usb`, `dhcp_interface`",
+                 `mac`, `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `approved`, `usb`, `dhcp_interface`",
                 header + 2
             ));
             line += 4;
@@ -493,5 +493,61 @@ fn a_relative_stick_image_is_relative_to_the_lab_file() {
         Some(lab::UsbConfig::ImageFile {
             path: PathBuf::from("/labs/rack/sticks/two.img")
         })
+    );
+}
+
+#[test]
+fn a_standing_approval_loads_on_a_bench_that_requires_approval() {
+    let text = edited(&[(
+        "approval = \"required\"",
+        "approval = \"required\"\napproved = { by = \"TIER2-7 j.doe\", scenarios = [\"autop-*\", \"usb-recovery\"] }",
+    )]);
+    let lab = lab::parse(&text, Path::new("lab.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let approved = lab.benches[1].approved.as_ref().unwrap();
+    assert_eq!(approved.by, "TIER2-7 j.doe");
+    assert!(approved.covers("autop-password-reset"));
+    assert!(!approved.covers("long-press-legacy"));
+    assert_eq!(lab.benches[0].approved, None);
+}
+
+#[test]
+fn a_standing_approval_that_means_nothing_or_cannot_be_read_is_refused() {
+    // On a bench that needs no approval, it would make the bench look guarded.
+    let unguarded = edited(&[(
+        "keymap = \"t4x\"",
+        "keymap = \"t4x\"\napproved = { by = \"T\", scenarios = [\"*\"] }",
+    )]);
+    assert_eq!(
+        error_of(&unguarded),
+        "lab.toml:64:12: bench[0].approved: `approved` needs `approval = \"required\"`: on a bench that \
+         needs no approval it records nothing"
+    );
+    let nobody = edited(&[(
+        "approval = \"required\"",
+        "approval = \"required\"\napproved = { by = \" \", scenarios = [\"*\"] }",
+    )]);
+    assert!(
+        error_of(&nobody).contains("bench[1].approved.by: who approved must be one line"),
+        "{}",
+        error_of(&nobody)
+    );
+    let bad_glob = edited(&[(
+        "approval = \"required\"",
+        "approval = \"required\"\napproved = { by = \"T\", scenarios = [\"autop-[\"] }",
+    )]);
+    assert!(
+        error_of(&bad_glob)
+            .contains("bench[1].approved.scenarios[0]: `autop-[` is not a scenario pattern"),
+        "{}",
+        error_of(&bad_glob)
+    );
+    let empty = edited(&[(
+        "approval = \"required\"",
+        "approval = \"required\"\napproved = { by = \"T\", scenarios = [] }",
+    )]);
+    assert!(
+        error_of(&empty).contains("bench[1].approved.scenarios: an approval covers at least one"),
+        "{}",
+        error_of(&empty)
     );
 }

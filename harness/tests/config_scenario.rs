@@ -44,7 +44,7 @@ const KEY_NAMES: &str = "`speaker`, `ok`, `cancel`, `f1`, `f2`, `f3`, `f4`, `up`
 `2`, `3`, `4`, `5`, `6`, `7`, `8`, `9`, `0`, `star`, `pound`, `mute` or `headset`";
 
 const ACTIONS: &str = "`power`, `hold`, `release`, `tap`, `dial`, `network`, `wait`, `login`, `pause_s`, \
-                       `offer_firmware`, `tftp_package` or `usb_stick`";
+                       `offer_firmware`, `tftp_package`, `usb_stick`, `account` or `provisioning_server`";
 
 /// A table row: what the mistake is, the edits that make it, the exact message.
 type Row = (&'static str, Vec<(&'static str, &'static str)>, String);
@@ -169,7 +169,8 @@ fn each_kind_of_mistake_gets_its_exact_message() {
             vec![("power = \"cycle\"", "power = \"cycle\"\nrepeat = 2")],
             "scenarios/reset.toml:13:1: step[0].repeat: unknown field `repeat`, expected one of `power`, `hold`, \
              `release`, `tap`, `hold_ms`, `dial`, `network`, `wait`, `timeout_s`, `login`, `pause_s`, \
-             `offer_firmware`, `tftp_package`, `usb_stick`, `filesystem`, `omit`, `corrupt`"
+             `offer_firmware`, `tftp_package`, `usb_stick`, `filesystem`, `omit`, `corrupt`, `account`, \
+             `provisioning_server`"
                 .into(),
         ),
         (
@@ -448,10 +449,15 @@ fn the_committed_scenarios_load() {
     assert_eq!(
         names,
         [
+            "autop-at-min-firmware",
             "autop-below-min-firmware",
             "autop-foreign-provisioning-url",
             "autop-on-2.0-account",
+            "autop-on-stock-firmware",
             "autop-password-reset",
+            "autop-popup-cancelled",
+            "autop-reset-then-reactivated",
+            "autop-server-unreachable",
             "autop-while-registered",
             "autop-without-network",
             "firmware-downgrade",
@@ -463,20 +469,33 @@ fn the_committed_scenarios_load() {
             "usb-missing-file",
             "usb-ntfs-rejected",
             "usb-recovery",
+            "usb-recovery-active-account",
         ]
     );
     for scenario in scenarios.iter().filter(|s| s.name.starts_with("autop-")) {
         assert_eq!(scenario.models, Model::ALL, "{}", scenario.name);
         assert!(scenario.destructive, "{}", scenario.name);
+        // The unreachable server is arranged by a step before the code is dialled.
+        let steps = if scenario.name == "autop-server-unreachable" {
+            &scenario.steps[1..]
+        } else {
+            &scenario.steps[..]
+        };
+        // Cancel on the popup is F1; every other case presses Yes (F4).
+        let answer = if scenario.name == "autop-popup-cancelled" {
+            "f1"
+        } else {
+            "f4"
+        };
         assert_eq!(
-            scenario.steps[0].written(),
+            steps[0].written(),
             written(&[("dial", "\"**7283\"")]),
             "{}",
             scenario.name
         );
         assert_eq!(
-            scenario.steps[1].written(),
-            written(&[("tap", "\"f4\"")]),
+            steps[1].written(),
+            written(&[("tap", &format!("\"{answer}\""))]),
             "{}",
             scenario.name
         );

@@ -500,3 +500,50 @@ async fn shutdown_closes_the_http_endpoints() {
         assert!(refused.is_err(), "{addr} still accepts connections");
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_bench_is_shut_out_unread_and_the_others_are_served() {
+    let rig = rig().await;
+    let accounts = &rig.endpoints.accounts;
+    accounts.set(
+        "t46g",
+        account(
+            AccountState::Cancelled,
+            "pw",
+            &rig.endpoints.provisioning_url(),
+        ),
+    );
+    let mut events = rig.endpoints.bus.subscribe();
+    accounts.set_reachable("t46g", false);
+
+    // The shut-out phone gets no HTTP answer at all: its request fails below HTTP.
+    let refused = http_client(rig.t46g, UA_T46G)
+        .get(rig.url(&format!("/autop/{MAC_T46G}.cfg")))
+        .send()
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    // Another bench, and an address that is no bench, are served as before.
+    assert_eq!(rig.get(rig.t48s, "/y000000000065.cfg").await.0, 200);
+    assert_eq!(rig.get(rig.stranger, "/y000000000065.cfg").await.0, 200);
+
+    let seen = published(&mut events);
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[0].bench.as_deref(), Some("t46g"));
+    assert!(
+        matches!(
+            seen[0].event,
+            EndpointEvent::ShutOut {
+                server: HttpServer::Provisioning,
+                ..
+            }
+        ),
+        "{:?}",
+        seen[0].event
+    );
+    assert_eq!(http(&seen[1]).0, Some("t48s"));
+
+    // Reachable again: the same phone is served.
+    accounts.set_reachable("t46g", true);
+    let (status, _) = rig.get(rig.t46g, &format!("/autop/{MAC_T46G}.cfg")).await;
+    assert_eq!(status, 200);
+}

@@ -1,10 +1,11 @@
-//! `harness power | network | press | dial`: one action on one bench, by hand. They open the same
-//! drivers as a run and nothing else, so they work on a real rack and on a virtual bench
-//! started as its own process alike.
+//! `harness power | network | press | dial | login`: one action on one bench, by hand. They
+//! open the same drivers as a run and nothing else, so they work on a real rack and on a
+//! virtual bench started as its own process alike.
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::drivers::web::{LoginOutcome, WebError, phone_web};
 use crate::lab::{Key, Lab};
 use crate::outcome::{FaultClass, exit_code};
 use crate::rack::{Rack, RigError};
@@ -173,4 +174,50 @@ pub async fn dial(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, digits:
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     finish(session, Ok(()), format!("{bench}: dialled {digits}")).await
+}
+
+/// What `harness login` exits with: the phone's verdict, or why there is none. A refusal
+/// is an answer about the phone (exit 1, as a finding); a phone that gives no answer leaves
+/// the question open (exit 3, as a lab fault: nothing was learnt about its password).
+pub fn login_exit_code(outcome: &Result<LoginOutcome, WebError>) -> i32 {
+    match outcome {
+        Ok(LoginOutcome::Accepted) => exit_code::PASS,
+        Ok(LoginOutcome::Refused) => exit_code::FAIL,
+        Err(WebError::Unreachable { .. }) => exit_code::LAB_FAULT,
+        // A wrong address or port in the lab file, or not a T4x web UI at all.
+        Err(WebError::BadUrl { .. } | WebError::Status { .. } | WebError::NotALoginForm { .. }) => {
+            exit_code::CONFIG_ERROR
+        }
+    }
+}
+
+/// `harness login BENCH --password PW [--timeout-s N]`: the web UI's servlet login as
+/// `admin`, the probe a scenario's `login` step makes, alone. The bench is taken so no run
+/// drives the phone meanwhile; its devices are left as they were (a login switches
+/// nothing). `timeout` is how long an unanswering phone is retried (real time, not scaled).
+pub async fn login(
+    lab_path: &Path,
+    lock_dir: Option<&Path>,
+    bench: &str,
+    password: &str,
+    timeout: Duration,
+) -> i32 {
+    let session = match open(lab_path, lock_dir, bench, "login").await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let web = phone_web(&session.owned.rig().bench);
+    let outcome = web.login("admin", password, timeout).await;
+    session.owned.close_as_left();
+    let code = login_exit_code(&outcome);
+    match outcome {
+        Ok(LoginOutcome::Accepted) => println!("{bench}: web login as admin: accepted"),
+        Ok(LoginOutcome::Refused) => println!("{bench}: web login as admin: refused"),
+        Err(e @ WebError::Unreachable { .. }) => {
+            println!("{bench}: web login as admin: unreachable");
+            eprintln!("{e}");
+        }
+        Err(e) => eprintln!("{bench}: web login as admin: {e}"),
+    }
+    code
 }

@@ -3,7 +3,7 @@
 //! firmware offered. The scenario engine writes it; the servers read it on every request,
 //! so a change takes effect on the phone's next fetch or REGISTER.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -40,6 +40,8 @@ pub struct Accounts {
     by_bench: Arc<RwLock<HashMap<String, BenchAccount>>>,
     /// Benches the foreign server hands back to the lab: bench name -> provisioning URL.
     handbacks: Arc<RwLock<HashMap<String, String>>>,
+    /// Benches whose phone the provisioning server shuts out (it cannot be reached).
+    unreachable: Arc<RwLock<HashSet<String>>>,
 }
 
 impl Accounts {
@@ -97,6 +99,30 @@ impl Accounts {
         table.get(bench).cloned()
     }
 
+    /// Makes the lab's provisioning server unreachable for `bench`'s phone (`false`), or
+    /// reachable again (`true`): it closes that phone's connections unread, so the phone
+    /// holds its address and link but reaches no server, as behind a broken uplink.
+    pub fn set_reachable(&self, bench: &str, reachable: bool) {
+        let mut table = self
+            .unreachable
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if reachable {
+            table.remove(bench);
+        } else {
+            table.insert(bench.to_owned());
+        }
+    }
+
+    /// Whether the provisioning server answers `bench`'s phone.
+    pub fn is_reachable(&self, bench: &str) -> bool {
+        let table = self
+            .unreachable
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        !table.contains(bench)
+    }
+
     /// The image offered under `file_name` to any bench, if one is. Firmware URLs are only
     /// ever resolved through this, so a request can never name a file the lab did not offer.
     pub fn offered_firmware(&self, file_name: &str) -> Option<FirmwareOffer> {
@@ -134,6 +160,17 @@ mod tests {
         assert_eq!(accounts.get("t46g"), Some(account(None)));
         assert_eq!(accounts.remove("t46g"), Some(account(None)));
         assert_eq!(other.get("t46g"), None);
+    }
+
+    #[test]
+    fn a_bench_shut_out_is_reachable_again_once_let_in() {
+        let accounts = Accounts::new();
+        assert!(accounts.is_reachable("t46g"));
+        accounts.clone().set_reachable("t46g", false);
+        assert!(!accounts.is_reachable("t46g"));
+        assert!(accounts.is_reachable("t48g"));
+        accounts.set_reachable("t46g", true);
+        assert!(accounts.is_reachable("t46g"));
     }
 
     #[test]

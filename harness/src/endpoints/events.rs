@@ -96,6 +96,14 @@ pub enum EndpointEvent {
         /// `None` when served in full; else the TFTP error sent.
         error: Option<String>,
     },
+    /// A connection the lab's provisioning server closed before reading a byte, because a
+    /// scenario made it unreachable for this phone: the phone tried, and reached nothing.
+    ShutOut {
+        /// The phone's address.
+        client: SocketAddr,
+        /// Which server shut it out.
+        server: HttpServer,
+    },
     /// One of the lab's own servers failed a request of this client for a reason of the
     /// lab (the process ran out of files, every transfer slot taken by others): whatever
     /// the phone does next is no finding about its firmware, so the case is a lab fault.
@@ -117,6 +125,7 @@ impl EndpointEvent {
             | EndpointEvent::Register { client, .. }
             | EndpointEvent::Syslog { client, .. }
             | EndpointEvent::Tftp { client, .. }
+            | EndpointEvent::ShutOut { client, .. }
             | EndpointEvent::LabFault { client, .. } => *client,
         }
     }

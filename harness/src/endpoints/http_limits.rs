@@ -80,6 +80,10 @@ const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: c
 Retry-After: 1\r\nContent-Type: text/plain\r\nContent-Length: 42\r\n\r\n\
 too many connections: try again in a while";
 
+/// Decides, per accepted connection's client address, whether the server closes it before
+/// reading a byte (`true`): how the lab makes itself unreachable for one phone.
+pub type ClientGate = Arc<dyn Fn(SocketAddr) -> bool + Send + Sync>;
+
 /// Serves `router` on `listener` within `limits` until `shutdown` completes, then lets
 /// the connections finish their current request and returns once every one is closed.
 /// Handlers see `ConnectInfo<Connection>` as with axum's own `serve`.
@@ -88,6 +92,19 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: HttpLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_gated(server, listener, router, limits, None, shutdown).await
+}
+
+/// `serve`, closing at once every connection whose client `gate` shuts out: no status line
+/// and no byte, as a client finds a server it cannot reach.
+pub async fn serve_gated(
+    server: &'static str,
+    listener: TcpListener,
+    router: Router,
+    limits: HttpLimits,
+    gate: Option<ClientGate>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let capacity = limits.max_connections.max(1);
@@ -114,6 +131,11 @@ pub async fn serve(
             }
         };
         let remote = canonical_client(remote);
+        if gate.as_ref().is_some_and(|shut_out| shut_out(remote)) {
+            tracing::debug!(server, client = %remote, "client shut out: connection closed unread");
+            drop(stream);
+            continue;
+        }
         let Some(slot) = ClientSlot::take(&slots, &per_client, remote.ip(), &limits) else {
             turned_away.count(server, "over the connection limits: answered 503");
             // A fresh socket's send buffer is empty: the answer goes out without waiting,

@@ -153,6 +153,7 @@ impl Endpoints {
         let accounts = Accounts::new();
         let (stop, stopped) = watch::channel(false);
 
+        let provisioning_gate = shut_out_gate(directory.clone(), accounts.clone(), bus.clone());
         let provisioning = provisioning::router(provisioning::ProvisioningServer {
             directory: directory.clone(),
             accounts: accounts.clone(),
@@ -179,6 +180,7 @@ impl Endpoints {
                     provisioning_listener,
                     provisioning,
                     limits.http,
+                    Some(provisioning_gate),
                     stopped.clone(),
                 ),
             ),
@@ -189,6 +191,7 @@ impl Endpoints {
                     foreign_listener,
                     foreign,
                     limits.http,
+                    None,
                     stopped.clone(),
                 ),
             ),
@@ -335,6 +338,7 @@ fn spawn_http(
     listener: TcpListener,
     router: Router,
     limits: HttpLimits,
+    gate: Option<http_limits::ClientGate>,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let shutdown = async move {
@@ -343,8 +347,36 @@ fn spawn_http(
     tokio::spawn(async move {
         // Per-connection errors are the connection's; an error here means the listener
         // itself failed, which the run must hear about.
-        if let Err(error) = http_limits::serve(endpoint, listener, router, limits, shutdown).await {
+        if let Err(error) =
+            http_limits::serve_gated(endpoint, listener, router, limits, gate, shutdown).await
+        {
             tracing::error!(endpoint, %error, "HTTP endpoint stopped on an error");
         }
+    })
+}
+
+/// The provisioning server's gate: a bench's phone the scenario made it unreachable for is
+/// shut out, and each connection it tried is published, so the transcript shows the phone
+/// tried and reached nothing.
+fn shut_out_gate(
+    directory: Arc<BenchDirectory>,
+    accounts: Accounts,
+    bus: events::EventBus,
+) -> http_limits::ClientGate {
+    Arc::new(move |client: SocketAddr| {
+        let Some(bench) = directory.bench_at(client.ip()) else {
+            return false;
+        };
+        if accounts.is_reachable(bench) {
+            return false;
+        }
+        directory.publish(
+            &bus,
+            events::EndpointEvent::ShutOut {
+                client,
+                server: events::HttpServer::Provisioning,
+            },
+        );
+        true
     })
 }

@@ -1,4 +1,4 @@
-//! The committed fixture set: four firmware generations per model, as small synthetic
+//! The committed fixture set: five firmware generations per model, as small synthetic
 //! images (`harness fixtures write`), or padded to realistic sizes for benchmarks
 //! (`harness fixtures synth`).
 
@@ -15,17 +15,20 @@ struct Generation {
     build_date: fn(Model) -> &'static str,
     features: &'static [&'static str],
     meaning: &'static str,
+    /// Built by Yealink for Intermedia (`false`: Yealink's own stock release).
+    intermedia: bool,
 }
 
 const AUTOP: &[&str] = &["autop-reset"];
 
-const GENERATIONS: [Generation; 4] = [
+const GENERATIONS: [Generation; 5] = [
     Generation {
         name: "legacy",
         version: |_| (80, 70),
         build_date: |_| "2017-09-20",
         features: &[],
         meaning: "built before the August 2018 Intermedia update: the Long Press reset still works",
+        intermedia: true,
     },
     Generation {
         name: "below-min",
@@ -33,6 +36,7 @@ const GENERATIONS: [Generation; 4] = [
         build_date: |_| "2018-11-05",
         features: &[],
         meaning: "after the August 2018 update, below the Auto-P minimum",
+        intermedia: true,
     },
     Generation {
         name: "min",
@@ -40,6 +44,7 @@ const GENERATIONS: [Generation; 4] = [
         build_date: |_| "2019-07-15",
         features: AUTOP,
         meaning: "the Auto-P minimum (PLACEHOLDER: the KB leaves it blank)",
+        intermedia: true,
     },
     Generation {
         name: "current",
@@ -50,6 +55,15 @@ const GENERATIONS: [Generation; 4] = [
         build_date: |m| m.spec().current_firmware.build_date,
         features: AUTOP,
         meaning: "the newest Intermedia build",
+        intermedia: true,
+    },
+    Generation {
+        name: "stock",
+        version: |_| (83, 50),
+        build_date: |_| "2020-01-15",
+        features: &[],
+        meaning: "Yealink's own stock build, not Intermedia's: no built-in Auto-P reset code",
+        intermedia: false,
     },
 ];
 
@@ -92,7 +106,12 @@ pub fn write_fixture_set(dir: &Path, image_len: usize) -> std::io::Result<Vec<st
             let header = RomHeader {
                 device_id: family,
                 device_name: model.name().into(),
-                oem_name: "Intermedia".into(),
+                oem_name: if generation.intermedia {
+                    "Intermedia"
+                } else {
+                    "Yealink"
+                }
+                .into(),
                 version: version.clone(),
                 hardware_id: family,
                 software_id: 0,
@@ -102,7 +121,7 @@ pub fn write_fixture_set(dir: &Path, image_len: usize) -> std::io::Result<Vec<st
                 model: model.name().into(),
                 version: version.clone(),
                 build_date: (generation.build_date)(model).into(),
-                intermedia: true,
+                intermedia: generation.intermedia,
                 features: generation.features.iter().map(|f| f.to_string()).collect(),
             };
             // The recovery package: firmware, kernel and root file system.
@@ -119,11 +138,12 @@ pub fn write_fixture_set(dir: &Path, image_len: usize) -> std::io::Result<Vec<st
                 .collect();
             manifest.push_str(&format!(
                 "\n# {}\n[[image]]\ngeneration = \"{}\"\nversion = \"{version}\"\nbuild_date = \"{}\"\n\
-                 intermedia = true\nfeatures = [{}]\n\
+                 intermedia = {}\nfeatures = [{}]\n\
                  rom = \"{stem}.rom\"\nbin = \"{stem}.bin\"\nrfs = \"{stem}.rfs\"\n",
                 generation.meaning,
                 generation.name,
                 declaration.build_date,
+                generation.intermedia,
                 features.join(", ")
             ));
         }

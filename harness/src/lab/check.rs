@@ -10,17 +10,17 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::model::UsbConfig;
 use super::model::{
     Actuator, ActuatorKind, Approval, Bench, EndpointsConfig, FaultPolicy, Key, Lab, Mac, Model,
     PowerState, RelayBoard, RelayChannel,
 };
+use super::model::{StandingApproval, UsbConfig};
 use super::name::{NAME_MAX_LEN, unsafe_name_message};
-use super::raw::RawUsb;
 use super::raw::{
     Indexed, RawActuator, RawActuatorKind, RawApproval, RawBench, RawEndpoints, RawKeymap, RawLab,
     RawLabFaults, RawPowerState, RawRelayBoard, RawRelayChannel, quoted_list,
 };
+use super::raw::{RawApproved, RawUsb};
 use super::relay_entry::{MAX_CHANNELS, RelayEntry};
 use crate::config_error::{FileProblems, join_key};
 use crate::drivers::power::registry::{Reach, RelayBoardKind};
@@ -57,6 +57,9 @@ const MAX_RETRIES: u32 = 5;
 
 /// Above an hour the phone is not booting slowly, it is not booting.
 const MAX_HEALTH_CHECK_TIMEOUT_S: u64 = 3600;
+
+/// The longest `approved.by`: a name or a ticket reference, shown with every case.
+const MAX_APPROVED_BY_BYTES: usize = 200;
 
 /// A relay board as far as benches need it.
 struct BoardInfo {
@@ -825,6 +828,15 @@ impl Checker<'_, '_> {
             ok &= self.dhcp_interface(&path, index, interface);
         }
 
+        let approved = match &bench.approved {
+            Some(approved) => {
+                let checked = self.approved(&path, bench.approval, approved);
+                ok &= checked.is_some();
+                checked
+            }
+            None => None,
+        };
+
         let bench = Bench {
             name,
             model: model?,
@@ -843,6 +855,7 @@ impl Checker<'_, '_> {
                 RawApproval::None => Approval::None,
                 RawApproval::Required => Approval::Required,
             },
+            approved,
             usb,
         };
         ok.then_some(bench)
@@ -884,6 +897,66 @@ impl Checker<'_, '_> {
         }
         self.seen.dhcp_interfaces.insert(text.clone(), index);
         true
+    }
+
+    /// `approved`: only on a bench that requires approval (elsewhere it would mean
+    /// nothing, and a reader would take the bench for a guarded one), one line saying who
+    /// approved, and at least one valid scenario pattern.
+    fn approved(
+        &mut self,
+        path: &str,
+        approval: RawApproval,
+        approved: &Spanned<RawApproved>,
+    ) -> Option<StandingApproval> {
+        let key = format!("{path}.approved");
+        let mut ok = true;
+        if approval != RawApproval::Required {
+            self.problems.at(
+                &approved.span(),
+                key.clone(),
+                "`approved` needs `approval = \"required\"`: on a bench that needs no approval it records nothing",
+            );
+            ok = false;
+        }
+        let raw = approved.get_ref();
+        let by = raw.by.get_ref().trim();
+        if by.is_empty() || by.contains(['\n', '\r']) || by.len() > MAX_APPROVED_BY_BYTES {
+            self.problems.at(
+                &raw.by.span(),
+                format!("{key}.by"),
+                format!(
+                    "who approved must be one line of 1 to {MAX_APPROVED_BY_BYTES} bytes (a name or a ticket)"
+                ),
+            );
+            ok = false;
+        }
+        if raw.scenarios.get_ref().is_empty() {
+            self.problems.at(
+                &raw.scenarios.span(),
+                format!("{key}.scenarios"),
+                "an approval covers at least one scenario pattern",
+            );
+            ok = false;
+        }
+        for (i, pattern) in raw.scenarios.get_ref().iter().enumerate() {
+            if let Err(e) = globset::Glob::new(pattern.get_ref()) {
+                self.problems.at(
+                    &pattern.span(),
+                    format!("{key}.scenarios[{i}]"),
+                    format!("`{}` is not a scenario pattern: {e}", pattern.get_ref()),
+                );
+                ok = false;
+            }
+        }
+        ok.then(|| StandingApproval {
+            by: by.to_string(),
+            scenarios: raw
+                .scenarios
+                .get_ref()
+                .iter()
+                .map(|p| p.get_ref().clone())
+                .collect(),
+        })
     }
 
     /// A stick is either an image file or a sized block device, never both, and it is in

@@ -243,6 +243,9 @@ pub struct Bench {
     pub safe_power: PowerState,
     /// Whether destructive scenarios need `--approval` on this bench.
     pub approval: Approval,
+    /// The destructive scenarios the lab file records as approved on this bench (only on
+    /// a bench with `approval = "required"`); others still need `--approval`.
+    pub approved: Option<StandingApproval>,
     /// The USB stick in the phone's port, when the lab can write one.
     pub usb: Option<UsbConfig>,
 }
@@ -272,6 +275,28 @@ pub enum Approval {
     None,
     /// Destructive scenarios need `--approval` (a phone someone depends on).
     Required,
+}
+
+/// An approval recorded in the lab file for some destructive scenarios on one bench: the
+/// KB asks for Tier 2's approval before a device is reset, and a lab that holds one for a
+/// named set of scenarios writes it down where every run reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandingApproval {
+    /// Who approved, or the ticket that records it: shown with every case it covers.
+    pub by: String,
+    /// Glob patterns over scenario names (checked when the lab file is read).
+    pub scenarios: Vec<String>,
+}
+
+impl StandingApproval {
+    /// Whether the approval covers the scenario named `scenario`.
+    pub fn covers(&self, scenario: &str) -> bool {
+        self.scenarios.iter().any(|pattern| {
+            globset::Glob::new(pattern)
+                .map(|glob| glob.compile_matcher().is_match(scenario))
+                .unwrap_or(false)
+        })
+    }
 }
 
 /// A phone's MAC address.

@@ -275,6 +275,16 @@ pub enum RawApproval {
     Required,
 }
 
+/// `approved = { by = "...", scenarios = ["glob", ...] }` of a bench.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApproved {
+    /// Who approved, or the ticket that records it (one line).
+    pub by: Spanned<String>,
+    /// Glob patterns over scenario names the approval covers.
+    pub scenarios: Spanned<Vec<Spanned<String>>>,
+}
+
 /// One `[[bench]]`: a phone and its wiring, names still unresolved.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -305,6 +315,9 @@ pub struct RawBench {
     /// Whether destructive scenarios need approval.
     #[serde(default)]
     pub approval: RawApproval,
+    /// An approval the lab holds for some destructive scenarios on this bench.
+    #[serde(default)]
+    pub approved: Option<Spanned<RawApproved>>,
     /// The USB stick in the phone's port, if the bench has one the lab can write.
     #[serde(default)]
     pub usb: Option<Spanned<RawUsb>>,

@@ -513,6 +513,8 @@ impl<'a, 'c> Case<'a, 'c> {
         let bench = self.rig.bench.name.clone();
         let accounts = &self.ctx.endpoints.accounts;
         accounts.set(&bench, account.clone());
+        // An earlier case may have left the server unreachable for this phone.
+        accounts.set_reachable(&bench, true);
         accounts.set_handback(&bench, Some(self.ctx.endpoints.provisioning_url()));
         let result = self.baseline_boots().await;
         accounts.set_handback(&bench, None);
@@ -674,7 +676,7 @@ impl<'a, 'c> Case<'a, 'c> {
     }
 }
 
-fn account_words(account: AccountState) -> &'static str {
+pub(crate) fn account_words(account: AccountState) -> &'static str {
     match account {
         AccountState::Active => "active",
         AccountState::Cancelled => "cancelled",

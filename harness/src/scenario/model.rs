@@ -167,6 +167,16 @@ impl PartialEq for Step {
     }
 }
 
+/// Whether the lab's provisioning server answers the bench's phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerReach {
+    /// It answers (every case starts so).
+    Reachable,
+    /// It closes the phone's connections unread: the phone keeps its link and address
+    /// but reaches no server.
+    Unreachable,
+}
+
 /// A recovery package put on the bench's TFTP folder or USB stick.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackageStep {

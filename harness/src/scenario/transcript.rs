@@ -139,6 +139,13 @@ pub fn describe(event: &EndpointEvent) -> String {
                 Some(error) => format!("tftp: {request} {file} refused: {error}"),
             }
         }
+        EndpointEvent::ShutOut { server, .. } => {
+            let server = match server {
+                HttpServer::Provisioning => "provisioning",
+                HttpServer::Foreign => "foreign provisioning",
+            };
+            format!("{server}: connection closed unread (server unreachable for this phone)")
+        }
         EndpointEvent::LabFault { .. } => {
             format!("LAB FAULT: {}", event.lab_fault().unwrap_or_default())
         }
@@ -155,18 +162,35 @@ mod tests {
             firmware_of("Yealink SIP-T46G 28.83.0.120 00:15:65:4a:a9:37"),
             Some("28.83.0.120")
         );
+        // A REGISTER's User-Agent carries no MAC (twin rule R1).
+        assert_eq!(
+            firmware_of("Yealink SIP-T46G 28.82.0.20"),
+            Some("28.82.0.20")
+        );
         assert_eq!(firmware_of("Yealink SIP-T46G"), None);
         assert_eq!(firmware_of("curl/8.0 28.83.0.120"), None);
         assert_eq!(firmware_of("Yealink SIP-T46G 28.83.x.120 mac"), None);
     }
 
     #[test]
+    fn a_shut_out_connection_reads_as_the_server_unreachable() {
+        let event = EndpointEvent::ShutOut {
+            client: "127.0.0.2:40000".parse().unwrap(),
+            server: HttpServer::Provisioning,
+        };
+        assert_eq!(
+            describe(&event),
+            "provisioning: connection closed unread (server unreachable for this phone)"
+        );
+    }
+
+    #[test]
     fn each_version_is_kept_once_in_first_seen_order() {
         let mut t = Transcript::new();
         for ua in [
-            "Yealink SIP-T46G 28.81.0.10 00:15:65:00:00:01",
-            "Yealink SIP-T46G 28.81.0.10 00:15:65:00:00:01",
-            "Yealink SIP-T46G 28.83.0.120 00:15:65:00:00:01",
+            "Yealink SIP-T46G 28.81.0.10",
+            "Yealink SIP-T46G 28.81.0.10",
+            "Yealink SIP-T46G 28.83.0.120",
         ] {
             t.event(&EndpointEvent::Register {
                 client: "127.0.0.2:5060".parse().unwrap(),

@@ -48,6 +48,7 @@ pub fn bench(name: &str, model: Model, mac: &str, ip: Ipv4Addr) -> Bench {
         keys: BTreeMap::new(),
         safe_power: PowerState::Off,
         approval: Approval::None,
+        approved: None,
         usb: None,
     }
 }

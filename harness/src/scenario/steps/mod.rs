@@ -42,6 +42,8 @@ step_kinds! {
     pause::Pause,
     offer_firmware::OfferFirmware,
     package::Package,
+    account::Account,
+    provisioning_server::ProvisioningServer,
 }
 
 /// What running a step returns: done, or why the case stops.
@@ -199,7 +201,8 @@ mod tests {
     use super::*;
     use crate::lab::Key;
     use crate::scenario::model::{
-        LinkState, LoginPassword, Medium, PackagePart, PackageStep, PowerAction, WaitFor,
+        AccountState, LinkState, LoginPassword, Medium, PackagePart, PackageStep, PowerAction,
+        ServerReach, WaitFor,
     };
 
     /// One step of every kind (and every package medium).
@@ -240,6 +243,11 @@ mod tests {
                     omit: Some(PackagePart::Bin),
                     corrupt: None,
                 },
+            ),
+            Step::new(&account::Account, AccountState::V2),
+            Step::new(
+                &provisioning_server::ProvisioningServer,
+                ServerReach::Unreachable,
             ),
         ]
     }

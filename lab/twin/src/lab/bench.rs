@@ -33,6 +33,8 @@ pub(super) struct RawBench {
     safe_power: Option<RawPowerState>,
     #[allow(dead_code)] // the harness's concern; read so a wrong value is refused
     approval: Option<RawApproval>,
+    #[allow(dead_code)] // the harness's concern; read so a wrong shape is refused
+    approved: Option<RawApproved>,
     usb: Option<RawUsb>,
     dhcp_interface: Option<String>,
 }
@@ -56,6 +58,16 @@ enum RawPowerState {
 enum RawApproval {
     None,
     Required,
+}
+
+/// `approved = { by = "...", scenarios = [...] }`: which scenarios the lab holds an
+/// approval for; the harness checks it, the twin only reads its shape.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // the harness's concern
+struct RawApproved {
+    by: String,
+    scenarios: Vec<String>,
 }
 
 /// A bench's USB stick: an image file on the virtual bench, or a USB-SD-mux's block device

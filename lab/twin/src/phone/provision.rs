@@ -1,5 +1,6 @@
 //! The phone's provisioning client: the public fetch order (MAC boot file, common boot
-//! file, common cfg, MAC cfg), one request at a time, each awaited before the next.
+//! file, common cfg, MAC cfg; no boot files before train 81), one request at a time, each
+//! awaited before the next.
 
 use super::config::ConfigFile;
 use super::model::Model;
@@ -35,13 +36,40 @@ pub fn join(base: &str, file: &str) -> String {
     )
 }
 
-/// One provisioning round from `base`: the boot files first; the first that answers 200
-/// decides the config files (its `include:config` lines), otherwise the common then the
-/// MAC cfg.
-pub async fn fetch_round(net: &Net, base: &str, model: Model, mac_hex: &str) -> Round {
+/// The first release train whose firmware knows boot files (P2: Yealink's T2/T4/T5 admin
+/// guide, "boot files exist from firmware version 81 on").
+pub const FIRST_BOOT_FILE_TRAIN: u32 = 81;
+
+/// Whether firmware `version` (`A.B.C.D`, B the release train) asks for boot files. A
+/// version whose train cannot be read is taken as a current one (ASSUMED: every image the
+/// lab builds has a dotted version; a phone without one would be a newer naming scheme).
+pub fn asks_for_boot_files(version: &str) -> bool {
+    version
+        .split('.')
+        .nth(1)
+        .and_then(|train| train.parse::<u32>().ok())
+        .is_none_or(|train| train >= FIRST_BOOT_FILE_TRAIN)
+}
+
+/// One provisioning round from `base` by a phone running firmware `version`: from train
+/// 81 on the boot files first, the first that answers 200 deciding the config files (its
+/// `include:config` lines); otherwise (and always on x.80 or older) the common then the MAC
+/// cfg.
+pub async fn fetch_round(
+    net: &Net,
+    base: &str,
+    model: Model,
+    mac_hex: &str,
+    version: &str,
+) -> Round {
     let mut round = Round::default();
     let mut config_files = vec![model.common_cfg(), format!("{mac_hex}.cfg")];
-    for boot in [format!("{mac_hex}.boot"), "y000000000000.boot".to_owned()] {
+    let boot_files = if asks_for_boot_files(version) {
+        vec![format!("{mac_hex}.boot"), "y000000000000.boot".to_owned()]
+    } else {
+        Vec::new()
+    };
+    for boot in boot_files {
         if let Some(file) = fetch(net, base, &boot, &mut round).await {
             config_files = file.includes;
             break;
@@ -83,6 +111,15 @@ async fn fetch(net: &Net, base: &str, name: &str, round: &mut Round) -> Option<C
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn boot_files_start_with_train_81() {
+        assert!(!asks_for_boot_files("28.80.0.70"));
+        assert!(!asks_for_boot_files("36.73.0.50"));
+        assert!(asks_for_boot_files("28.81.0.10"));
+        assert!(asks_for_boot_files("66.86.0.15"));
+        assert!(asks_for_boot_files("no version"));
+    }
 
     #[test]
     fn join_accepts_a_base_with_or_without_trailing_slash() {

@@ -43,8 +43,14 @@ pub(super) async fn boot_stage(shared: &Shared, net: &Net) -> StageEnd {
             // P9: the source first, so a collector knows which server the round asks.
             let message = format!("provisioning: URL from {}", source.words());
             shared.log(net, Severity::Info, &message).await;
-            let round =
-                provision::fetch_round(net, &base, shared.spec.model, &shared.spec.mac_hex()).await;
+            let round = provision::fetch_round(
+                net,
+                &base,
+                shared.spec.model,
+                &shared.spec.mac_hex(),
+                &running,
+            )
+            .await;
             shared.update_flash(|flash| {
                 for (_, file) in &round.applied {
                     flash.apply(file);
@@ -147,7 +153,7 @@ pub(super) async fn register(shared: &Shared, net: &Net) {
         &account.registrar_host,
         flash.registrar_port(),
         &account.user,
-        &shared.user_agent(),
+        &shared.sip_user_agent(),
         flash.expires_s(),
     )
     .await;
@@ -219,7 +225,15 @@ pub(super) async fn call_home(shared: &Shared, net: &Net) {
         }
     };
     let base = provision::join(&base, AUTOP_PATH);
-    let round = provision::fetch_round(net, &base, shared.spec.model, &shared.spec.mac_hex()).await;
+    let running = shared.flash().firmware.version;
+    let round = provision::fetch_round(
+        net,
+        &base,
+        shared.spec.model,
+        &shared.spec.mac_hex(),
+        &running,
+    )
+    .await;
     shared.update_flash(|flash| {
         for (_, file) in &round.applied {
             flash.apply(file);

@@ -15,6 +15,7 @@ use super::model::Key;
 use super::net::{Net, NetError};
 use super::provisioning_source::{self, UrlInForce};
 use super::screen::Screen;
+use super::sip;
 use super::syslog::{self, Severity};
 use super::timing::Clock;
 
@@ -158,6 +159,12 @@ impl Shared {
             self.lock().flash.firmware.version,
             self.spec.mac_colons()
         )
+    }
+
+    /// `Yealink SIP-<MODEL> <version>`, the REGISTER's User-Agent (R1, public fact: Yealink's
+    /// own SIP traces carry no MAC, unlike the HTTP one).
+    pub(super) fn sip_user_agent(&self) -> String {
+        sip::user_agent(self.spec.model, &self.lock().flash.firmware.version)
     }
 
     /// The provisioning URL in force and its source (P1): option 66 of the lease, unless

@@ -7,10 +7,18 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::net::UdpSocket;
 
+use super::model::Model;
 use super::net::{Net, NetError};
 
 /// The phone's SIP port (every phone has its own address, so they never collide).
 pub const SIP_PORT: u16 = 5060;
+
+/// The REGISTER's `User-Agent`: `Yealink SIP-<MODEL> <version>` (R1). Yealink's own SIP
+/// traces show it without the MAC the HTTP User-Agent ends with (P4), so a registrar that
+/// keyed on the MAC there would never see one.
+pub fn user_agent(model: Model, version: &str) -> String {
+    format!("Yealink SIP-{model} {version}")
+}
 
 /// Retransmission timers of one REGISTER transaction (RFC 3261 17.1.2.2, scaled).
 #[derive(Debug, Clone, Copy)]
@@ -244,6 +252,14 @@ fn param(value: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sip_user_agent_names_model_and_version_but_no_mac() {
+        assert_eq!(
+            user_agent(Model::T46G, "28.82.0.20"),
+            "Yealink SIP-T46G 28.82.0.20"
+        );
+    }
 
     #[test]
     fn intervals_double_from_t1_up_to_t2() {
