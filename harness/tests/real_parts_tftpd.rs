@@ -141,7 +141,7 @@ fn tftpd_hpa_serves_a_package_staged_by_the_harness_byte_for_byte() {
             .collect();
         let source = sources.path().join(format!("source-{i}"));
         std::fs::write(&source, &bytes).unwrap();
-        files.push((package_name(bench, part), source, bytes));
+        files.push((package_name(bench.model, part), source, bytes));
     }
     let root = tempfile::tempdir().unwrap();
     let staged: Vec<(String, std::path::PathBuf)> = files

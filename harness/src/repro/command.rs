@@ -172,6 +172,8 @@ mod tests {
                 generation: "min".into(),
                 omit: None,
                 corrupt: Some(PackagePart::Rom),
+                layout: Default::default(),
+                package_model: None,
             })
         );
         assert_eq!(step("offer legacy"), Step::OfferFirmware("legacy".into()));

@@ -174,6 +174,8 @@ mod tests {
                 generation: "min".into(),
                 omit,
                 corrupt,
+                layout: Default::default(),
+                package_model: None,
             })
         };
         vec![

@@ -235,6 +235,8 @@ mod tests {
                 generation: "min".into(),
                 omit: Some(PackagePart::Bin),
                 corrupt: None,
+                layout: Default::default(),
+                package_model: None,
             }),
         ]
     }
