@@ -19,6 +19,7 @@ use crate::retry::{self, Health, HealthTally, NextAction};
 use crate::safety::lock::LockWait;
 use crate::safety::owned::{Claim, OwnedBench, claim};
 use crate::scenario::Scenario;
+use crate::scenario::applicability::applicability;
 use crate::scenario::engine::{CaseEnd, EngineContext, run_case};
 
 /// What to run and where to put the results.
@@ -572,6 +573,12 @@ fn plan(lab: &Lab, scenarios: &[&Scenario], opts: &RunOptions) -> (Vec<Planned>,
         let scenario = Arc::new((*scenario).clone());
         for model in &scenario.models {
             let on_model: Vec<&&Bench> = benches.iter().filter(|b| b.model == *model).collect();
+            if let Err(why) = applicability(&scenario, *model) {
+                if !on_model.is_empty() || opts.benches.is_empty() {
+                    skipped.extend(why.reports(&scenario, *model, on_model.iter().map(|b| **b)));
+                }
+                continue;
+            }
             if on_model.is_empty() && opts.benches.is_empty() {
                 skipped.push(CaseReport::unbenched(&scenario, *model));
             }

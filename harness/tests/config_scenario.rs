@@ -169,8 +169,8 @@ fn each_kind_of_mistake_gets_its_exact_message() {
             vec![("power = \"cycle\"", "power = \"cycle\"\nrepeat = 2")],
             "scenarios/reset.toml:13:1: step[0].repeat: unknown field `repeat`, expected one of `power`, `hold`, \
              `release`, `tap`, `hold_ms`, `dial`, `network`, `wait`, `timeout_s`, `login`, `pause_s`, \
-             `offer_firmware`, `tftp_package`, `usb_stick`, `filesystem`, `omit`, `corrupt`, `account`, \
-             `provisioning_server`"
+             `offer_firmware`, `tftp_package`, `usb_stick`, `filesystem`, `folder`, `model`, `omit`, \
+             `corrupt`, `account`, `provisioning_server`"
                 .into(),
         ),
         (
@@ -301,8 +301,8 @@ fn each_kind_of_mistake_gets_its_exact_message() {
         ),
         (
             "unknown filesystem",
-            vec![("dial = \"**7283\"", "usb_stick = \"min\"\nfilesystem = \"exfat\"")],
-            "scenarios/reset.toml:16:14: step[1].filesystem: unknown variant `exfat`, expected `fat` or `ntfs`".into(),
+            vec![("dial = \"**7283\"", "usb_stick = \"min\"\nfilesystem = \"hfs\"")],
+            "scenarios/reset.toml:16:14: step[1].filesystem: unknown variant `hfs`, expected one of `fat`, `ntfs`, `exfat`".into(),
         ),
         (
             "empty firmware offer",
@@ -399,6 +399,19 @@ fn each_kind_of_mistake_gets_its_exact_message() {
                 .into(),
         ),
         (
+            "a package of an unknown model",
+            vec![("dial = \"**7283\"", "tftp_package = \"min\"\nmodel = \"T99X\"")],
+            "scenarios/reset.toml:16:9: step[1].model: unknown model `T99X`, expected one of `T40P`, `T41P`, \
+             `T42G`, `T46G`, `T48G`, `T42S`, `T46S`, `T48S`"
+                .into(),
+        ),
+        (
+            "a folder on the TFTP server",
+            vec![("dial = \"**7283\"", "tftp_package = \"min\"\nfolder = \"yealink-folder\"")],
+            "scenarios/reset.toml:16:10: step[1].folder: `folder` applies to `usb_stick` only, not to `tftp_package`"
+                .into(),
+        ),
+        (
             "step that is not a table",
             vec![(STEPS, ""), ("destructive = true\n", "destructive = true\nstep = 3\n")],
             "scenarios/reset.toml:5:8: step: expected an array of tables `[[step]]`".into(),
@@ -465,9 +478,15 @@ fn the_committed_scenarios_load() {
             "long-press-legacy",
             "long-press-removed",
             "recovery-corrupt-image",
+            "recovery-power-lost-tftp",
+            "recovery-power-lost-usb",
+            "tftp-other-model-package",
             "tftp-recovery",
+            "usb-exfat-rejected",
+            "usb-files-in-folder",
             "usb-missing-file",
             "usb-ntfs-rejected",
+            "usb-other-model-package",
             "usb-recovery",
             "usb-recovery-active-account",
         ]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use fatfs::{FatType, FileSystem, FsOptions};
 use harness::drivers::media::{
     BlockDevice, Filesystem, ImageFile, MediaError, StickFile, StickImage, UsbMedia, build_stick,
-    open_usb_media,
+    build_stick_in, open_usb_media,
 };
 use harness::lab::UsbConfig;
 
@@ -157,6 +157,60 @@ fn ntfs_stick_carries_the_ntfs_detection_bytes_and_no_fat() {
     assert_eq!(&volume[last..], &volume[..512], "backup boot sector");
     // A FAT reader refuses it, as the phone's loader does.
     assert!(FileSystem::new(partition(&image), FsOptions::new()).is_err());
+}
+
+#[test]
+fn exfat_stick_carries_the_exfat_boot_regions_and_no_fat() {
+    let image = build_stick(Filesystem::ExFat, &package()).unwrap();
+    assert_eq!(
+        image.description,
+        "exFAT (boot regions only: a stick formatted exFAT)"
+    );
+    let (_, kind, start, sectors) = partition_entry(&image);
+    assert_eq!(kind, 0x07);
+    assert_eq!(start, 2048);
+    assert_eq!(
+        u64::from(sectors) * 512,
+        image.bytes.len() as u64 - 2048 * 512
+    );
+    let volume = &image.bytes[PARTITION_OFFSET..];
+    assert_eq!(&volume[0..3], &[0xEB, 0x76, 0x90]);
+    assert_eq!(&volume[3..11], b"EXFAT   ");
+    assert!(volume[11..64].iter().all(|b| *b == 0), "no FAT geometry");
+    assert_eq!(&volume[64..72], &2048u64.to_le_bytes(), "partition offset");
+    assert_eq!(&volume[510..512], &[0x55, 0xAA]);
+    assert_eq!(
+        &volume[..12 * 512],
+        &volume[12 * 512..24 * 512],
+        "backup region"
+    );
+    // A FAT reader refuses it, as the phone's loader does.
+    assert!(FileSystem::new(partition(&image), FsOptions::new()).is_err());
+}
+
+#[test]
+fn a_stick_with_the_package_in_its_folder_has_nothing_in_the_root_but_the_folder() {
+    let files = package();
+    let image = build_stick_in(Filesystem::Fat, Some("Yealink T46G"), &files).unwrap();
+    assert_eq!(
+        image.description,
+        "FAT16, 3 files in folder `Yealink T46G`: T46G.bin T46G.rfs T46G.rom"
+    );
+    let fs = FileSystem::new(partition(&image), FsOptions::new()).unwrap();
+    let root: Vec<_> = fs.root_dir().iter().map(|e| e.unwrap()).collect();
+    assert_eq!(root.len(), 1, "only the folder");
+    assert!(root[0].is_dir());
+    assert_eq!(root[0].file_name(), "Yealink T46G");
+    let folder = fs.root_dir().open_dir("Yealink T46G").unwrap();
+    for file in &files {
+        let mut read = Vec::new();
+        folder
+            .open_file(&file.name)
+            .unwrap()
+            .read_to_end(&mut read)
+            .unwrap();
+        assert!(read == file.contents, "{}", file.name);
+    }
 }
 
 #[test]

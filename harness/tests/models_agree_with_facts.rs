@@ -2,7 +2,7 @@
 //! facts file gives them (/work/shared/facts/yealink.md of the project's notes), not read
 //! from the table. A new model's row needs its facts added here, with their source.
 
-use harness::lab::{Model, RomImage, WebLogin};
+use harness::lab::{Model, Provenance, RomImage, WebLogin};
 
 /// yealink.md: "Firmware version `A.B.C.D`; A is the model family: T40P 54, T41P 36, T42G
 /// 29, T46G 28, T48G 35, T41S/T42S/T46S/T48S 66 (one image for the S family)."
@@ -121,5 +121,67 @@ fn every_t4x_model_logs_in_through_the_servlet() {
     for model in Model::ALL {
         assert!(model.name().starts_with("T4"), "{model}");
         assert_eq!(model.web_login(), WebLogin::Servlet, "{model}");
+    }
+}
+
+/// Yealink's Wi-Fi parameters (a WF40 USB dongle on T4x phones) apply to "T54S/T52S/T48G/
+/// T48S/T46G/T46S/T42S/T41S/T29G/T27G" only (quoted in fusionpbx/fusionpbx pull request
+/// 7094): the T4x models of that list have a USB port, the others none.
+const USB_PORT: [(&str, bool); 9] = [
+    ("T40P", false),
+    ("T41P", false),
+    ("T42G", false),
+    ("T46G", true),
+    ("T48G", true),
+    ("T41S", true),
+    ("T42S", true),
+    ("T46S", true),
+    ("T48S", true),
+];
+
+/// Recovery package names a public source gives, per model: none of the T4x models (the
+/// only public names are the T21P's, T2XD.bin, T2CD.rfs, T21D.rom). A model added here
+/// must carry these names, marked public.
+const PUBLIC_RECOVERY_NAMES: [(&str, [&str; 3]); 0] = [];
+
+#[test]
+fn usb_ports_are_the_public_ones_and_cite_their_source() {
+    for model in Model::ALL {
+        let port = model.spec().usb_port;
+        assert_eq!(port.present, fact(&USB_PORT, model), "{model}");
+        assert!(port.source.contains("pull request 7094"), "{model}");
+    }
+}
+
+#[test]
+fn recovery_names_are_public_or_marked_assumed() {
+    for model in Model::ALL {
+        let files = model.recovery_files();
+        let names = [files.kernel, files.rootfs, files.firmware];
+        match PUBLIC_RECOVERY_NAMES
+            .iter()
+            .find(|(m, _)| *m == model.name())
+        {
+            Some((_, public)) => {
+                assert_eq!(names, *public, "{model}");
+                assert!(matches!(files.names, Provenance::Public(_)), "{model}");
+            }
+            None => {
+                assert!(
+                    matches!(files.names, Provenance::Assumed(_)),
+                    "{model}: no source, so ASSUMED"
+                );
+                let stem = model.name();
+                assert_eq!(
+                    names,
+                    [
+                        format!("{stem}.bin").as_str(),
+                        format!("{stem}.rfs").as_str(),
+                        format!("{stem}.rom").as_str()
+                    ],
+                    "{model}"
+                );
+            }
+        }
     }
 }

@@ -183,7 +183,7 @@ fn a_twin_phone_recovers_from_a_package_tftpd_hpa_serves() {
     .into_iter()
     .map(|(part, ext)| {
         (
-            package_name(bench, part),
+            package_name(bench.model, part),
             fixtures.join(format!("T46-{new}.{ext}")),
         )
     })
@@ -319,7 +319,7 @@ fn tftpd_hpa_serves_a_package_staged_by_the_harness_byte_for_byte() {
             .collect();
         let source = sources.path().join(format!("source-{i}"));
         std::fs::write(&source, &bytes).unwrap();
-        files.push((package_name(bench, part), source, bytes));
+        files.push((package_name(bench.model, part), source, bytes));
     }
     let root = tempfile::tempdir().unwrap();
     let staged: Vec<(String, std::path::PathBuf)> = files

@@ -1,5 +1,6 @@
 //! The whole scenario matrix on a private copy of the virtual lab: every case must match
-//! its reviewed snapshot. This is `cargo run --release`, minus the console.
+//! its reviewed snapshot, or be skipped as not applicable to its model with the reason.
+//! This is `cargo run --release`, minus the console.
 
 mod common;
 
@@ -14,21 +15,7 @@ async fn every_scenario_passes_on_every_virtual_bench() {
     let report = harness::run::run(common::options(dir.path(), lab, &fixtures, &[], &[])).await;
     let text = summary(&report);
     assert_eq!(report.config_error, None, "{text}");
-    let scenarios = std::fs::read_dir(common::root().join("scenarios"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "toml")
-        })
-        .count();
-    assert_eq!(
-        report.cases.len(),
-        scenarios * harness::lab::Model::ALL.len(),
-        "one case per scenario and model:\n{text}"
-    );
+    let scenarios = harness::scenario::load::load_dir(&common::root().join("scenarios")).unwrap();
     // The virtual lab's t48s requires approval and holds a standing one for all but some
     // scenarios: those are refused (skipped, with the reason), every other case passes.
     let standing = harness::lab::load(&common::root().join("lab/virtual.toml"))
@@ -38,30 +25,60 @@ async fn every_scenario_passes_on_every_virtual_bench() {
         .find(|b| b.name == "t48s")
         .and_then(|b| b.approved)
         .expect("t48s holds a standing approval");
-    for case in &report.cases {
-        let refused = case.bench == "t48s" && !standing.covers(&case.scenario);
-        if refused {
-            assert_eq!(case.outcome, Outcome::Skipped, "{}: {text}", case.scenario);
-            assert!(
-                case.detail.starts_with("approval missing: refused"),
-                "{}",
-                case.detail
-            );
-        } else {
-            assert_eq!(
-                case.outcome,
-                Outcome::Pass,
-                "{}@{}: {text}",
-                case.scenario,
-                case.bench
-            );
-        }
-        if case.bench == "t48s" && !refused {
-            assert_eq!(case.approval.as_deref(), Some(standing.by.as_str()));
+    let mut expected_cases = 0;
+    for scenario in &scenarios {
+        for model in &scenario.models {
+            expected_cases += 1;
+            let case = report
+                .cases
+                .iter()
+                .find(|c| c.scenario == scenario.name && c.model == model.name())
+                .unwrap_or_else(|| panic!("no case {}@{model}:\n{text}", scenario.name));
+            // A case runs and passes, unless the model cannot do it: then it is skipped
+            // with the reason the table of models gives, and never run.
+            let refused =
+                case.bench == "t48s" && scenario.destructive && !standing.covers(&case.scenario);
+            match harness::scenario::applicability::applicability(scenario, *model) {
+                Ok(()) if refused => {
+                    assert_eq!(case.outcome, Outcome::Skipped, "{}: {text}", case.scenario);
+                    assert!(
+                        case.detail.starts_with("approval missing: refused"),
+                        "{}",
+                        case.detail
+                    );
+                }
+                Ok(()) => {
+                    assert_eq!(case.outcome, Outcome::Pass, "{}\n{text}", case.detail);
+                    if case.bench == "t48s" && scenario.destructive {
+                        assert_eq!(case.approval.as_deref(), Some(standing.by.as_str()));
+                    }
+                }
+                Err(why) => {
+                    assert_eq!(case.outcome, Outcome::Skipped, "{text}");
+                    assert_eq!(case.detail, why.reason, "{text}");
+                    assert!(case.transcript.is_empty(), "{}", case.case_name());
+                }
+            }
         }
     }
+    assert_eq!(
+        report.cases.len(),
+        expected_cases,
+        "one case per scenario and model it lists:\n{text}"
+    );
     assert!(
-        report.count(Outcome::Skipped) >= 1 && report.count(Outcome::Pass) >= 1,
+        report.count(Outcome::Skipped) > 0,
+        "the USB scenarios are not applicable to a model without a USB port:\n{text}"
+    );
+    assert!(
+        report
+            .cases
+            .iter()
+            .any(|c| c.outcome == Outcome::Pass && c.approval.is_some())
+            && report
+                .cases
+                .iter()
+                .any(|c| c.detail.starts_with("approval missing: refused")),
         "the default run shows an approved and a refused destructive case:\n{text}"
     );
     assert_eq!(report.exit_code, 0, "{text}");

@@ -71,13 +71,25 @@ const GENERATIONS: [Generation; 5] = [
 pub const RECOVERY_PARTS: [(&str, &str); 3] =
     [("bin", "kernel"), ("rfs", "rootfs"), ("rom", "firmware")];
 
-/// The file-name prefix of a model's fixture images: the vendor's (`T46-28` for
-/// `T46-28.83.0.120.rom`) for an image of its own; for an image shared by several models,
-/// the model's own name (`T46S-66`), so each fixture folder stands alone.
+/// The file-name prefix of a model's fixture images: the vendor's, as a real drop names
+/// them (`T46-28` for `T46-28.83.0.120.rom`; `T46S(T48S,T42S,T41S)-66` for the S family's
+/// one image, which every S model's folder then holds under that same name).
 pub fn rom_prefix(model: Model) -> String {
     match model.spec().rom_image {
-        RomImage::Own { prefix } => format!("{prefix}-{}", model.family()),
-        RomImage::Shared { .. } => format!("{}-{}", model.name(), model.family()),
+        RomImage::Own { prefix } | RomImage::Shared { prefix, .. } => {
+            format!("{prefix}-{}", model.family())
+        }
+    }
+}
+
+/// The device name an image of `model` carries in its header. A shared image is one file
+/// for all its models, so it names one of them: the first of its vendor name (`T46S`).
+/// ASSUMED: no public source says which model the header of the S image names; the phone
+/// and `harness drop check` accept any model of the image.
+pub fn header_device_name(model: Model) -> &'static str {
+    match model.spec().rom_image {
+        RomImage::Own { .. } => model.name(),
+        RomImage::Shared { models, .. } => models[0],
     }
 }
 
@@ -105,7 +117,7 @@ pub fn write_fixture_set(dir: &Path, image_len: usize) -> std::io::Result<Vec<st
             let stem = format!("{}.{train}.0.{patch}", rom_prefix(model));
             let header = RomHeader {
                 device_id: family,
-                device_name: model.name().into(),
+                device_name: header_device_name(model).into(),
                 oem_name: if generation.intermedia {
                     "Intermedia"
                 } else {
@@ -118,7 +130,7 @@ pub fn write_fixture_set(dir: &Path, image_len: usize) -> std::io::Result<Vec<st
             };
             let mut declaration = BuildDeclaration {
                 part: String::new(),
-                model: model.name().into(),
+                model: header_device_name(model).into(),
                 version: version.clone(),
                 build_date: (generation.build_date)(model).into(),
                 intermedia: generation.intermedia,
@@ -161,6 +173,24 @@ pub const COMMITTED_IMAGE_LEN: usize = 4096;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The S family's images are one file: the same name and bytes in each S folder.
+    #[test]
+    fn the_s_folders_hold_one_shared_image() {
+        let dir = tempfile::tempdir().unwrap();
+        write_fixture_set(dir.path(), 1024).unwrap();
+        let shared: Vec<Model> = Model::ALL
+            .into_iter()
+            .filter(|m| matches!(m.spec().rom_image, RomImage::Shared { .. }))
+            .collect();
+        assert!(shared.len() > 1);
+        let name = "T46S(T48S,T42S,T41S)-66.86.0.15.rom";
+        let first = std::fs::read(dir.path().join(shared[0].name()).join(name)).unwrap();
+        for model in &shared[1..] {
+            let bytes = std::fs::read(dir.path().join(model.name()).join(name)).unwrap();
+            assert!(bytes == first, "{model}");
+        }
+    }
 
     /// The committed fixtures are what the table of models writes, byte for byte: a model's
     /// row is the only source of its folder.

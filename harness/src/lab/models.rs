@@ -23,8 +23,8 @@ pub struct ModelSpec {
     pub recovery: RecoveryFiles,
     /// How a client logs in to the phone's web UI.
     pub web_login: WebLogin,
-    /// Whether the phone has a USB port a recovery stick can go in.
-    pub usb_port: bool,
+    /// Whether the phone has a USB port a recovery stick can go in, and who says so.
+    pub usb_port: Capability,
     /// The newest firmware the fixtures carry as their `current` generation.
     pub current_firmware: CurrentFirmware,
 }
@@ -47,6 +47,26 @@ pub enum RomImage {
     },
 }
 
+/// A yes-or-no property of the hardware, with the public source that gives it: a
+/// scenario that needs a part the model lacks is not applicable there, and the report says
+/// why by quoting `source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capability {
+    /// Whether the model has it.
+    pub present: bool,
+    /// Where that comes from.
+    pub source: &'static str,
+}
+
+/// Where a value of the table comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// A public source gives it (named here).
+    Public(&'static str),
+    /// No public source gives it: the lab's assumption, with the reason.
+    Assumed(&'static str),
+}
+
 /// The three files of a recovery package, as the phone looks for them on a stick or the
 /// TFTP recovery server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +77,50 @@ pub struct RecoveryFiles {
     pub rootfs: &'static str,
     /// The firmware (`.rom`).
     pub firmware: &'static str,
+    /// Who gives these names.
+    pub names: Provenance,
 }
+
+/// No public source gives the recovery file names of any T4x model; a model whose names
+/// become known gets its own [`RecoveryFiles`] with [`Provenance::Public`].
+const RECOVERY_NAMES_ASSUMED: Provenance = Provenance::Assumed(
+    "no public source gives this model's recovery file names: the KB writes `XXXXX.bin \
+     XXXXX.rfs XXXXX.rom`, read as the model name; other models' packages use other stems \
+     (yealink.md: the T21P's are T2XD.bin, T2CD.rfs, T21D.rom), so confirm on the real package",
+);
+
+/// The recovery files named `<stem>.bin`, `.rfs`, `.rom` after the model, ASSUMED.
+const fn assumed_recovery(
+    kernel: &'static str,
+    rootfs: &'static str,
+    firmware: &'static str,
+) -> RecoveryFiles {
+    RecoveryFiles {
+        kernel,
+        rootfs,
+        firmware,
+        names: RECOVERY_NAMES_ASSUMED,
+    }
+}
+
+/// The models whose Wi-Fi parameters Yealink documents are those with a USB port: on T4x
+/// phones Wi-Fi is the WF40 USB dongle, which needs one.
+const USB_SOURCE: &str = "Yealink's Wi-Fi parameters apply only to \
+     T54S/T52S/T48G/T48S/T46G/T46S/T42S/T41S/T29G/T27G (quoted in fusionpbx/fusionpbx pull \
+     request 7094); T4x Wi-Fi is the WF40 USB dongle, so exactly these T4x models have a USB \
+     port. No datasheet was readable from the lab's sources: confirm on the model's datasheet";
+
+/// A USB port, per [`USB_SOURCE`].
+const USB_PORT: Capability = Capability {
+    present: true,
+    source: USB_SOURCE,
+};
+
+/// No USB port: the model is absent from the list in [`USB_SOURCE`].
+const NO_USB_PORT: Capability = Capability {
+    present: false,
+    source: USB_SOURCE,
+};
 
 /// How the phone's web UI takes a password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,15 +169,13 @@ const CURRENT_86: CurrentFirmware = CurrentFirmware {
 /// - `family`: yealink.md, "Firmware version `A.B.C.D`; A is the model family".
 /// - `common_cfg_code`: yealink.md, "Provisioning: common file `y0000000000XX.cfg`".
 /// - `rom_image`: yealink.md, "Vendor file names".
-/// - `recovery`: ASSUMED `<MODEL>.bin/.rfs/.rom`. The KB writes `XXXXX.bin XXXXX.rfs
-///   XXXXX.rom`; no public source gives the T4x names, and other models' packages use a
-///   different stem per file (yealink.md: the T21P's are T2XD.bin, T2CD.rfs, T21D.rom).
-///   The twin assumes the same (lab/twin/BEHAVIOUR.md).
+/// - `recovery`: per row; today every row is ASSUMED `<MODEL>.bin/.rfs/.rom`
+///   ([`RECOVERY_NAMES_ASSUMED`]). The twin assumes the same (lab/twin/BEHAVIOUR.md, V1).
 /// - `web_login`: yealink.md, "Web login (servlet firmware)", as public phone-management
 ///   clients perform it on T4x phones.
-/// - `usb_port`: ASSUMED true, to be confirmed from each model's datasheet: the KB's USB
-///   recovery method ("locate the USB slot on the back of the phone") is written for every
-///   model it lists, and no datasheet has been read.
+/// - `usb_port`: per row, [`USB_SOURCE`]. The KB's USB method ("locate the USB slot on the
+///   back of the phone") is written for every model it lists, but a T40P, T41P or T42G has
+///   no slot: USB scenarios are not applicable there (`scenario::applicability`).
 /// - `current_firmware`: see [`CURRENT_83`] and [`CURRENT_86`].
 pub const MODELS: &[ModelSpec] = &[
     ModelSpec {
@@ -122,13 +183,9 @@ pub const MODELS: &[ModelSpec] = &[
         family: 54,
         common_cfg_code: 54,
         rom_image: RomImage::Own { prefix: "T40" },
-        recovery: RecoveryFiles {
-            kernel: "T40P.bin",
-            rootfs: "T40P.rfs",
-            firmware: "T40P.rom",
-        },
+        recovery: assumed_recovery("T40P.bin", "T40P.rfs", "T40P.rom"),
         web_login: WebLogin::Servlet,
-        usb_port: true,
+        usb_port: NO_USB_PORT,
         current_firmware: CURRENT_83,
     },
     ModelSpec {
@@ -136,13 +193,9 @@ pub const MODELS: &[ModelSpec] = &[
         family: 36,
         common_cfg_code: 36,
         rom_image: RomImage::Own { prefix: "T41" },
-        recovery: RecoveryFiles {
-            kernel: "T41P.bin",
-            rootfs: "T41P.rfs",
-            firmware: "T41P.rom",
-        },
+        recovery: assumed_recovery("T41P.bin", "T41P.rfs", "T41P.rom"),
         web_login: WebLogin::Servlet,
-        usb_port: true,
+        usb_port: NO_USB_PORT,
         current_firmware: CURRENT_83,
     },
     ModelSpec {
@@ -150,13 +203,9 @@ pub const MODELS: &[ModelSpec] = &[
         family: 29,
         common_cfg_code: 29,
         rom_image: RomImage::Own { prefix: "T42" },
-        recovery: RecoveryFiles {
-            kernel: "T42G.bin",
-            rootfs: "T42G.rfs",
-            firmware: "T42G.rom",
-        },
+        recovery: assumed_recovery("T42G.bin", "T42G.rfs", "T42G.rom"),
         web_login: WebLogin::Servlet,
-        usb_port: true,
+        usb_port: NO_USB_PORT,
         current_firmware: CURRENT_83,
     },
     ModelSpec {
@@ -164,13 +213,9 @@ pub const MODELS: &[ModelSpec] = &[
         family: 28,
         common_cfg_code: 28,
         rom_image: RomImage::Own { prefix: "T46" },
-        recovery: RecoveryFiles {
-            kernel: "T46G.bin",
-            rootfs: "T46G.rfs",
-            firmware: "T46G.rom",
-        },
+        recovery: assumed_recovery("T46G.bin", "T46G.rfs", "T46G.rom"),
         web_login: WebLogin::Servlet,
-        usb_port: true,
+        usb_port: USB_PORT,
         current_firmware: CURRENT_83,
     },
     ModelSpec {
@@ -178,13 +223,9 @@ pub const MODELS: &[ModelSpec] = &[
         family: 35,
         common_cfg_code: 35,
         rom_image: RomImage::Own { prefix: "T48" },
-        recovery: RecoveryFiles {
-            kernel: "T48G.bin",
-            rootfs: "T48G.rfs",
-            firmware: "T48G.rom",
-        },
+        recovery: assumed_recovery("T48G.bin", "T48G.rfs", "T48G.rom"),
         web_login: WebLogin::Servlet,
-        usb_port: true,
+        usb_port: USB_PORT,
         current_firmware: CURRENT_83,
     },
     ModelSpec {
@@ -192,13 +233,9 @@ pub const MODELS: &[ModelSpec] = &[
         family: 66,
         common_cfg_code: 67,
         rom_image: S_IMAGE,
-        recovery: RecoveryFiles {
-            kernel: "T42S.bin",
-            rootfs: "T42S.rfs",
-            firmware: "T42S.rom",
-        },
+        recovery: assumed_recovery("T42S.bin", "T42S.rfs", "T42S.rom"),
         web_login: WebLogin::Servlet,
-        usb_port: true,
+        usb_port: USB_PORT,
         current_firmware: CURRENT_86,
     },
     ModelSpec {
@@ -206,13 +243,9 @@ pub const MODELS: &[ModelSpec] = &[
         family: 66,
         common_cfg_code: 66,
         rom_image: S_IMAGE,
-        recovery: RecoveryFiles {
-            kernel: "T46S.bin",
-            rootfs: "T46S.rfs",
-            firmware: "T46S.rom",
-        },
+        recovery: assumed_recovery("T46S.bin", "T46S.rfs", "T46S.rom"),
         web_login: WebLogin::Servlet,
-        usb_port: true,
+        usb_port: USB_PORT,
         current_firmware: CURRENT_86,
     },
     ModelSpec {
@@ -220,13 +253,9 @@ pub const MODELS: &[ModelSpec] = &[
         family: 66,
         common_cfg_code: 65,
         rom_image: S_IMAGE,
-        recovery: RecoveryFiles {
-            kernel: "T48S.bin",
-            rootfs: "T48S.rfs",
-            firmware: "T48S.rom",
-        },
+        recovery: assumed_recovery("T48S.bin", "T48S.rfs", "T48S.rom"),
         web_login: WebLogin::Servlet,
-        usb_port: true,
+        usb_port: USB_PORT,
         current_firmware: CURRENT_86,
     },
 ];
@@ -336,7 +365,7 @@ impl Model {
 
     /// Whether the phone has the USB port the KB's stick recovery needs.
     pub fn has_usb_port(self) -> bool {
-        self.spec().usb_port
+        self.spec().usb_port.present
     }
 }
 

@@ -188,6 +188,27 @@ pub fn summary(report: &RunReport) -> String {
             case.detail.trim_end()
         ));
     }
+    // Skips say why, once per reason: a model without a USB port skips every stick scenario.
+    let mut skip_reasons: Vec<(&str, Vec<String>)> = Vec::new();
+    for case in report
+        .cases
+        .iter()
+        .filter(|c| c.outcome == Outcome::Skipped)
+    {
+        let name = case.case_name();
+        match skip_reasons.iter_mut().find(|(why, _)| *why == case.detail) {
+            Some((_, cases)) => cases.push(name),
+            None => skip_reasons.push((&case.detail, vec![name])),
+        }
+    }
+    for (why, cases) in skip_reasons {
+        out.push_str(&format!(
+            "\n--- skipped ({}): {}\n{}\n",
+            cases.len(),
+            cases.join(" "),
+            why.trim_end()
+        ));
+    }
     for recovery in &report.recoveries {
         out.push_str(&format!("\n{recovery}\n"));
     }

@@ -207,6 +207,8 @@ mod tests {
                     generation: "min".into(),
                     omit: None,
                     corrupt: Some(PackagePart::Rom),
+                    layout: Default::default(),
+                    package_model: None,
                 }
             )
         );

@@ -179,6 +179,8 @@ mod tests {
                     generation: "min".into(),
                     omit,
                     corrupt,
+                    layout: Default::default(),
+                    package_model: None,
                 },
             )
         };

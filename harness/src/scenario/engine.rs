@@ -595,6 +595,21 @@ impl<'a, 'c> Case<'a, 'c> {
         })
     }
 
+    /// A fixture generation of `model`, which may be another model than the bench's: a
+    /// recovery package downloaded for the wrong phone.
+    pub(crate) fn image_of(&self, model: Model, generation: &str) -> Result<ImageEntry, Abort> {
+        if model == self.rig.bench.model {
+            return self.image(generation);
+        }
+        let manifest = Manifest::load(self.ctx.fixtures_dir, model)
+            .map_err(|e| Abort::Config(e.to_string()))?;
+        manifest.generation(generation).cloned().ok_or_else(|| {
+            Abort::Config(format!(
+                "no `{generation}` firmware for {model} in its manifest"
+            ))
+        })
+    }
+
     /// Taps `key` for `real_ms` (scaled).
     pub(crate) async fn tap(&mut self, key: &Key, real_ms: f64) -> Result<(), Abort> {
         // The actuator holds the key for exactly what it is told; at least 1 ms.

@@ -1,5 +1,6 @@
 //! Recovery scenarios: the model, the loader, the step vocabulary (`steps`), and the engine
 //! that runs one on a bench.
+pub mod applicability;
 pub mod engine;
 pub mod load;
 pub mod model;

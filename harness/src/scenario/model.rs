@@ -188,6 +188,20 @@ pub struct PackageStep {
     pub omit: Option<PackagePart>,
     /// A file with one byte flipped.
     pub corrupt: Option<PackagePart>,
+    /// Where on the stick the files go.
+    pub layout: StickLayout,
+    /// Another model's package, as downloaded for the wrong phone; `None`: the bench's own.
+    pub package_model: Option<Model>,
+}
+
+/// Where a stick's package files lie.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StickLayout {
+    /// In the root directory, as the KB says (step 3: "take the contents of the folder").
+    #[default]
+    Root,
+    /// Still inside the unzipped `Yealink <MODEL>` folder: the KB's step 3 skipped.
+    InFolder,
 }
 
 /// Where a recovery package goes.
@@ -199,6 +213,8 @@ pub enum Medium {
     UsbFat,
     /// An NTFS stick, which the phone cannot read.
     UsbNtfs,
+    /// An exFAT stick (what Windows offers for large sticks), which is not FAT either.
+    UsbExfat,
 }
 
 /// One file of a recovery package.

@@ -1,14 +1,16 @@
 //! Recovery packages for a step: the three files of a fixture generation, named as the
-//! phone looks for them (`<MODEL>.bin`, `.rfs`, `.rom`), optionally with one left out or
-//! corrupted, put on the bench's TFTP folder or written onto its USB stick.
+//! phone looks for them (the model's row of the table of models), optionally with one left
+//! out or corrupted, put on the bench's TFTP folder or written onto its USB stick (in its
+//! root, or still in the unzipped `Yealink <MODEL>` folder). The package may be another
+//! model's, named as that model's: what a download for the wrong phone holds.
 
 use std::path::PathBuf;
 
-use crate::drivers::media::{Filesystem, StickFile, build_stick, open_usb_media};
+use crate::drivers::media::{Filesystem, StickFile, build_stick_in, open_usb_media};
 use crate::endpoints::Endpoints;
 use crate::firmware::ImageEntry;
-use crate::lab::Bench;
-use crate::scenario::model::{Medium, PackagePart, PackageStep};
+use crate::lab::{Bench, Model};
+use crate::scenario::model::{Medium, PackagePart, PackageStep, StickLayout};
 
 /// Why a package could not be staged.
 #[derive(Debug, thiserror::Error)]
@@ -30,14 +32,16 @@ pub struct Staged {
     pub sizes: Vec<u64>,
 }
 
-/// Stages `step`'s package for `bench`.
+/// Stages `step`'s package for `bench`; `image` is the generation of the package's model
+/// (the bench's, or `step.package_model`).
 pub async fn stage(
     endpoints: &Endpoints,
     bench: &Bench,
     image: &ImageEntry,
     step: &PackageStep,
 ) -> Result<Staged, PackageError> {
-    let files = package_files(bench, image, step)?;
+    let model = step.package_model.unwrap_or(bench.model);
+    let files = package_files(model, image, step)?;
     let sizes = files.iter().map(|f| f.contents.len() as u64).collect();
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     let listed = if names.is_empty() {
@@ -48,8 +52,13 @@ pub async fn stage(
     let tampered = step
         .corrupt
         .filter(|c| Some(*c) != step.omit)
-        .map(|part| format!("; {} corrupted", package_name(bench, part)))
+        .map(|part| format!("; {} corrupted", package_name(model, part)))
         .unwrap_or_default();
+    let whose = if model == bench.model {
+        String::new()
+    } else {
+        format!("the {model}'s ")
+    };
     match step.medium {
         Medium::Tftp => {
             let staging = tempfile::tempdir()
@@ -67,12 +76,12 @@ pub async fn stage(
                     PackageError::Lab(format!("staging the TFTP folder of {}: {e}", bench.name))
                 })?;
             let words = format!(
-                "tftp: recovery package {} staged: {listed}{tampered}",
+                "tftp: {whose}recovery package {} staged: {listed}{tampered}",
                 image.version
             );
             Ok(Staged { words, sizes })
         }
-        Medium::UsbFat | Medium::UsbNtfs => {
+        Medium::UsbFat | Medium::UsbNtfs | Medium::UsbExfat => {
             if !bench.model.has_usb_port() {
                 return Err(PackageError::Fixtures(format!(
                     "the {} has no USB port: no stick can be put in bench {}",
@@ -86,16 +95,30 @@ pub async fn stage(
                 ))
             })?;
             let (filesystem, words) = match step.medium {
-                // A real NTFS stick holds the files, but no phone reads NTFS: the image is a
-                // well-formed NTFS volume start without them (drivers/media/ntfs.rs).
+                // A real NTFS or exFAT stick holds the files, but no phone reads either: the
+                // image is a well-formed volume start without them (drivers/media/ntfs.rs,
+                // exfat.rs).
                 Medium::UsbNtfs => (
                     Filesystem::Ntfs,
                     "NTFS-formatted stick (files not written: NTFS is unreadable to the phone) for",
                 ),
+                Medium::UsbExfat => (
+                    Filesystem::ExFat,
+                    "exFAT-formatted stick (files not written: exFAT is unreadable to the phone) for",
+                ),
                 _ => (Filesystem::Fat, "FAT stick with"),
             };
+            // The folder the vendor's zip unpacks to, `Yealink XXXXX` (KB step 3).
+            let folder = match step.layout {
+                StickLayout::Root => None,
+                StickLayout::InFolder => Some(format!("Yealink {model}")),
+            };
+            let place = folder
+                .as_ref()
+                .map(|f| format!(" in folder `{f}`"))
+                .unwrap_or_default();
             tokio::task::spawn_blocking(move || {
-                let stick = build_stick(filesystem, &files)
+                let stick = build_stick_in(filesystem, folder.as_deref(), &files)
                     .map_err(|e| PackageError::Lab(e.to_string()))?;
                 let mut media = open_usb_media(&usb);
                 media
@@ -105,7 +128,7 @@ pub async fn stage(
             .await
             .map_err(|e| PackageError::Lab(format!("writing the stick panicked: {e}")))??;
             let words = format!(
-                "usb: {words} recovery package {}: {listed}{tampered}",
+                "usb: {words} {whose}recovery package {}{place}: {listed}{tampered}",
                 image.version
             );
             Ok(Staged { words, sizes })
@@ -115,7 +138,7 @@ pub async fn stage(
 
 /// The package's files in the phone's order, read from the fixtures.
 fn package_files(
-    bench: &Bench,
+    model: Model,
     image: &ImageEntry,
     step: &PackageStep,
 ) -> Result<Vec<StickFile>, PackageError> {
@@ -133,7 +156,7 @@ fn package_files(
             PackageError::Fixtures(format!(
                 "the {} fixtures of {} have no .{} file",
                 image.generation,
-                bench.model,
+                model,
                 part.extension()
             ))
         })?;
@@ -146,17 +169,17 @@ fn package_files(
             contents[middle] ^= 0x01;
         }
         files.push(StickFile {
-            name: package_name(bench, part),
+            name: package_name(model, part),
             contents,
         });
     }
     Ok(files)
 }
 
-/// `T46G.rom`: a package file as the phone looks for it (the model's row in the table of
-/// models).
-pub fn package_name(bench: &Bench, part: PackagePart) -> String {
-    let files = bench.model.recovery_files();
+/// `T46G.rom`: a package file of `model` as the phone looks for it (the model's row in the
+/// table of models).
+pub fn package_name(model: Model, part: PackagePart) -> String {
+    let files = model.recovery_files();
     match part {
         PackagePart::Bin => files.kernel,
         PackagePart::Rfs => files.rootfs,

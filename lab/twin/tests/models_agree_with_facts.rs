@@ -67,3 +67,64 @@ fn common_cfg_files_are_the_public_ones() {
         assert_eq!(model.common_cfg(), fact(&COMMON_CFG, model), "{model}");
     }
 }
+
+/// Yealink's Wi-Fi parameters (a WF40 USB dongle on T4x phones) apply to "T54S/T52S/T48G/
+/// T48S/T46G/T46S/T42S/T41S/T29G/T27G" only (quoted in fusionpbx/fusionpbx pull request
+/// 7094): the T4x models of that list have a USB port, the others none.
+const USB_PORT: [(&str, bool); 9] = [
+    ("T40P", false),
+    ("T41P", false),
+    ("T42G", false),
+    ("T46G", true),
+    ("T48G", true),
+    ("T41S", true),
+    ("T42S", true),
+    ("T46S", true),
+    ("T48S", true),
+];
+
+/// Recovery package names a public source gives, per model: none of the T4x models (the
+/// only public names are the T21P's, T2XD.bin, T2CD.rfs, T21D.rom). A model added here
+/// must carry these names and not be marked ASSUMED.
+const PUBLIC_PACKAGE_STEMS: [(&str, &str); 0] = [];
+
+/// yealink.md: "T46S(T48S,T42S,T41S)-66.x.rom": one image for those four models.
+const S_IMAGE: [&str; 4] = ["T46S", "T48S", "T42S", "T41S"];
+
+#[test]
+fn usb_ports_are_the_public_ones() {
+    for model in Model::ALL {
+        assert_eq!(model.has_usb_port(), fact(&USB_PORT, model), "{model}");
+    }
+}
+
+#[test]
+fn package_names_are_public_or_marked_assumed() {
+    for model in Model::ALL {
+        let facts = model.facts();
+        match PUBLIC_PACKAGE_STEMS
+            .iter()
+            .find(|(m, _)| *m == model.name())
+        {
+            Some((_, stem)) => {
+                assert_eq!(facts.package_stem, *stem, "{model}");
+                assert!(!facts.package_stem_assumed, "{model}");
+            }
+            None => {
+                assert!(facts.package_stem_assumed, "{model}: no source, so ASSUMED");
+                assert_eq!(facts.package_stem, model.name(), "{model}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_s_phone_accepts_the_shared_image_and_no_other_model_does() {
+    for model in Model::ALL {
+        let shared = S_IMAGE.contains(&model.name());
+        for device in S_IMAGE {
+            assert_eq!(model.accepts_image_for(device), shared, "{model} {device}");
+        }
+        assert!(model.accepts_image_for(model.name()), "{model}");
+    }
+}

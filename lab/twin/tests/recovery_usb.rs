@@ -88,3 +88,51 @@ async fn no_stick_aborts() {
     let (_lab, first) = usb_recovery(None).await;
     assert_untouched(&first);
 }
+
+/// The first sectors of an exFAT volume (the exFAT specification's boot sector): the name
+/// `EXFAT   ` at byte 3 and zeros where a FAT BPB would be.
+fn exfat_volume() -> Vec<u8> {
+    let mut volume = vec![0u8; 1024 * 1024];
+    volume[0..3].copy_from_slice(&[0xEB, 0x76, 0x90]);
+    volume[3..11].copy_from_slice(b"EXFAT   ");
+    volume[108] = 9;
+    volume[109] = 3;
+    volume[110] = 1;
+    volume[510] = 0x55;
+    volume[511] = 0xAA;
+    volume
+}
+
+#[tokio::test]
+async fn an_exfat_stick_is_not_read_and_the_old_firmware_boots() {
+    let (_lab, first) = usb_recovery(Some(mbr_stick(0x07, &exfat_volume()))).await;
+    assert_untouched(&first);
+}
+
+#[tokio::test]
+async fn a_bare_exfat_volume_is_not_read_either() {
+    let (_lab, first) = usb_recovery(Some(exfat_volume())).await;
+    assert_untouched(&first);
+}
+
+#[tokio::test]
+async fn the_package_left_in_its_yealink_folder_is_not_found() {
+    use std::io::Write;
+
+    let mut disk = std::io::Cursor::new(vec![0u8; 16 * 1024 * 1024]);
+    fatfs::format_volume(&mut disk, fatfs::FormatVolumeOptions::new()).unwrap();
+    disk.set_position(0);
+    {
+        let fs = fatfs::FileSystem::new(&mut disk, fatfs::FsOptions::new()).unwrap();
+        let folder = fs.root_dir().create_dir("Yealink T46G").unwrap();
+        for (name, bytes) in package(NEW, NEW_BUILD) {
+            folder
+                .create_file(&name)
+                .unwrap()
+                .write_all(&bytes)
+                .unwrap();
+        }
+    }
+    let (_lab, first) = usb_recovery(Some(mbr_stick(0x06, &disk.into_inner()))).await;
+    assert_untouched(&first);
+}

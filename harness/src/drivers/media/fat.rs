@@ -70,10 +70,19 @@ pub fn partition_type(fat_type: FatType) -> u8 {
 /// holds `files` in its root directory, and write them. `hidden_sectors` is where the
 /// partition starts on the disk, recorded in the boot sector as partitioning tools do.
 pub fn build_volume(files: &[StickFile], hidden_sectors: u64) -> Result<FatVolume, MediaError> {
+    build_volume_in(None, files, hidden_sectors)
+}
+
+/// [`build_volume`] with the files in `folder` of the root directory when one is given.
+pub fn build_volume_in(
+    folder: Option<&str>,
+    files: &[StickFile],
+    hidden_sectors: u64,
+) -> Result<FatVolume, MediaError> {
     let partition_offset = hidden_sectors * SECTOR_BYTES;
     let mut size_bytes = initial_size(files, partition_offset);
     for _ in 0..MAX_SIZE_ATTEMPTS {
-        match try_build(files, size_bytes, hidden_sectors)? {
+        match try_build(folder, files, size_bytes, hidden_sectors)? {
             Attempt::Built(volume) => return Ok(volume),
             Attempt::Short { missing_bytes } => {
                 size_bytes = round_up(size_bytes + missing_bytes + MIB, MIB);
@@ -108,6 +117,7 @@ enum Attempt {
 }
 
 fn try_build(
+    folder: Option<&str>,
     files: &[StickFile],
     size_bytes: u64,
     hidden_sectors: u64,
@@ -143,7 +153,13 @@ fn try_build(
             });
         }
         {
-            let root = fs.root_dir();
+            let root = match folder {
+                None => fs.root_dir(),
+                Some(folder) => fs
+                    .root_dir()
+                    .create_dir(folder)
+                    .map_err(fat_err(format!("creating the folder {folder}")))?,
+            };
             for file in files {
                 let action = format!("writing {}", file.name);
                 let mut entry = root

@@ -7,6 +7,7 @@
 //! a rack.
 
 pub mod deliver;
+pub mod exfat;
 pub mod fat;
 pub mod ntfs;
 
@@ -38,6 +39,8 @@ pub enum Filesystem {
     Fat,
     /// NTFS: the phone cannot read it, which is what a scenario with this stick checks.
     Ntfs,
+    /// exFAT: what Windows offers for large sticks; not FAT, so the phone cannot read it.
+    ExFat,
 }
 
 impl fmt::Display for Filesystem {
@@ -45,6 +48,7 @@ impl fmt::Display for Filesystem {
         f.write_str(match self {
             Filesystem::Fat => "FAT",
             Filesystem::Ntfs => "NTFS",
+            Filesystem::ExFat => "exFAT",
         })
     }
 }
@@ -306,13 +310,34 @@ pub fn open_usb_media(usb: &UsbConfig) -> Box<dyn UsbMedia> {
 /// cannot read NTFS at all, so what lies behind the boot sector never matters (the names
 /// are still checked, so a bad package fails the same way on either file system).
 pub fn build_stick(fs: Filesystem, files: &[StickFile]) -> Result<StickImage, MediaError> {
+    build_stick_in(fs, None, files)
+}
+
+/// [`build_stick`], with the files inside `folder` of the root directory instead of the
+/// root itself: the stick of someone who copied the unzipped `Yealink <MODEL>` folder
+/// whole (the KB's step 3 says to copy its contents). fatfs writes the folder; its `.` and
+/// `..` entries are what fsck may flag, which a loader reading the root never opens.
+pub fn build_stick_in(
+    fs: Filesystem,
+    folder: Option<&str>,
+    files: &[StickFile],
+) -> Result<StickImage, MediaError> {
     check_names(files)?;
+    if let Some(folder) = folder {
+        check_names(&[StickFile {
+            name: folder.to_string(),
+            contents: Vec::new(),
+        }])?;
+    }
     let (partition, kind, description) = match fs {
         Filesystem::Fat => {
-            let volume = fat::build_volume(files, PARTITION_START_SECTOR)?;
+            let volume = fat::build_volume_in(folder, files, PARTITION_START_SECTOR)?;
             let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+            let place = folder
+                .map(|f| format!(" in folder `{f}`"))
+                .unwrap_or_default();
             let description = format!(
-                "{}, {} {}: {}",
+                "{}, {} {}{place}: {}",
                 volume.fat_name(),
                 files.len(),
                 if files.len() == 1 { "file" } else { "files" },
@@ -325,6 +350,12 @@ pub fn build_stick(fs: Filesystem, files: &[StickFile]) -> Result<StickImage, Me
             let volume = ntfs::build_volume(sectors, PARTITION_START_SECTOR, rand::random());
             let description = "NTFS (boot sector only: a stick formatted NTFS)".to_string();
             (volume, ntfs::PARTITION_TYPE, description)
+        }
+        Filesystem::ExFat => {
+            let sectors = MIN_STICK_BYTES / SECTOR_BYTES - PARTITION_START_SECTOR;
+            let volume = exfat::build_volume(sectors, PARTITION_START_SECTOR, rand::random());
+            let description = "exFAT (boot regions only: a stick formatted exFAT)".to_string();
+            (volume, exfat::PARTITION_TYPE, description)
         }
     };
     let bytes = assemble(&partition, kind)?;

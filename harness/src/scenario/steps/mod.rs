@@ -242,6 +242,8 @@ mod tests {
                     generation: "min".into(),
                     omit: Some(PackagePart::Bin),
                     corrupt: None,
+                    layout: Default::default(),
+                    package_model: None,
                 },
             ),
             Step::new(&account::Account, AccountState::V2),

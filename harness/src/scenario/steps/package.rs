@@ -1,13 +1,14 @@
 //! `tftp_package = "<generation>"` and `usb_stick = "<generation>"` (with `filesystem`,
-//! `omit`, `corrupt`): a recovery package staged where the phone will look for it; the
-//! prompt types it as `package tftp|usb-fat|usb-ntfs`.
+//! `folder`, `model`, `omit`, `corrupt`): a recovery package staged where the phone will
+//! look for it; the prompt types it as `package tftp|usb-fat|usb-ntfs|usb-exfat`.
 
 use super::prompt::{bad, first};
 use super::{CommandError, StepFields, StepFuture, StepKind, StepOption, toml_string};
 use crate::config_error::FileProblems;
+use crate::lab::Model;
 use crate::scenario::engine::{Abort, Case};
 use crate::scenario::load::generation_name;
-use crate::scenario::model::{Medium, PackagePart, PackageStep, Step};
+use crate::scenario::model::{Medium, PackagePart, PackageStep, Step, StickLayout};
 use crate::scenario::package::{PackageError, stage};
 
 /// The package on the bench's TFTP folder.
@@ -16,13 +17,24 @@ const TFTP: &str = "tftp_package";
 const USB: &str = "usb_stick";
 
 /// The stick's file systems, as a scenario writes them.
-const FILESYSTEMS: [(&str, Medium); 2] = [("fat", Medium::UsbFat), ("ntfs", Medium::UsbNtfs)];
+const FILESYSTEMS: [(&str, Medium); 3] = [
+    ("fat", Medium::UsbFat),
+    ("ntfs", Medium::UsbNtfs),
+    ("exfat", Medium::UsbExfat),
+];
 
 /// Each medium as the prompt types it.
-const MEDIA: [(&str, Medium); 3] = [
+const MEDIA: [(&str, Medium); 4] = [
     ("tftp", Medium::Tftp),
     ("usb-fat", Medium::UsbFat),
     ("usb-ntfs", Medium::UsbNtfs),
+    ("usb-exfat", Medium::UsbExfat),
+];
+
+/// Where the files lie on the stick, as a scenario writes it.
+const LAYOUTS: [(&str, StickLayout); 2] = [
+    ("root", StickLayout::Root),
+    ("yealink-folder", StickLayout::InFolder),
 ];
 
 /// The package's files, by extension.
@@ -45,6 +57,14 @@ impl StepKind for Package {
             StepOption {
                 key: "filesystem",
                 actions: &[USB],
+            },
+            StepOption {
+                key: "folder",
+                actions: &[USB],
+            },
+            StepOption {
+                key: "model",
+                actions: &[USB, TFTP],
             },
             StepOption {
                 key: "omit",
@@ -71,6 +91,28 @@ impl StepKind for Package {
                 .choice(problems, "filesystem", &FILESYSTEMS)?
                 .map_or(Medium::UsbFat, |f| *f.get_ref())
         };
+        let layout = fields
+            .choice(problems, "folder", &LAYOUTS)?
+            .map_or(StickLayout::Root, |l| *l.get_ref());
+        let package_model = match fields.optional::<String>(problems, "model")? {
+            None => None,
+            Some(name) => match Model::parse(name.get_ref()) {
+                Some(model) => Some(model),
+                None => {
+                    let names: Vec<&str> = Model::ALL.iter().map(|m| m.name()).collect();
+                    problems.at(
+                        &name.span(),
+                        fields.key_path("model"),
+                        format!(
+                            "unknown model `{}`, expected {}",
+                            name.get_ref(),
+                            super::expected_one_of(&names)
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
         let omit = fields.choice(problems, "omit", &PARTS)?;
         let corrupt = fields.choice(problems, "corrupt", &PARTS)?;
         let generation = generation_name(problems, &fields.key_path(action), &generation)?;
@@ -81,6 +123,8 @@ impl StepKind for Package {
                 generation,
                 omit: omit.map(|p| *p.get_ref()),
                 corrupt: corrupt.map(|p| *p.get_ref()),
+                layout,
+                package_model,
             },
         ))
     }
@@ -95,7 +139,8 @@ impl StepKind for Package {
             let Some(package) = step.what::<PackageStep>() else {
                 return Err(case.not_this_kind(self, step));
             };
-            let image = case.image(&package.generation)?;
+            let model = package.package_model.unwrap_or(case.rig().bench.model);
+            let image = case.image_of(model, &package.generation)?;
             let staged = stage(case.endpoints(), &case.rig().bench, &image, package)
                 .await
                 .map_err(|e| match e {
@@ -125,6 +170,12 @@ impl StepKind for Package {
                 vec![(USB, generation), ("filesystem", toml_string(filesystem))]
             }
         };
+        if package.layout == StickLayout::InFolder {
+            entries.push(("folder", toml_string("yealink-folder")));
+        }
+        if let Some(model) = package.package_model {
+            entries.push(("model", toml_string(model.name())));
+        }
         if let Some(part) = package.omit {
             entries.push(("omit", toml_string(part.extension())));
         }
@@ -139,7 +190,7 @@ impl StepKind for Package {
     }
 
     fn usage(&self) -> &'static str {
-        "package tftp|usb-fat|usb-ntfs GENERATION [omit=bin|rfs|rom] [corrupt=bin|rfs|rom]"
+        "package tftp|usb-fat|usb-ntfs|usb-exfat GENERATION [omit=bin|rfs|rom] [corrupt=bin|rfs|rom] [folder=yealink-folder] [model=MODEL]"
     }
 
     fn about(&self) -> String {
@@ -147,7 +198,7 @@ impl StepKind for Package {
     }
 
     fn parse(&self, args: &[&str]) -> Result<Step, CommandError> {
-        const WHAT: &str = "tftp, usb-fat or usb-ntfs, then a firmware generation";
+        const WHAT: &str = "tftp, usb-fat, usb-ntfs or usb-exfat, then a firmware generation";
         let (medium, rest) = first("package", args, WHAT)?;
         let medium = super::prompt::choice("package", medium, &MEDIA)?;
         let (generation, options) = first("package", rest, WHAT)?;
@@ -156,8 +207,25 @@ impl StepKind for Package {
             generation: generation.to_string(),
             omit: None,
             corrupt: None,
+            layout: StickLayout::Root,
+            package_model: None,
         };
         for option in options {
+            match option.split_once('=') {
+                Some(("folder", "yealink-folder"))
+                    if medium != Medium::Tftp && step.layout == StickLayout::Root =>
+                {
+                    step.layout = StickLayout::InFolder;
+                    continue;
+                }
+                Some(("model", name)) if step.package_model.is_none() => {
+                    step.package_model = Some(Model::parse(name).ok_or_else(|| {
+                        bad("package", option, "model=<a model of the table, e.g. T48G>")
+                    })?);
+                    continue;
+                }
+                _ => {}
+            }
             let (slot, name, part) = match option.split_once('=') {
                 Some(("omit", part)) if step.omit.is_none() => (&mut step.omit, "omit", part),
                 Some(("corrupt", part)) if step.corrupt.is_none() => {
@@ -167,7 +235,7 @@ impl StepKind for Package {
                     return Err(bad(
                         "package",
                         option,
-                        "omit=PART or corrupt=PART, each once",
+                        "omit=PART, corrupt=PART, folder=yealink-folder (a stick) or model=MODEL, each once",
                     ));
                 }
             };

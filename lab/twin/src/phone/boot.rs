@@ -231,7 +231,7 @@ impl Machine {
                 // in flash starts, as after any bootloader.
                 self.stop_session().await;
                 self.new_boot();
-                self.start_firmware();
+                self.start_firmware_or_menu();
             }
         }
     }
@@ -268,6 +268,13 @@ impl Machine {
             self.phase = Phase::Hung;
             return;
         }
+        if !self.shared.flash().firmware_intact {
+            // S5: a half-written firmware cannot start; the bootloader shows the recovery
+            // menu whether or not the speaker key is held.
+            tracing::warn!(bench = %self.shared.spec.bench, "no whole firmware in flash: recovery menu");
+            self.show_recovery_menu();
+            return;
+        }
         if speaker_held {
             let build_date = self.shared.flash().firmware.declaration.build_date;
             if build_date.as_str() < LONG_PRESS_REMOVED_ON {
@@ -276,12 +283,25 @@ impl Machine {
                 self.shared.update_flash(Flash::factory_reset);
             } else {
                 // L2: the bootloader shows the recovery menu and waits.
-                self.phase = Phase::RecoveryMenu(Menu::default());
-                self.shared.set_screen(Screen::RecoveryMenu);
+                self.show_recovery_menu();
                 return;
             }
         }
         self.start_firmware();
+    }
+
+    fn show_recovery_menu(&mut self) {
+        self.phase = Phase::RecoveryMenu(Menu::default());
+        self.shared.set_screen(Screen::RecoveryMenu);
+    }
+
+    /// Starts the firmware in flash; with none whole (S5) the recovery menu stays instead.
+    fn start_firmware_or_menu(&mut self) {
+        if self.shared.flash().firmware_intact {
+            self.start_firmware();
+        } else {
+            self.show_recovery_menu();
+        }
     }
 
     fn start_firmware(&mut self) {
@@ -357,7 +377,7 @@ impl Machine {
             // L2
             Phase::RecoveryMenu(menu) => match menu.press(key) {
                 MenuAction::Stay => {}
-                MenuAction::Leave => self.start_firmware(),
+                MenuAction::Leave => self.start_firmware_or_menu(),
                 MenuAction::Enter(entry) => self.start_recovery(entry),
             },
             // K2-K4

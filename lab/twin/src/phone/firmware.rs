@@ -97,7 +97,8 @@ impl Firmware {
             });
         }
         let device = ascii_field(&bytes[0x08..0x18]);
-        if device != model.name() {
+        // F2: the S family's one image may name any model it is made for.
+        if !model.accepts_image_for(&device) {
             return Err(ImageError::WrongModel {
                 found: device,
                 expected: model,

@@ -62,6 +62,10 @@ pub struct Flash {
     pub account: Account,
     /// Syslog destination.
     pub syslog: SyslogTarget,
+    /// Whether the firmware area holds a whole image. A write cut off by a power loss
+    /// leaves it half-written (S5): the bootloader then has nothing to start and offers only
+    /// the recovery menu until a recovery writes a whole image again.
+    pub firmware_intact: bool,
 }
 
 impl Flash {
@@ -75,7 +79,20 @@ impl Flash {
             firmware_url: None,
             account: Account::default(),
             syslog: SyslogTarget::default(),
+            firmware_intact: true,
         }
+    }
+
+    /// A firmware write starts: until [`Flash::finish_firmware_write`], the old image is
+    /// partly overwritten and the new one not whole (S5).
+    pub fn begin_firmware_write(&mut self) {
+        self.firmware_intact = false;
+    }
+
+    /// A firmware write ended: `firmware` is whole in flash and runs from the next boot.
+    pub fn finish_firmware_write(&mut self, firmware: Firmware) {
+        self.firmware = firmware;
+        self.firmware_intact = true;
     }
 
     /// Clears every setting but keeps the running firmware (a factory reset does not flash).

@@ -39,34 +39,66 @@ pub struct ModelFacts {
     /// The stem of the recovery package files the phone looks for (`<stem>.bin`, `.rfs`,
     /// `.rom`).
     pub package_stem: &'static str,
+    /// Whether `package_stem` is ASSUMED (no public source gives this model's names).
+    pub package_stem_assumed: bool,
+    /// The device names an image this phone accepts may carry in its header: its own, or
+    /// for the S family's one image any model that image is made for.
+    pub image_models: &'static [&'static str],
+    /// Whether the phone has the USB port a recovery stick goes in.
+    pub usb_port: bool,
 }
+
+/// The models the S family's one image is made for, as its vendor name lists them
+/// (yealink.md: `T46S(T48S,T42S,T41S)-66.x.rom`).
+const S_IMAGE_MODELS: &[&str] = &["T46S", "T48S", "T42S", "T41S"];
 
 /// One row per model the twin can play.
 ///
 /// Sources: `family` and `common_cfg_code` are public facts (Yealink's auto-provisioning
 /// guides: the S models share family 66 and one image, but not a common file).
-/// `package_stem` is ASSUMED to be the model name: the KB writes `XXXXX.bin XXXXX.rfs
-/// XXXXX.rom` and no public source gives the T4x names (lab/twin/BEHAVIOUR.md).
+/// `image_models`: public fact, the S image's vendor name lists its models; a G or P model's
+/// image names that model only. `package_stem` is ASSUMED to be the model name for every
+/// row: the KB writes `XXXXX.bin XXXXX.rfs XXXXX.rom` and no public source gives the T4x
+/// names (other models' packages use other stems: the T21P's are T2XD.bin, T2CD.rfs,
+/// T21D.rom). `usb_port`: Yealink's Wi-Fi parameters (a WF40 USB dongle on T4x phones)
+/// apply to T48G/T48S/T46G/T46S/T42S/T41S only (quoted in fusionpbx pull request 7094), so
+/// the T40P, T41P and T42G have no USB port (lab/twin/BEHAVIOUR.md, V4).
 pub const MODELS: &[ModelFacts] = &[
-    row(Model::T40P, "T40P", 54, 54),
-    row(Model::T41P, "T41P", 36, 36),
-    row(Model::T42G, "T42G", 29, 29),
-    row(Model::T46G, "T46G", 28, 28),
-    row(Model::T48G, "T48G", 35, 35),
-    row(Model::T42S, "T42S", 66, 67),
-    row(Model::T46S, "T46S", 66, 66),
-    row(Model::T48S, "T48S", 66, 65),
+    row(Model::T40P, "T40P", 54, 54, false, &["T40P"]),
+    row(Model::T41P, "T41P", 36, 36, false, &["T41P"]),
+    row(Model::T42G, "T42G", 29, 29, false, &["T42G"]),
+    row(Model::T46G, "T46G", 28, 28, true, &["T46G"]),
+    row(Model::T48G, "T48G", 35, 35, true, &["T48G"]),
+    s_row(Model::T42S, "T42S", 67),
+    s_row(Model::T46S, "T46S", 66),
+    s_row(Model::T48S, "T48S", 65),
 ];
 
-/// A row whose package files are named by the model (the assumption above).
-const fn row(model: Model, name: &'static str, family: u32, common_cfg_code: u32) -> ModelFacts {
+/// A row whose image is its own and whose package files are named by the model (the
+/// assumption above).
+const fn row(
+    model: Model,
+    name: &'static str,
+    family: u32,
+    common_cfg_code: u32,
+    usb_port: bool,
+    image_models: &'static [&'static str],
+) -> ModelFacts {
     ModelFacts {
         model,
         name,
         family,
         common_cfg_code,
         package_stem: name,
+        package_stem_assumed: true,
+        image_models,
+        usb_port,
     }
+}
+
+/// An S model: family 66, the shared image, a USB port.
+const fn s_row(model: Model, name: &'static str, common_cfg_code: u32) -> ModelFacts {
+    row(model, name, 66, common_cfg_code, true, S_IMAGE_MODELS)
 }
 
 impl Model {
@@ -115,6 +147,16 @@ impl Model {
     /// The stem of the recovery package files the phone looks for.
     pub fn package_stem(self) -> &'static str {
         self.facts().package_stem
+    }
+
+    /// Whether an image whose header names `device` is made for this model.
+    pub fn accepts_image_for(self, device: &str) -> bool {
+        self.facts().image_models.contains(&device)
+    }
+
+    /// Whether the phone has a USB port.
+    pub fn has_usb_port(self) -> bool {
+        self.facts().usb_port
     }
 }
 
@@ -220,6 +262,16 @@ mod tests {
             assert_eq!(rows, 1, "{model:?}");
         }
         assert_eq!(Model::ALL.len(), MODELS.len());
+    }
+
+    #[test]
+    fn every_row_names_itself_among_its_image_models() {
+        for model in Model::ALL {
+            assert!(model.accepts_image_for(model.name()), "{model:?}");
+        }
+        assert!(Model::T42S.accepts_image_for("T46S"));
+        assert!(!Model::T46G.accepts_image_for("T46S"));
+        assert!(!Model::T46S.accepts_image_for("T46G"));
     }
 
     #[test]

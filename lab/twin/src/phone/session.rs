@@ -7,6 +7,7 @@
 //! cut (B2) or a pulled cable (N3); they only touch flash, the screen and the wire.
 
 use super::firmware::Firmware;
+use super::flash::Flash;
 use super::net::Net;
 use super::provision;
 use super::provisioning_source::UrlInForce;
@@ -93,8 +94,10 @@ pub(super) async fn boot_stage(shared: &Shared, net: &Net) -> StageEnd {
                 let message = format!("firmware: flashing {}", firmware.version);
                 shared.log(net, Severity::Info, &message).await;
                 shared.set_screen(Screen::UpdatingFirmware);
+                // S5: a power cut during the write leaves no whole image.
+                shared.update_flash(Flash::begin_firmware_write);
                 shared.clock.sleep(FLASH_S).await;
-                shared.update_flash(|flash| flash.firmware = firmware);
+                shared.update_flash(|flash| flash.finish_firmware_write(firmware));
                 return StageEnd::Reboot;
             }
         }

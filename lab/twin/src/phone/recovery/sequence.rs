@@ -1,7 +1,8 @@
 //! The recovery after the menu (V2-V8): read the package, check it, flash it and reboot, or
 //! show `Update failed` with the flash untouched. Either way the phone then boots the
 //! firmware in flash; the boot state machine (`boot.rs`) starts that boot when this ends,
-//! and a power cut aborts this task at any point (V8), before or after the write.
+//! and a power cut aborts this task at any point (V8): before the write nothing changed,
+//! during it the firmware is left half-written (S5), after it the new firmware is whole.
 
 use super::super::flash::Flash;
 use super::super::net::Net;
@@ -35,6 +36,8 @@ pub(crate) async fn recover(shared: &Shared, source: Source) {
         Ok(firmware) => {
             tracing::info!(%bench, version = %firmware.version, "Rom check ok: flashing the recovery package");
             shared.set_screen(Screen::Flashing);
+            // V8, S5: from here a power cut leaves a half-written firmware.
+            shared.update_flash(Flash::begin_firmware_write);
             shared.clock.sleep(RECOVERY_FLASH_S).await;
             // V7: the recovered phone runs the package's firmware with factory settings.
             shared.update_flash(|flash| *flash = Flash::factory(firmware));

@@ -18,6 +18,7 @@ use crate::phone::model::Model;
 const SECTOR: u64 = 512;
 const BOOT_SIGNATURE: [u8; 2] = [0x55, 0xAA];
 const NTFS_OEM_ID: &[u8; 8] = b"NTFS    ";
+const EXFAT_NAME: &[u8; 8] = b"EXFAT   ";
 const PARTITION_TABLE: usize = 446;
 const PARTITION_ENTRY: usize = 16;
 
@@ -30,6 +31,12 @@ pub enum UsbError {
         /// Where the stick image was expected.
         path: PathBuf,
     },
+    /// The model has no USB port at all (V4): no stick can be in it.
+    #[error("the {model} has no USB port: recover it over TFTP")]
+    NoPort {
+        /// The phone's model.
+        model: Model,
+    },
     /// The bench has no stick slot wired (no `usb` in the lab file).
     #[error("this bench has no USB stick configured (add `usb = {{ image = ... }}` to the bench)")]
     NoSlot,
@@ -37,6 +44,10 @@ pub enum UsbError {
     /// the phone to read the USB drive if formatted with NTFS").
     #[error("the stick is formatted NTFS, which the phone cannot read: format it FAT")]
     Ntfs,
+    /// The stick is exFAT, what Windows offers for large sticks: not FAT either (KB: "the
+    /// file system to use is FAT").
+    #[error("the stick is formatted exFAT, which the phone cannot read: format it FAT")]
+    ExFat,
     /// Neither a FAT volume nor a partition table holding one.
     #[error("the stick is not readable: {reason} (format it FAT, one partition or none)")]
     NotReadable {
@@ -115,6 +126,7 @@ impl Seek for VolumeSlice {
 enum VolumeKind {
     Fat,
     Ntfs,
+    ExFat,
     Unknown,
 }
 
@@ -124,6 +136,9 @@ fn volume_kind(sector: &[u8]) -> VolumeKind {
     }
     if &sector[3..11] == NTFS_OEM_ID {
         return VolumeKind::Ntfs;
+    }
+    if &sector[3..11] == EXFAT_NAME {
+        return VolumeKind::ExFat;
     }
     // A FAT boot sector: a jump instruction, then a BIOS parameter block with sane values.
     let jump = sector[0] == 0xEB || sector[0] == 0xE9;
@@ -176,6 +191,9 @@ fn read_sector(file: &mut File, offset: u64) -> io::Result<Vec<u8>> {
 /// Reads the recovery package of `model` from the stick image at `image` (`None`: the bench
 /// has no stick slot). Blocking file I/O: call it off the async runtime's workers.
 pub fn read_package(image: Option<&Path>, model: Model) -> Result<Package, UsbError> {
+    if !model.has_usb_port() {
+        return Err(UsbError::NoPort { model });
+    }
     let path = image.ok_or(UsbError::NoSlot)?;
     let io_error = |source| UsbError::Io {
         path: path.to_path_buf(),
@@ -194,6 +212,7 @@ pub fn read_package(image: Option<&Path>, model: Model) -> Result<Package, UsbEr
     let first = read_sector(&mut file, 0).map_err(io_error)?;
     let (start, len) = match volume_kind(&first) {
         VolumeKind::Ntfs => return Err(UsbError::Ntfs),
+        VolumeKind::ExFat => return Err(UsbError::ExFat),
         VolumeKind::Fat => (0, stick_len),
         VolumeKind::Unknown => {
             let (start, len) = first_partition(&first).ok_or_else(|| UsbError::NotReadable {
@@ -210,6 +229,7 @@ pub fn read_package(image: Option<&Path>, model: Model) -> Result<Package, UsbEr
             let volume = read_sector(&mut file, start).map_err(io_error)?;
             match volume_kind(&volume) {
                 VolumeKind::Ntfs => return Err(UsbError::Ntfs),
+                VolumeKind::ExFat => return Err(UsbError::ExFat),
                 VolumeKind::Unknown => {
                     return Err(UsbError::NotReadable {
                         reason: "the first partition holds no FAT file system".into(),
@@ -257,12 +277,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_model_without_a_port_reads_no_stick() {
+        for model in [Model::T40P, Model::T41P, Model::T42G] {
+            assert!(
+                matches!(read_package(None, model), Err(UsbError::NoPort { .. })),
+                "{model}"
+            );
+        }
+        assert!(matches!(
+            read_package(None, Model::T46G),
+            Err(UsbError::NoSlot)
+        ));
+    }
+
+    #[test]
     fn sectors_are_told_apart() {
         let mut ntfs = vec![0u8; 512];
         ntfs[0..3].copy_from_slice(&[0xEB, 0x52, 0x90]);
         ntfs[3..11].copy_from_slice(NTFS_OEM_ID);
         ntfs[510..512].copy_from_slice(&BOOT_SIGNATURE);
         assert_eq!(volume_kind(&ntfs), VolumeKind::Ntfs);
+
+        let mut exfat = vec![0u8; 512];
+        exfat[0..3].copy_from_slice(&[0xEB, 0x76, 0x90]);
+        exfat[3..11].copy_from_slice(EXFAT_NAME);
+        exfat[510..512].copy_from_slice(&BOOT_SIGNATURE);
+        assert_eq!(volume_kind(&exfat), VolumeKind::ExFat);
 
         let mut mbr = vec![0u8; 512];
         mbr[510..512].copy_from_slice(&BOOT_SIGNATURE);
