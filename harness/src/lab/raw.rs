@@ -90,6 +90,9 @@ pub struct RawRelayBoard {
     /// How long to wait for pdudaemon, in seconds.
     #[serde(default)]
     pub timeout_s: Option<Spanned<u64>>,
+    /// How many identical entries this one stands for (`count.rs`); 1 when omitted.
+    #[serde(default)]
+    pub count: Option<Spanned<u32>>,
 }
 
 /// `kind` of a relay board: one of the registered kinds, looked up by its lab-file name.
@@ -193,6 +196,9 @@ pub struct RawActuator {
     /// The relay pressed by actuator channel 1, 2, ... of a relay actuator.
     #[serde(default)]
     pub relays: Option<Spanned<Vec<u16>>>,
+    /// How many identical entries this one stands for (`count.rs`); 1 when omitted.
+    #[serde(default)]
+    pub count: Option<Spanned<u32>>,
 }
 
 /// `kind` of an actuator.
@@ -271,6 +277,9 @@ pub struct RawBench {
     /// The USB stick in the phone's port, if the bench has one the lab can write.
     #[serde(default)]
     pub usb: Option<Spanned<RawUsb>>,
+    /// How many identical entries this one stands for (`count.rs`); 1 when omitted.
+    #[serde(default)]
+    pub count: Option<Spanned<u32>>,
 }
 
 /// `usb = { image = "..." }` or `usb = { device = "...", size_mb = N }` of a bench.
@@ -438,6 +447,7 @@ impl RawLab {
                 "the lab has no `[[bench]]`: nothing could run",
             );
         }
+        super::count::expand(&mut raw, problems);
         raw
     }
 

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::checker::{Checker, unique};
+use super::count::{self, Countable};
 use super::relay_board::{Boards, MAX_CHANNELS};
 use super::{LabError, RelayActuator, TwinActuator};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawActuator {
     name: String,
@@ -21,6 +22,22 @@ pub(super) struct RawActuator {
     channels: Option<i64>,
     relay_board: Option<String>,
     relays: Option<Vec<i64>>,
+    /// How many actuators this entry stands for (`count.rs`).
+    count: Option<i64>,
+}
+
+impl Countable for RawActuator {
+    fn count(&self) -> Option<i64> {
+        self.count
+    }
+
+    fn copy(&self, n: u32) -> Result<RawActuator, String> {
+        let mut copy = self.clone();
+        copy.name = count::name(&self.name, n);
+        copy.port = self.port.as_deref().map(|p| count::path(p, n));
+        copy.relay_board = self.relay_board.as_deref().map(|b| count::name(b, n));
+        Ok(copy)
+    }
 }
 
 /// Every actuator of the file, by kind.

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::actuator::Actuators;
 use super::checker::{Checker, unique};
+use super::count::{self, Countable};
 use super::keymap::Keymaps;
 use super::relay_board::Boards;
 use super::{LabError, MODELS, TwinBench, TwinRelayChannel};
@@ -17,7 +18,7 @@ use super::{LabError, MODELS, TwinBench, TwinRelayChannel};
 /// A phone's web UI port when the lab file leaves it out.
 const DEFAULT_WEB_PORT: u16 = 80;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawBench {
     name: String,
@@ -34,23 +35,25 @@ pub(super) struct RawBench {
     #[allow(dead_code)] // the harness's concern; read so a wrong value is refused
     approval: Option<RawApproval>,
     usb: Option<RawUsb>,
+    /// How many benches this entry stands for (`count.rs`).
+    count: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRelayChannel {
     board: String,
     channel: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum RawPowerState {
     On,
     Off,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum RawApproval {
     None,
@@ -59,12 +62,40 @@ enum RawApproval {
 
 /// A bench's USB stick: an image file on the virtual bench, or a USB-SD-mux's block device
 /// on a rack (which the twin has no use for).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawUsb {
     image: Option<String>,
     device: Option<String>,
     size_mb: Option<i64>,
+}
+
+impl Countable for RawBench {
+    fn count(&self) -> Option<i64> {
+        self.count
+    }
+
+    fn copy(&self, n: u32) -> Result<RawBench, String> {
+        let mut copy = self.clone();
+        copy.name = count::name(&self.name, n);
+        copy.mac = count::mac(&self.mac, n)?;
+        copy.ip = count::ip(&self.ip, n)?;
+        copy.power.board = count::name(&self.power.board, n);
+        if let Some(network) = &mut copy.network {
+            network.board = count::name(&network.board, n);
+        }
+        copy.actuator = count::name(&self.actuator, n);
+        if let Some(usb) = &mut copy.usb {
+            let repath = |text: &String| {
+                count::path(Path::new(text), n)
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            usb.image = usb.image.as_ref().map(repath);
+            usb.device = usb.device.as_ref().map(repath);
+        }
+        Ok(copy)
+    }
 }
 
 /// What the benches refer to.
