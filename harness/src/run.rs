@@ -204,6 +204,36 @@ pub async fn run(opts: RunOptions) -> RunReport {
         report.approval = Some(approval.to_string());
     }
 
+    // No bench could be claimed: nothing is opened or bound, the cases say why.
+    if claims.iter().all(Result::is_err) {
+        for case in &plan {
+            let refusals: Vec<(&Bench, &Loss)> = pool
+                .iter()
+                .zip(&claims)
+                .filter(|(bench, _)| can_run(bench, case, approval))
+                .filter_map(|(bench, claim)| claim.as_ref().err().map(|loss| (bench, loss)))
+                .collect();
+            let Some((bench, loss)) = refusals.last() else {
+                continue;
+            };
+            let reason = if refusals.len() > 1 {
+                let all: Vec<String> = refusals
+                    .iter()
+                    .map(|(b, l)| format!("{}: {}", b.name, l.reason))
+                    .collect();
+                format!("no bench of the pool could run it ({})", all.join("; "))
+            } else {
+                loss.reason.clone()
+            };
+            let r = CaseReport::new(&case.scenario, bench, loss.outcome, reason);
+            progress.case_done(&r);
+            report.cases.push(r);
+        }
+        progress.finish();
+        report.duration = started.elapsed();
+        report.exit_code = exit_code_for(report.cases.iter().map(|c| c.outcome));
+        return report;
+    }
     let services = match LabServices::start(&lab, opts.start_virtual_bench).await {
         Ok(s) => s,
         Err(e) => {

@@ -216,7 +216,7 @@ fn a_broken_board_is_not_reported_again_as_missing() {
     assert_eq!(
         error_of(&text),
         "lab.toml:21:1: relay_board[1].channel: unknown field `channel`, expected one of `name`, `kind`, `port`, \
-         `channels`, `frame`, `serial`, `url`, `pdu`, `timeout_s`"
+         `channels`, `frame`, `serial`, `url`, `pdu`, `timeout_s`, `count`"
     );
 }
 
@@ -443,7 +443,7 @@ fn lab_with_broken_benches(count: usize) -> (String, Vec<String>) {
             text.push_str(&format!("\n[[bench]]\nname = \"b{k}\"\ncolour = \"red\"\n"));
             expected.push(format!(
                 "lab.toml:{}:1: bench[{index}].colour: unknown field `colour`, expected one of `name`, `model`, \
-                 `mac`, `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `usb`",
+                 `mac`, `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `usb`, `count`",
                 header + 2
             ));
             line += 4;
