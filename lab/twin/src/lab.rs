@@ -143,6 +143,9 @@ pub struct TwinRelayChannel {
 /// One bench: a twin phone and the hardware wired to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TwinBench {
+    /// Where its `[[bench]]` entry is in the lab file, from 0 (messages name it); the
+    /// copies a `count` makes share their entry's.
+    pub entry: usize,
     /// The bench's name (fault commands use it).
     pub name: String,
     /// One of `MODELS`.

@@ -61,16 +61,17 @@ impl Actuators {
 
 pub(super) fn read(
     check: &mut Checker,
-    raw: &[RawActuator],
+    raw: &[(usize, RawActuator)],
     boards: &Boards,
     base_dir: &Path,
 ) -> Result<Actuators, LabError> {
-    unique(check, "actuator", raw.iter().map(|a| a.name.as_str()))?;
+    unique(check, "actuator", raw.iter().map(|(_, a)| a.name.as_str()))?;
     let mut actuators = Actuators {
         serial: Vec::new(),
         relay: Vec::new(),
     };
-    for (index, actuator) in raw.iter().enumerate() {
+    // `index` is the entry's place in the file: the copies of a `count` share it.
+    for &(index, ref actuator) in raw {
         let key = |field: &str| format!("actuator[{index}].{field}");
         check.file_name(key("name"), &actuator.name)?;
         match actuator.kind.as_deref().unwrap_or("serial") {

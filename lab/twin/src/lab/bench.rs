@@ -107,15 +107,16 @@ pub(super) struct Wiring<'a> {
 
 pub(super) fn read(
     check: &mut Checker,
-    raw: &[RawBench],
+    raw: &[(usize, RawBench)],
     wiring: &Wiring<'_>,
     base_dir: &Path,
 ) -> Result<Vec<TwinBench>, LabError> {
-    unique(check, "bench", raw.iter().map(|b| b.name.as_str()))?;
+    unique(check, "bench", raw.iter().map(|(_, b)| b.name.as_str()))?;
     // (actuator, channel) to the bench whose key it presses.
     let mut fingers: BTreeMap<(String, u16), String> = BTreeMap::new();
     let mut benches = Vec::new();
-    for (index, bench) in raw.iter().enumerate() {
+    // `index` is the entry's place in the file: the copies of a `count` share it.
+    for &(index, ref bench) in raw {
         let key = |field: &str| format!("bench[{index}].{field}");
         check.file_name(key("name"), &bench.name)?;
         let model = MODELS
@@ -188,6 +189,7 @@ pub(super) fn read(
         }
         let usb_image = usb(check, &key("usb"), bench.usb.as_ref(), base_dir)?;
         benches.push(TwinBench {
+            entry: index,
             name: bench.name.clone(),
             model: (*model).to_string(),
             mac,

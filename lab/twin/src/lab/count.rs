@@ -26,16 +26,17 @@ pub(super) trait Countable: Sized {
     fn copy(&self, n: u32) -> Result<Self, String>;
 }
 
-/// Every entry of `table`, with the copies its `count` asks for right after it.
+/// Every entry of `table`, with the copies its `count` asks for right after it, each with
+/// its entry's place in the file (what messages name: `bench[3]` for every copy of it).
 pub(super) fn expand<T: Countable>(
     check: &Checker,
     table: &str,
     entries: Vec<T>,
-) -> Result<Vec<T>, LabError> {
+) -> Result<Vec<(usize, T)>, LabError> {
     let mut out = Vec::with_capacity(entries.len());
     for (index, entry) in entries.into_iter().enumerate() {
         let Some(count) = entry.count() else {
-            out.push(entry);
+            out.push((index, entry));
             continue;
         };
         let key = format!("{table}[{index}].count");
@@ -47,13 +48,12 @@ pub(super) fn expand<T: Countable>(
         }
         let mut copies = Vec::new();
         for n in 2..=count as u32 {
-            copies.push(
-                entry
-                    .copy(n)
-                    .map_err(|problem| check.invalid(&key, problem))?,
-            );
+            let copy = entry
+                .copy(n)
+                .map_err(|problem| check.invalid(&key, problem))?;
+            copies.push((index, copy));
         }
-        out.push(entry);
+        out.push((index, entry));
         out.extend(copies);
     }
     Ok(out)

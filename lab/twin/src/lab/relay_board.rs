@@ -77,15 +77,20 @@ impl Boards {
 
 pub(super) fn read(
     check: &mut Checker,
-    raw: &[RawRelayBoard],
+    raw: &[(usize, RawRelayBoard)],
     base_dir: &Path,
 ) -> Result<Boards, LabError> {
-    unique(check, "relay_board", raw.iter().map(|b| b.name.as_str()))?;
+    unique(
+        check,
+        "relay_board",
+        raw.iter().map(|(_, b)| b.name.as_str()),
+    )?;
     let mut boards = Boards {
         built: Vec::new(),
         other: Vec::new(),
     };
-    for (index, board) in raw.iter().enumerate() {
+    // `index` is the entry's place in the file: the copies of a `count` share it.
+    for &(index, ref board) in raw {
         let key = |field: &str| format!("relay_board[{index}].{field}");
         check.file_name(key("name"), &board.name)?;
         let kind = board.kind.as_str();
