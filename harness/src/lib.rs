@@ -20,6 +20,7 @@ pub mod lab_check;
 pub mod lab_dnsmasq;
 pub mod lab_services;
 pub mod outcome;
+pub mod pool;
 pub mod rack;
 pub mod report;
 pub mod repro;

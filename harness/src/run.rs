@@ -1,5 +1,10 @@
-//! `harness run`: the scenario matrix on every selected bench, benches in parallel, each
-//! bench's cases in series; then the reports.
+//! `harness run`: the scenario matrix on the lab's bench pools, then the reports.
+//!
+//! A case is a scenario on a model; every bench of that model is its pool, and the
+//! scheduler (`pool.rs`) gives each case to a free bench of its pool, benches in parallel,
+//! each bench one case at a time. The steps of a run: which benches are eligible
+//! ([`eligible_benches`]), the plan of cases ([`plan`], where a case that does not apply is
+//! set aside), the claims, the takeovers, the pools, the make-safe of every bench.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,11 +15,12 @@ use tokio::sync::watch;
 
 use crate::expect::{SnapshotStore, SnapshotWrites};
 use crate::health::HealthError;
-use crate::lab::{Approval, Bench, FaultPolicy, Lab};
+use crate::lab::{Approval, Bench, FaultPolicy, Lab, Model};
 use crate::lab_services::LabServices;
 use crate::outcome::{Outcome, exit_code_for};
+use crate::pool::{Dispatch, Finished};
 use crate::rack::{BenchRig, Rack};
-use crate::report::{BenchHealth, CaseReport, Progress, RunReport};
+use crate::report::{CaseReport, Progress, RunReport};
 use crate::retry::{self, Health, HealthTally, NextAction};
 use crate::safety::lock::LockWait;
 use crate::safety::owned::{Claim, OwnedBench, claim};
@@ -57,10 +63,114 @@ pub struct RunOptions {
     pub lock_wait: LockWait,
 }
 
-/// One case to run.
+/// One case to run: a scenario on a model. Which bench of the model's pool runs it is the
+/// scheduler's choice (`pool.rs`).
+#[derive(Clone)]
 struct Planned {
     scenario: Arc<Scenario>,
+    model: Model,
+    /// The case's place in the plan: the report lists cases in this order, whatever order
+    /// they finished in.
+    order: usize,
+}
+
+/// The benches a run may use, and the ones it sets aside with the reason.
+pub struct Eligibility<'l> {
+    /// The benches cases may run on, in lab-file order.
+    pub benches: Vec<&'l Bench>,
+    /// Benches of the lab set aside, with why: a model whose every bench is set aside has
+    /// its cases skipped naming these reasons.
+    pub excluded: Vec<(&'l Bench, String)>,
+}
+
+/// Why a bench is set aside when `--bench` names others.
+const NOT_SELECTED: &str = "not selected with --bench";
+
+/// Which benches of the lab this run may schedule cases on. The one place that decides it:
+/// `--bench` narrows the pool here, and so does anything else that takes a bench out of
+/// service before a run starts.
+pub fn eligible_benches<'l>(lab: &'l Lab, opts: &RunOptions) -> Eligibility<'l> {
+    let mut eligibility = Eligibility {
+        benches: Vec::new(),
+        excluded: Vec::new(),
+    };
+    for bench in &lab.benches {
+        if opts.benches.is_empty() || opts.benches.contains(&bench.name) {
+            eligibility.benches.push(bench);
+        } else {
+            eligibility.excluded.push((bench, NOT_SELECTED.to_string()));
+        }
+    }
+    eligibility
+}
+
+/// Whether `bench` may take `case` at all: its model, and the approval a destructive
+/// scenario needs on a bench that requires one.
+fn can_run(bench: &Bench, case: &Planned, approval: Option<&str>) -> bool {
+    bench.model == case.model
+        && case_approval(bench, &case.scenario, approval) != CaseApproval::Refused
+}
+
+/// Whether a case may run on its bench, and under which approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CaseApproval<'a> {
+    /// The bench needs none for this case (no approval required, or not destructive);
+    /// an `--approval` given is still recorded on a bench that requires one.
+    NotNeeded(Option<&'a str>),
+    /// Runs under this approval: `--approval`, else the lab file's `approved` for the bench.
+    Approved(&'a str),
+    /// A destructive case on a bench requiring approval, with none given: not run.
+    Refused,
+}
+
+impl<'a> CaseApproval<'a> {
+    /// The approval the case's transcript and reports record.
+    fn recorded(&self) -> Option<&'a str> {
+        match self {
+            CaseApproval::NotNeeded(approval) => *approval,
+            CaseApproval::Approved(approval) => Some(approval),
+            CaseApproval::Refused => None,
+        }
+    }
+}
+
+/// Decides the approval of `scenario` on `bench`: `--approval` (`cli`) covers every case
+/// of the run; a bench's `approved` covers the scenarios it names, and no others.
+fn case_approval<'a>(
+    bench: &'a Bench,
+    scenario: &Scenario,
+    cli: Option<&'a str>,
+) -> CaseApproval<'a> {
+    if bench.approval != Approval::Required {
+        return CaseApproval::NotNeeded(None);
+    }
+    if !scenario.destructive {
+        return CaseApproval::NotNeeded(cli);
+    }
+    if let Some(approval) = cli {
+        return CaseApproval::Approved(approval);
+    }
+    match &bench.approved {
+        Some(standing) if standing.covers(&scenario.name) => CaseApproval::Approved(&standing.by),
+        _ => CaseApproval::Refused,
+    }
+}
+
+/// How a bench of the pool was lost, for the cases left without a bench.
+#[derive(Clone)]
+struct Loss {
+    outcome: Outcome,
+    reason: String,
+}
+
+/// A bench of the run: claimed (or refused), then taken over (or found unusable).
+struct Slot {
     bench: Bench,
+    owned: Option<OwnedBench>,
+    tally: tokio::sync::Mutex<HealthTally>,
+    recovery: Option<String>,
+    /// Why the bench cannot take cases, from before the first case.
+    lost: Option<Loss>,
 }
 
 /// Runs the matrix. Never panics on bad input: a bad file is a `config-error` report.
@@ -94,15 +204,21 @@ pub async fn run(opts: RunOptions) -> RunReport {
             ));
         }
     };
-    let (plan, mut skipped) = plan(&lab, &selected, &opts);
+    let eligibility = eligible_benches(&lab, &opts);
+    let approval = opts.approval.as_deref();
+    let (plan, mut skipped) = plan(&selected, &eligibility, approval);
     report.cases.append(&mut skipped);
+    // Only the benches some case can run on are claimed.
+    let pool: Vec<Bench> = eligibility
+        .benches
+        .iter()
+        .filter(|b| plan.iter().any(|case| can_run(b, case, approval)))
+        .map(|b| (*b).clone())
+        .collect();
 
     let mut progress = opts.progress.start(
-        &dedup_benches(&plan),
-        &plan
-            .iter()
-            .map(|p| p.bench.name.clone())
-            .collect::<Vec<_>>(),
+        &pool.iter().collect::<Vec<_>>(),
+        &expected_shares(&pool, &plan, approval),
     );
     // The folder is written as cases finish, so a run that dies still leaves its results.
     match crate::report::run_folder::RunFolder::create(&report) {
@@ -111,43 +227,90 @@ pub async fn run(opts: RunOptions) -> RunReport {
             tracing::warn!(dir = %report.run_dir.display(), "cannot start the run folder: {e}")
         }
     }
-    // Every bench is ours before anything is opened or bound: the other process holds its
-    // serial ports exclusively and the endpoints' ports.
-    let lock_dir =
-        crate::safety::resolve_lock_dir(opts.lock_dir.as_deref(), lab.lock_dir.as_deref());
-    let (plan, claims, mut refused) =
-        claim_benches(&lock_dir, plan, opts.lock_wait, &progress).await;
-    report.cases.append(&mut refused);
     if plan.is_empty() {
         progress.finish();
         report.duration = started.elapsed();
         report.exit_code = exit_code_for(report.cases.iter().map(|c| c.outcome));
         return report;
     }
-    if let Some(approval) = &opts.approval
-        && plan
-            .iter()
-            .any(|p| p.scenario.destructive && p.bench.approval == Approval::Required)
+    // Every bench is ours before anything is opened or bound: the other process holds its
+    // serial ports exclusively and the endpoints' ports.
+    let lock_dir =
+        crate::safety::resolve_lock_dir(opts.lock_dir.as_deref(), lab.lock_dir.as_deref());
+    let claims = claim_benches(&lock_dir, &pool, &plan, opts.lock_wait, &progress).await;
+    if let Some(approval) = approval
+        && plan.iter().any(|case| {
+            case.scenario.destructive
+                && pool
+                    .iter()
+                    .any(|b| b.model == case.model && b.approval == Approval::Required)
+        })
     {
-        report.approval = Some(approval.clone());
-    } else if let Some(standing) =
-        plan.iter()
-            .find_map(|p| match case_approval(&p.bench, &p.scenario, None) {
+        report.approval = Some(approval.to_string());
+    } else if let Some(standing) = plan.iter().find_map(|case| {
+        pool.iter().filter(|b| b.model == case.model).find_map(|b| {
+            match case_approval(b, &case.scenario, None) {
                 CaseApproval::Approved(by) => Some(by.to_string()),
                 _ => None,
-            })
-    {
+            }
+        })
+    }) {
         // Without `--approval`, the lab file's standing approval the run's cases ran under.
         report.approval = Some(standing);
     }
 
+    // No bench could be claimed: nothing is opened or bound, the cases say why.
+    if claims.iter().all(Result::is_err) {
+        for case in &plan {
+            let refusals: Vec<(&Bench, &Loss)> = pool
+                .iter()
+                .zip(&claims)
+                .filter(|(bench, _)| can_run(bench, case, approval))
+                .filter_map(|(bench, claim)| claim.as_ref().err().map(|loss| (bench, loss)))
+                .collect();
+            let Some((bench, loss)) = refusals.last() else {
+                continue;
+            };
+            let reason = if refusals.len() > 1 {
+                let all: Vec<String> = refusals
+                    .iter()
+                    .map(|(b, l)| format!("{}: {}", b.name, l.reason))
+                    .collect();
+                format!("no bench of the pool could run it ({})", all.join("; "))
+            } else {
+                loss.reason.clone()
+            };
+            let r = CaseReport::new(&case.scenario, bench, loss.outcome, reason);
+            progress.case_done(&r);
+            report.cases.push(r);
+        }
+        progress.finish();
+        report.duration = started.elapsed();
+        report.exit_code = exit_code_for(report.cases.iter().map(|c| c.outcome));
+        return report;
+    }
     let services = match LabServices::start(&lab, opts.start_virtual_bench).await {
         Ok(s) => s,
-        Err(e) => return report.lab_fault_everywhere(&plan_cases(&plan), e.to_string()),
+        Err(e) => {
+            for claim in claims.into_iter().flatten() {
+                claim.give_up();
+            }
+            let everywhere: Vec<(Arc<Scenario>, Bench)> = plan
+                .iter()
+                .filter_map(|case| {
+                    let bench = pool.iter().find(|b| can_run(b, case, approval))?;
+                    Some((case.scenario.clone(), bench.clone()))
+                })
+                .collect();
+            return report.lab_fault_everywhere(&everywhere, e.to_string());
+        }
     };
 
-    let benches: Vec<&Bench> = dedup_benches(&plan);
-    let rack = Rack::open(&lab, &benches);
+    let claimed: Vec<&Bench> = claims
+        .iter()
+        .filter_map(|c| c.as_ref().ok().map(Claim::bench))
+        .collect();
+    let rack = Rack::open(&lab, &claimed);
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let ctrl_c = tokio::spawn(async move {
         let signal = crate::safety::stop::stop_requested().await;
@@ -170,18 +333,25 @@ pub async fn run(opts: RunOptions) -> RunReport {
         rack: &rack,
         snapshots: &snapshots,
         progress: &progress,
-        approval: opts.approval.as_deref(),
+        approval,
         faults: &lab.faults,
     };
-    let bench_runs = claims.into_iter().map(|claim| {
-        let cases: Vec<&Planned> = plan
-            .iter()
-            .filter(|p| p.bench.name == claim.bench().name)
-            .collect();
-        shared.run_bench(claim, cases)
+    let slots = take_over(&pool, claims, &rack).await;
+    let ran = shared.run_pools(&slots, plan).await;
+    report.cases.extend(ran);
+    // Every bench is made safe and given up, each whatever the others did.
+    let closing = slots.into_iter().map(|slot| async move {
+        let mut tally = slot.tally.into_inner();
+        if let Some(owned) = slot.owned {
+            let safe = owned.close().await;
+            if !safe.is_safe() {
+                tracing::error!(bench = %slot.bench.name, "could not make the bench safe: {safe}");
+                tally.unsafe_at_end(&safe.to_string());
+            }
+        }
+        (slot.recovery, tally.finish())
     });
-    for (mut cases, recovery, health) in futures::future::join_all(bench_runs).await {
-        report.cases.append(&mut cases);
+    for (recovery, health) in futures::future::join_all(closing).await {
         report.recoveries.extend(recovery);
         report.bench_health.push(health);
     }
@@ -197,22 +367,22 @@ pub async fn run(opts: RunOptions) -> RunReport {
     report
 }
 
-/// Claims every planned bench, waiting as `wait` allows (all benches at once, so the
-/// total wait is the longest, not the sum). Returns the plan of the benches claimed, their
-/// claims, and the cases of the others: `skipped` naming the holder when the bench is
-/// busy, `lab-fault` when the lock folder or journal is unusable.
+/// Claims every bench of the pool, waiting as `wait` allows (all benches at once, so the
+/// total wait is the longest, not the sum). A bench that cannot be claimed is out of the
+/// pool: `skipped` naming the holder when it is busy, `lab-fault` when the lock folder or
+/// journal is unusable; its cases go to its siblings.
 async fn claim_benches(
     lock_dir: &Path,
-    plan: Vec<Planned>,
+    pool: &[Bench],
+    plan: &[Planned],
     wait: LockWait,
     progress: &crate::report::LiveProgress,
-) -> (Vec<Planned>, Vec<Claim>, Vec<CaseReport>) {
-    let benches: Vec<Bench> = dedup_benches(&plan).into_iter().cloned().collect();
-    let attempts = benches.iter().map(|bench| {
+) -> Vec<Result<Claim, Loss>> {
+    let attempts = pool.iter().map(|bench| {
         let scenarios: Vec<&str> = plan
             .iter()
-            .filter(|p| p.bench.name == bench.name)
-            .map(|p| p.scenario.name.as_str())
+            .filter(|case| case.model == bench.model)
+            .map(|case| case.scenario.name.as_str())
             .collect();
         let purpose = format!("run {}", scenarios.join(" "));
         async move {
@@ -221,33 +391,57 @@ async fn claim_benches(
                 progress.bench_message(&bench.name, &format!("waiting: in use by {holder}"));
             })
             .await;
-            (bench, got)
+            match got {
+                Ok(claim) => {
+                    tracing::info!(bench = %bench.name, pid = std::process::id(), "bench locked");
+                    Ok(claim)
+                }
+                Err(e) => Err(Loss {
+                    outcome: e.outcome(),
+                    reason: e.to_string(),
+                }),
+            }
         }
     });
-    let mut claims = Vec::new();
-    let mut unclaimed: Vec<(String, Outcome, String)> = Vec::new();
-    for (bench, got) in futures::future::join_all(attempts).await {
-        match got {
-            Ok(claim) => {
-                tracing::info!(bench = %bench.name, pid = std::process::id(), "bench locked");
-                claims.push(claim);
+    futures::future::join_all(attempts).await
+}
+
+/// Takes every claimed bench over, all at once: what a predecessor left is made safe first.
+/// One slot per bench of the pool, in pool order.
+async fn take_over(pool: &[Bench], claims: Vec<Result<Claim, Loss>>, rack: &Rack) -> Vec<Slot> {
+    let takeovers = pool.iter().zip(claims).map(|(bench, claim)| async move {
+        let mut slot = Slot {
+            bench: bench.clone(),
+            owned: None,
+            tally: tokio::sync::Mutex::new(HealthTally::new(bench)),
+            recovery: None,
+            lost: None,
+        };
+        let claim = match claim {
+            Ok(claim) => claim,
+            Err(loss) => {
+                slot.lost = Some(loss);
+                return slot;
             }
-            Err(e) => unclaimed.push((bench.name.clone(), e.outcome(), e.to_string())),
+        };
+        let owned = claim.take_over(rack).await;
+        slot.recovery = owned.takeover.note();
+        let unusable = if owned.takeover.left_unsafe() {
+            slot.recovery.clone()
+        } else {
+            owned.rig().unavailable().map(|e| e.to_string())
+        };
+        if let Some(reason) = unusable {
+            slot.tally.get_mut().unusable(&reason);
+            slot.lost = Some(Loss {
+                outcome: Outcome::LabFault,
+                reason,
+            });
         }
-    }
-    let mut kept = Vec::new();
-    let mut refused = Vec::new();
-    for p in plan {
-        match unclaimed.iter().find(|(name, _, _)| *name == p.bench.name) {
-            Some((_, outcome, reason)) => {
-                let r = CaseReport::new(&p.scenario, &p.bench, *outcome, reason.clone());
-                progress.case_done(&r);
-                refused.push(r);
-            }
-            None => kept.push(p),
-        }
-    }
-    (kept, claims, refused)
+        slot.owned = Some(owned);
+        slot
+    });
+    futures::future::join_all(takeovers).await
 }
 
 /// What every bench of a run shares.
@@ -262,138 +456,212 @@ struct BenchRun<'a> {
 }
 
 impl BenchRun<'_> {
-    /// Reports every case of `cases` with `outcome` and `reason`, without running it.
-    fn report_all(
-        &self,
-        bench: &Bench,
-        cases: &[&Planned],
-        outcome: Outcome,
-        reason: &str,
-    ) -> Vec<CaseReport> {
-        cases
+    /// Runs every planned case on the pool's benches (`pool::schedule`) and reports them
+    /// in plan order: each case that ran, and each that no bench could run, as skipped or
+    /// lab fault with the reason.
+    async fn run_pools(&self, slots: &[Slot], plan: Vec<Planned>) -> Vec<CaseReport> {
+        let lost_at_start: Vec<(usize, String)> = slots
             .iter()
-            .map(|case| {
-                let r = CaseReport::new(&case.scenario, bench, outcome, reason.to_string());
-                self.progress.case_done(&r);
-                r
-            })
-            .collect()
-    }
-
-    /// Runs a bench's cases in series, from taking it over to giving it up safe. What a
-    /// predecessor left is made safe first; what that found is returned for the run
-    /// summary, with the bench's health over the run.
-    ///
-    /// A case that ends as a lab fault is followed by the health check; a healthy bench runs
-    /// the case again as the lab's fault policy allows (only the last attempt is reported),
-    /// an unhealthy one leaves service and its remaining cases are skipped naming the check.
-    async fn run_bench(
-        &self,
-        claim: Claim,
-        cases: Vec<&Planned>,
-    ) -> (Vec<CaseReport>, Option<String>, BenchHealth) {
-        let bench = claim.bench().clone();
-        let mut tally = HealthTally::new(&bench);
-        let owned = claim.take_over(self.rack).await;
-        let recovery = owned.takeover.note();
-        let unusable = if owned.takeover.left_unsafe() {
-            recovery.clone()
-        } else {
-            owned.rig().unavailable().map(|e| e.to_string())
-        };
-        let reports = match unusable {
-            Some(reason) => {
-                tally.unusable(&reason);
-                self.report_all(&bench, &cases, Outcome::LabFault, &reason)
-            }
-            None => self.run_cases(&owned, &mut tally, cases).await,
-        };
-        let safe = owned.close().await;
-        if !safe.is_safe() {
-            tracing::error!(bench = %bench.name, "could not make the bench safe: {safe}");
-            tally.unsafe_at_end(&safe.to_string());
+            .enumerate()
+            .filter_map(|(i, slot)| slot.lost.as_ref().map(|l| (i, l.reason.clone())))
+            .collect();
+        let losses: std::cell::RefCell<Vec<Option<Loss>>> =
+            std::cell::RefCell::new(slots.iter().map(|s| s.lost.clone()).collect());
+        let scheduled = crate::pool::schedule(
+            slots.len(),
+            lost_at_start,
+            plan,
+            |bench, case| can_run(&slots[bench].bench, case, self.approval),
+            || *self.ctx.cancel.borrow(),
+            |bench, dispatch| {
+                let slot = &slots[bench];
+                let losses = &losses;
+                async move {
+                    let owned = slot
+                        .owned
+                        .as_ref()
+                        .expect("only benches in service run cases");
+                    let mut tally = slot.tally.lock().await;
+                    let finished = self.run_case(owned, &mut tally, slots, dispatch).await;
+                    if let Finished::DoneAndRetired(_, reason) | Finished::Retired(_, reason, _) =
+                        &finished
+                    {
+                        losses.borrow_mut()[bench] = Some(Loss {
+                            outcome: Outcome::Skipped,
+                            reason: reason.clone(),
+                        });
+                    }
+                    (bench, finished)
+                }
+            },
+        )
+        .await;
+        let losses = losses.into_inner();
+        for (bench, reason) in &scheduled.retired {
+            let siblings: Vec<&str> = slots
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| {
+                    *i != *bench
+                        && s.bench.model == slots[*bench].bench.model
+                        && !scheduled.retired.iter().any(|(r, _)| r == i)
+                })
+                .map(|(_, s)| s.bench.name.as_str())
+                .collect();
+            let whereto = if siblings.is_empty() {
+                "no healthy sibling is left for its cases".to_string()
+            } else {
+                format!("its cases go to {}", siblings.join(", "))
+            };
+            tracing::warn!(bench = %slots[*bench].bench.name, "out of service ({reason}): {whereto}");
         }
-        (reports, recovery, tally.finish())
+        let mut reports: Vec<(usize, CaseReport)> = scheduled.results;
+        for (order, r) in scheduled.kept {
+            self.progress.case_done(&r);
+            reports.push((order, r));
+        }
+        for dispatch in scheduled.unrun {
+            let case = &dispatch.case;
+            let (bench, loss) = match dispatch.moved_from.last() {
+                Some((bench, _)) => (
+                    &slots[*bench].bench,
+                    losses[*bench].clone().unwrap_or(Loss {
+                        outcome: Outcome::Skipped,
+                        reason: "run interrupted".into(),
+                    }),
+                ),
+                None => match slots
+                    .iter()
+                    .find(|s| can_run(&s.bench, case, self.approval))
+                {
+                    Some(slot) => (
+                        &slot.bench,
+                        Loss {
+                            outcome: Outcome::Skipped,
+                            reason: "run interrupted".into(),
+                        },
+                    ),
+                    None => continue,
+                },
+            };
+            let reason = if dispatch.moved_from.len() > 1 {
+                let all: Vec<String> = dispatch
+                    .moved_from
+                    .iter()
+                    .map(|(b, why)| format!("{}: {why}", slots[*b].bench.name))
+                    .collect();
+                format!("no bench of the pool could run it ({})", all.join("; "))
+            } else {
+                loss.reason
+            };
+            let r = CaseReport::new(&case.scenario, bench, loss.outcome, reason);
+            self.progress.case_done(&r);
+            reports.push((case.order, r));
+        }
+        reports.sort_by_key(|(order, _)| *order);
+        reports.into_iter().map(|(_, r)| r).collect()
     }
 
-    async fn run_cases(
+    /// Runs one case on one bench of its pool, with the lab's fault policy: a case that ends
+    /// as a lab fault is followed by the health check; a healthy bench runs the case again
+    /// as the policy allows (only the last attempt is reported), an unhealthy one leaves
+    /// service and the case goes to a sibling when one can take it.
+    async fn run_case(
         &self,
         owned: &OwnedBench,
         tally: &mut HealthTally,
-        cases: Vec<&Planned>,
-    ) -> Vec<CaseReport> {
+        slots: &[Slot],
+        dispatch: Dispatch<Planned>,
+    ) -> Finished<Planned, (usize, CaseReport)> {
         let rig = owned.rig();
         let bench = &rig.bench;
-        let mut reports = Vec::new();
-        let mut out_of_service: Option<String> = None;
-        for case in cases {
-            if let Some(reason) = &out_of_service {
-                let r = CaseReport::new(&case.scenario, bench, Outcome::Skipped, reason.clone());
-                self.progress.case_done(&r);
-                reports.push(r);
-                continue;
-            }
-            let approval = case_approval(bench, &case.scenario, self.approval).recorded();
-            let case_name = format!("{}@{}", case.scenario.name, bench.model);
-            let mut earlier: Vec<String> = Vec::new();
-            let mut attempt = 1;
-            let mut r = loop {
-                self.progress.case_started(&bench.name, &case.scenario.name);
-                let mut r =
-                    run_guarded(&self.ctx, rig, &case.scenario, self.snapshots, approval).await;
-                r.attempts = attempt;
-                let health = if retry::needs_health_check(r.outcome) {
-                    tally.lab_fault(&case_name, attempt, &r.detail);
-                    self.progress
-                        .bench_message(&bench.name, "health check after a lab fault");
-                    match crate::health::check(&self.ctx, self.rack, rig, self.faults).await {
-                        Ok(()) => {
-                            tally.healthy();
-                            Health::Healthy
-                        }
-                        Err(HealthError::Interrupted) => Health::Interrupted,
-                        Err(e) => {
-                            tracing::error!(bench = %bench.name, "health check failed: {e}");
-                            tally.unhealthy(&e.to_string());
-                            Health::Unhealthy(e.to_string())
-                        }
+        let case = &dispatch.case;
+        let approval = case_approval(bench, &case.scenario, self.approval).recorded();
+        let case_name = format!("{}@{}", case.scenario.name, bench.model);
+        let mut earlier: Vec<String> = Vec::new();
+        let mut attempt = 1;
+        let mut retire: Option<String> = None;
+        let mut r = loop {
+            self.progress.case_started(&bench.name, &case.scenario.name);
+            let mut r = run_guarded(&self.ctx, rig, &case.scenario, self.snapshots, approval).await;
+            r.attempts = attempt;
+            let health = if retry::needs_health_check(r.outcome) {
+                tally.lab_fault(&case_name, attempt, &r.detail);
+                self.progress
+                    .bench_message(&bench.name, "health check after a lab fault");
+                match crate::health::check(&self.ctx, self.rack, rig, self.faults).await {
+                    Ok(()) => {
+                        tally.healthy();
+                        Health::Healthy
                     }
-                } else {
-                    Health::NotChecked
-                };
-                let retries_left = (self.faults.retries + 1).saturating_sub(attempt);
-                match retry::next_action(r.outcome, retries_left, &health) {
-                    NextAction::Retry => {
-                        tracing::warn!(bench = %bench.name, case = %case_name,
-                            "the bench is healthy again: attempt {} of the case", attempt + 1);
-                        earlier.push(format!("attempt {attempt}: lab fault: {}", r.detail));
-                        tally.retried();
-                        attempt += 1;
-                    }
-                    NextAction::Report => break r,
-                    NextAction::RetireBench(reason) => {
-                        out_of_service = Some(retry::retired_reason(&bench.name, &reason));
-                        break r;
-                    }
-                    NextAction::Stop => {
-                        out_of_service = Some("run interrupted".into());
-                        break r;
+                    Err(HealthError::Interrupted) => Health::Interrupted,
+                    Err(e) => {
+                        tracing::error!(bench = %bench.name, "health check failed: {e}");
+                        tally.unhealthy(&e.to_string());
+                        Health::Unhealthy(e.to_string())
                     }
                 }
+            } else {
+                Health::NotChecked
             };
-            // A pass carries the earlier attempts' reasons; a diff is kept as it is, for its
-            // file, and the reasons are in the bench's health detail either way.
-            if r.outcome == Outcome::Pass && !earlier.is_empty() {
-                r.detail = format!(
-                    "passed on attempt {} after a lab fault ({})",
-                    r.attempts,
-                    earlier.join("; ")
-                );
+            let retries_left = (self.faults.retries + 1).saturating_sub(attempt);
+            match retry::next_action(r.outcome, retries_left, &health) {
+                NextAction::Retry => {
+                    tracing::warn!(bench = %bench.name, case = %case_name,
+                        "the bench is healthy again: attempt {} of the case", attempt + 1);
+                    earlier.push(format!("attempt {attempt}: lab fault: {}", r.detail));
+                    tally.retried();
+                    attempt += 1;
+                }
+                NextAction::Report => break r,
+                NextAction::RetireBench(reason) => {
+                    retire = Some(retry::retired_reason(&bench.name, &reason));
+                    break r;
+                }
+                NextAction::Stop => {
+                    retire = Some("run interrupted".into());
+                    break r;
+                }
             }
-            self.progress.case_done(&r);
-            reports.push(r);
+        };
+        // A pass carries the earlier attempts' reasons; a diff is kept as it is, for its
+        // file, and the reasons are in the bench's health detail either way.
+        if r.outcome == Outcome::Pass && !earlier.is_empty() {
+            r.detail = format!(
+                "passed on attempt {} after a lab fault ({})",
+                r.attempts,
+                earlier.join("; ")
+            );
         }
-        reports
+        if !dispatch.moved_from.is_empty() {
+            let from: Vec<String> = dispatch
+                .moved_from
+                .iter()
+                .map(|(b, why)| format!("{} ({why})", slots[*b].bench.name))
+                .collect();
+            let note = format!("moved to {} from {}", bench.name, from.join(", "));
+            r.detail = match (r.outcome, r.detail.is_empty()) {
+                (_, true) => note,
+                (Outcome::Fail, false) => r.detail,
+                (_, false) => format!("{note}; {}", r.detail),
+            };
+        }
+        let order = case.order;
+        match retire {
+            None => {
+                self.progress.case_done(&r);
+                Finished::Done((order, r))
+            }
+            Some(reason) if r.outcome == Outcome::LabFault => {
+                self.progress.bench_message(&bench.name, &reason);
+                // Reported only if no sibling takes the case over.
+                Finished::Retired(dispatch, reason, (order, r))
+            }
+            Some(reason) => {
+                self.progress.case_done(&r);
+                Finished::DoneAndRetired((order, r), reason)
+            }
+        }
     }
 }
 
@@ -455,6 +723,15 @@ async fn run_one(
     };
     let mut report = CaseReport::new(scenario, &rig.bench, outcome, detail);
     report.duration = started.elapsed();
+    // For lab/bench/matrix.sh: the harness's own share of a case is its wall time less the
+    // time it waited on the phone.
+    tracing::info!(
+        bench = %rig.bench.name,
+        case = %name,
+        wall_ms = report.duration.as_secs_f64() * 1000.0,
+        phone_ms = run.phone_time.as_secs_f64() * 1000.0,
+        "case timing"
+    );
     report.transcript = redacted;
     report.raw_transcript = with_approval(&run.transcript.text(), approval);
     report.approval = approval.map(str::to_string);
@@ -515,114 +792,100 @@ fn select<'s>(
     Ok(picked)
 }
 
-/// Whether a case may run on its bench, and under which approval.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum CaseApproval<'a> {
-    /// The bench needs none for this case (no approval required, or not destructive);
-    /// an `--approval` given is still recorded on a bench that requires one.
-    NotNeeded(Option<&'a str>),
-    /// Runs under this approval: `--approval`, else the lab file's `approved` for the bench.
-    Approved(&'a str),
-    /// A destructive case on a bench requiring approval, with none given: not run.
-    Refused,
-}
-
-impl<'a> CaseApproval<'a> {
-    /// The approval the case's transcript and reports record.
-    fn recorded(&self) -> Option<&'a str> {
-        match self {
-            CaseApproval::NotNeeded(approval) => *approval,
-            CaseApproval::Approved(approval) => Some(approval),
-            CaseApproval::Refused => None,
-        }
-    }
-}
-
-/// Decides the approval of `scenario` on `bench`: `--approval` (`cli`) covers every case
-/// of the run; a bench's `approved` covers the scenarios it names, and no others.
-fn case_approval<'a>(
-    bench: &'a Bench,
-    scenario: &Scenario,
-    cli: Option<&'a str>,
-) -> CaseApproval<'a> {
-    if bench.approval != Approval::Required {
-        return CaseApproval::NotNeeded(None);
-    }
-    if !scenario.destructive {
-        return CaseApproval::NotNeeded(cli);
-    }
-    if let Some(approval) = cli {
-        return CaseApproval::Approved(approval);
-    }
-    match &bench.approved {
-        Some(standing) if standing.covers(&scenario.name) => CaseApproval::Approved(&standing.by),
-        _ => CaseApproval::Refused,
-    }
-}
-
-/// Every (scenario, bench) pair to run, and the skipped ones with their reason.
-fn plan(lab: &Lab, scenarios: &[&Scenario], opts: &RunOptions) -> (Vec<Planned>, Vec<CaseReport>) {
+/// Every (scenario, model) case to run, and the ones skipped with their reason: a model
+/// with no eligible bench (naming why its benches were set aside), or only benches that
+/// need an approval the run lacks. Whether a scenario applies to a model at all is decided
+/// here too, case by case, before any bench is looked at.
+fn plan(
+    scenarios: &[&Scenario],
+    eligibility: &Eligibility<'_>,
+    approval: Option<&str>,
+) -> (Vec<Planned>, Vec<CaseReport>) {
     let mut planned = Vec::new();
     let mut skipped = Vec::new();
-    let benches: Vec<&Bench> = lab
-        .benches
-        .iter()
-        .filter(|b| opts.benches.is_empty() || opts.benches.contains(&b.name))
-        .collect();
     for scenario in scenarios {
         let scenario = Arc::new((*scenario).clone());
         for model in &scenario.models {
-            let on_model: Vec<&&Bench> = benches.iter().filter(|b| b.model == *model).collect();
+            let case = Planned {
+                scenario: scenario.clone(),
+                model: *model,
+                order: planned.len() + skipped.len(),
+            };
+            let pool: Vec<&&Bench> = eligibility
+                .benches
+                .iter()
+                .filter(|b| b.model == *model)
+                .collect();
             if let Err(why) = applicability(&scenario, *model) {
-                if !on_model.is_empty() || opts.benches.is_empty() {
-                    skipped.extend(why.reports(&scenario, *model, on_model.iter().map(|b| **b)));
+                // Not a case of this run when `--bench` left the model out.
+                let left_out = pool.is_empty()
+                    && eligibility
+                        .excluded
+                        .iter()
+                        .any(|(b, why)| b.model == *model && why == NOT_SELECTED);
+                if !left_out {
+                    skipped.extend(why.reports(&scenario, *model, std::iter::empty()));
                 }
                 continue;
             }
-            if on_model.is_empty() && opts.benches.is_empty() {
-                skipped.push(CaseReport::unbenched(&scenario, *model));
-            }
-            for bench in on_model {
-                if let CaseApproval::Refused =
-                    case_approval(bench, &scenario, opts.approval.as_deref())
-                {
-                    skipped.push(CaseReport::new(
-                        &scenario,
-                        bench,
-                        Outcome::Skipped,
-                        format!(
-                            "approval missing: refused, the bench requires approval for destructive \
-                             scenarios and none covers `{}` (--approval, or the bench's `approved` \
-                             in the lab file)",
-                            scenario.name
-                        ),
-                    ));
-                    continue;
+            if pool.is_empty() {
+                let set_aside: Vec<&(&Bench, String)> = eligibility
+                    .excluded
+                    .iter()
+                    .filter(|(b, _)| b.model == *model)
+                    .collect();
+                match set_aside.first() {
+                    None => skipped.push(CaseReport::unbenched(&scenario, *model)),
+                    // `--bench` picked other models' benches: not a case of this run.
+                    Some(_) if set_aside.iter().all(|(_, why)| why == NOT_SELECTED) => {}
+                    Some((bench, _)) => {
+                        let reasons: Vec<String> = set_aside
+                            .iter()
+                            .map(|(b, why)| format!("{}: {why}", b.name))
+                            .collect();
+                        skipped.push(CaseReport::new(
+                            &scenario,
+                            bench,
+                            Outcome::Skipped,
+                            format!("no eligible {model} bench ({})", reasons.join("; ")),
+                        ));
+                    }
                 }
-                planned.push(Planned {
-                    scenario: scenario.clone(),
-                    bench: (*bench).clone(),
-                });
+                continue;
             }
+            if !pool.iter().any(|b| can_run(b, &case, approval)) {
+                skipped.push(CaseReport::new(
+                    &scenario,
+                    pool[0],
+                    Outcome::Skipped,
+                    format!(
+                        "approval missing: refused, the bench requires approval for destructive \
+                         scenarios and none covers `{}` (--approval, or the bench's `approved` \
+                         in the lab file)",
+                        scenario.name
+                    ),
+                ));
+                continue;
+            }
+            planned.push(case);
         }
     }
     (planned, skipped)
 }
 
-fn plan_cases(plan: &[Planned]) -> Vec<(Arc<Scenario>, Bench)> {
+/// Bench names, one per case, spreading each model's cases over its pool: how long each
+/// bench's progress bar is before the scheduler decides who runs what.
+fn expected_shares(pool: &[Bench], plan: &[Planned], approval: Option<&str>) -> Vec<String> {
+    let mut next: std::collections::HashMap<Model, usize> = std::collections::HashMap::new();
     plan.iter()
-        .map(|p| (p.scenario.clone(), p.bench.clone()))
+        .filter_map(|case| {
+            let benches: Vec<&Bench> = pool.iter().filter(|b| can_run(b, case, approval)).collect();
+            let turn = next.entry(case.model).or_default();
+            let bench = benches.get(*turn % benches.len().max(1))?;
+            *turn += 1;
+            Some(bench.name.clone())
+        })
         .collect()
-}
-
-fn dedup_benches(plan: &[Planned]) -> Vec<&Bench> {
-    let mut out: Vec<&Bench> = Vec::new();
-    for p in plan {
-        if !out.iter().any(|b| b.name == p.bench.name) {
-            out.push(&p.bench);
-        }
-    }
-    out
 }
 
 fn absolute(path: &Path) -> std::io::Result<PathBuf> {
@@ -632,8 +895,110 @@ fn absolute(path: &Path) -> std::io::Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::{CaseApproval, case_approval, with_approval};
-    use crate::lab::{Approval, StandingApproval};
+    use super::*;
+    use crate::lab::StandingApproval;
+
+    fn options(benches: &[&str]) -> RunOptions {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        RunOptions {
+            lab: root.join("lab/virtual.toml"),
+            scenarios_dir: root.join("scenarios"),
+            scenario_globs: Vec::new(),
+            benches: benches.iter().map(|b| b.to_string()).collect(),
+            fixtures_dir: root.join("firmware-fixtures"),
+            snapshots_dir: root.join("scenarios/snapshots"),
+            snapshot_writes: crate::expect::SnapshotWrites::Nothing,
+            out_dir: None,
+            junit: None,
+            approval: None,
+            progress: Progress::Quiet,
+            start_virtual_bench: false,
+            lock_dir: None,
+            lock_wait: LockWait::NoWait,
+        }
+    }
+
+    fn virtual_lab() -> (Lab, Vec<Scenario>) {
+        let opts = options(&[]);
+        let lab = crate::lab::load(&opts.lab).unwrap();
+        let scenarios = crate::scenario::load::load_dir(&opts.scenarios_dir).unwrap();
+        (lab, scenarios)
+    }
+
+    #[test]
+    fn a_model_without_a_bench_is_skipped_with_the_reason() {
+        let (mut lab, scenarios) = virtual_lab();
+        lab.benches.retain(|b| b.model != Model::T40P);
+        let opts = options(&[]);
+        let selected: Vec<&Scenario> = scenarios.iter().collect();
+        let (planned, skipped) = plan(&selected, &eligible_benches(&lab, &opts), None);
+        assert_eq!(skipped.len(), scenarios.len());
+        for case in &skipped {
+            assert_eq!(case.model, "T40P");
+            assert_eq!(case.outcome, Outcome::Skipped);
+            assert_eq!(case.detail, "no bench with a T40P in this lab");
+        }
+        assert_eq!(planned.len(), scenarios.len() * (Model::ALL.len() - 1));
+        assert!(planned.iter().all(|case| case.model != Model::T40P));
+    }
+
+    #[test]
+    fn a_case_is_planned_once_per_model_whatever_the_pool() {
+        let (lab, scenarios) = virtual_lab();
+        let opts = options(&[]);
+        let selected: Vec<&Scenario> = scenarios.iter().collect();
+        let eligibility = eligible_benches(&lab, &opts);
+        let (planned, skipped) = plan(&selected, &eligibility, None);
+        assert!(skipped.is_empty());
+        assert_eq!(planned.len(), scenarios.len() * Model::ALL.len());
+        // The order numbers are the plan's positions.
+        for (i, case) in planned.iter().enumerate() {
+            assert_eq!(case.order, i);
+        }
+        // Every bench of a case's model may take it.
+        for case in &planned {
+            let pool = eligibility
+                .benches
+                .iter()
+                .filter(|b| can_run(b, case, None))
+                .count();
+            let of_model = lab.benches.iter().filter(|b| b.model == case.model).count();
+            assert_eq!(pool, of_model);
+        }
+    }
+
+    #[test]
+    fn bench_selects_the_pool_and_leaves_other_models_out() {
+        let (lab, scenarios) = virtual_lab();
+        let opts = options(&["t46g"]);
+        let selected: Vec<&Scenario> = scenarios.iter().collect();
+        let eligibility = eligible_benches(&lab, &opts);
+        assert_eq!(eligibility.benches.len(), 1);
+        let (planned, skipped) = plan(&selected, &eligibility, None);
+        assert!(skipped.is_empty(), "other models are not cases of this run");
+        assert_eq!(planned.len(), scenarios.len());
+        assert!(planned.iter().all(|case| case.model == Model::T46G));
+    }
+
+    #[test]
+    fn a_pool_that_needs_an_approval_skips_destructive_cases_without_one() {
+        let (mut lab, scenarios) = virtual_lab();
+        for bench in &mut lab.benches {
+            bench.approval = Approval::Required;
+        }
+        let opts = options(&[]);
+        let selected: Vec<&Scenario> = scenarios.iter().filter(|s| s.destructive).collect();
+        assert!(!selected.is_empty());
+        let (planned, skipped) = plan(&selected, &eligible_benches(&lab, &opts), None);
+        assert!(planned.is_empty());
+        assert!(
+            skipped
+                .iter()
+                .all(|c| c.detail.starts_with("approval missing"))
+        );
+        let (planned, _) = plan(&selected, &eligible_benches(&lab, &opts), Some("T-1"));
+        assert_eq!(planned.len(), selected.len() * Model::ALL.len());
+    }
 
     /// The virtual lab's `t48s` (its bench file as committed) and a scenario named `name`.
     fn t48s_and(name: &str, destructive: bool) -> (crate::lab::Bench, crate::scenario::Scenario) {

@@ -219,7 +219,7 @@ fn a_broken_board_is_not_reported_again_as_missing() {
     assert_eq!(
         error_of(&text),
         "lab.toml:21:1: relay_board[1].channel: unknown field `channel`, expected one of `name`, `kind`, `port`, \
-         `channels`, `frame`, `serial`, `url`, `pdu`, `timeout_s`"
+         `channels`, `frame`, `serial`, `url`, `pdu`, `timeout_s`, `count`"
     );
 }
 
@@ -333,12 +333,30 @@ fn the_virtual_lab_loads() {
         lab.endpoints.sip,
         "127.0.0.1:15060".parse::<SocketAddr>().unwrap()
     );
-    assert_eq!(lab.relay_boards.len(), 2);
-    // One bench, with its own actuator, per model of the table.
-    assert_eq!(lab.actuators.len(), Model::ALL.len());
-    assert_eq!(lab.benches.len(), Model::ALL.len());
-    let models: Vec<Model> = lab.benches.iter().map(|b| b.model).collect();
-    assert_eq!(models, Model::ALL);
+    // A pool per model: every bench with its own actuator and its own pair of boards.
+    let per_model = lab.benches.len() / Model::ALL.len();
+    assert!(per_model >= 1);
+    assert_eq!(lab.benches.len(), per_model * Model::ALL.len());
+    assert_eq!(lab.relay_boards.len(), 2 * per_model);
+    assert_eq!(lab.actuators.len(), lab.benches.len());
+    for model in Model::ALL {
+        let pool = lab.benches.iter().filter(|b| b.model == model).count();
+        assert_eq!(pool, per_model, "{model}");
+    }
+    let first_copies: Vec<Model> = lab
+        .benches
+        .iter()
+        .filter(|b| !b.name.contains('-'))
+        .map(|b| b.model)
+        .collect();
+    assert_eq!(first_copies, Model::ALL);
+    if per_model >= 2 {
+        let copy = lab.benches.iter().find(|b| b.name == "t48s-2").unwrap();
+        assert_eq!(copy.mac, Mac::parse("00:15:65:01:01:48").unwrap());
+        assert_eq!(copy.ip, Ipv4Addr::new(127, 0, 1, 58));
+        assert_eq!(copy.power.board, "relay-power-2");
+        assert_eq!(copy.actuator, "keys-t48s-2");
+    }
     let t48s = lab.benches.iter().find(|b| b.name == "t48s").unwrap();
     assert_eq!(t48s.mac, Mac::parse("00:15:65:00:01:48").unwrap());
     assert_eq!(t48s.ip, Ipv4Addr::new(127, 0, 1, 48));
@@ -427,7 +445,7 @@ fn lab_with_broken_benches(count: usize) -> (String, Vec<String>) {
             text.push_str(&format!("\n[[bench]]\nname = \"b{k}\"\ncolour = \"red\"\n"));
             expected.push(format!(
                 "lab.toml:{}:1: bench[{index}].colour: unknown field `colour`, expected one of `name`, `model`, \
-                 `mac`, `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `approved`, `usb`, `dhcp_interface`",
+                 `mac`, `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `approved`, `usb`, `dhcp_interface`, `count`",
                 header + 2
             ));
             line += 4;

@@ -44,11 +44,12 @@ fn package() -> Vec<StickFile> {
 
 /// The partition of a stick, as a disk of its own for the FAT reader.
 fn partition(image: &StickImage) -> Cursor<Vec<u8>> {
-    Cursor::new(image.bytes[PARTITION_OFFSET..].to_vec())
+    Cursor::new(image.to_vec().unwrap()[PARTITION_OFFSET..].to_vec())
 }
 
 fn partition_entry(image: &StickImage) -> (u8, u8, u32, u32) {
-    let e = &image.bytes[446..462];
+    let bytes = image.to_vec().unwrap();
+    let e = &bytes[446..462];
     (
         e[0],
         e[4],
@@ -110,26 +111,20 @@ fn fat_stick_reports_the_fat_type_it_really_got() {
 #[test]
 fn mbr_has_one_partition_at_sector_2048_covering_the_volume() {
     let image = build_stick(Filesystem::Fat, &package()).unwrap();
-    assert_eq!(
-        image.bytes.len() as u64,
-        16 * MIB,
-        "small packages get 16 MiB"
-    );
-    assert_eq!(&image.bytes[510..512], &[0x55, 0xAA]);
+    assert_eq!(image.len(), 16 * MIB, "small packages get 16 MiB");
+    let bytes = image.to_vec().unwrap();
+    assert_eq!(&bytes[510..512], &[0x55, 0xAA]);
     let (status, kind, start, sectors) = partition_entry(&image);
     assert_eq!(status, 0x00, "not bootable");
     assert_eq!(kind, 0x0E);
     assert_eq!(start, 2048);
-    assert_eq!(
-        u64::from(sectors) * 512,
-        image.bytes.len() as u64 - 2048 * 512
-    );
+    assert_eq!(u64::from(sectors) * 512, image.len() - 2048 * 512);
     // The other three entries are empty and the gap before the partition is blank.
-    assert!(image.bytes[462..510].iter().all(|b| *b == 0));
-    assert!(image.bytes[512..PARTITION_OFFSET].iter().all(|b| *b == 0));
+    assert!(bytes[462..510].iter().all(|b| *b == 0));
+    assert!(bytes[512..PARTITION_OFFSET].iter().all(|b| *b == 0));
     // The volume knows where it starts, as partitioning tools record it.
     assert_eq!(
-        &image.bytes[PARTITION_OFFSET + 0x1C..PARTITION_OFFSET + 0x20],
+        &bytes[PARTITION_OFFSET + 0x1C..PARTITION_OFFSET + 0x20],
         &2048u32.to_le_bytes()
     );
 }
@@ -144,12 +139,10 @@ fn ntfs_stick_carries_the_ntfs_detection_bytes_and_no_fat() {
     let (_, kind, start, sectors) = partition_entry(&image);
     assert_eq!(kind, 0x07);
     assert_eq!(start, 2048);
-    assert_eq!(image.bytes.len() as u64, 16 * MIB);
-    assert_eq!(
-        u64::from(sectors) * 512,
-        image.bytes.len() as u64 - 2048 * 512
-    );
-    let volume = &image.bytes[PARTITION_OFFSET..];
+    assert_eq!(image.len(), 16 * MIB);
+    assert_eq!(u64::from(sectors) * 512, image.len() - 2048 * 512);
+    let bytes = image.to_vec().unwrap();
+    let volume = &bytes[PARTITION_OFFSET..];
     assert_eq!(&volume[0..3], &[0xEB, 0x52, 0x90]);
     assert_eq!(&volume[3..11], b"NTFS    ");
     assert_eq!(&volume[510..512], &[0x55, 0xAA]);
@@ -169,11 +162,9 @@ fn exfat_stick_carries_the_exfat_boot_regions_and_no_fat() {
     let (_, kind, start, sectors) = partition_entry(&image);
     assert_eq!(kind, 0x07);
     assert_eq!(start, 2048);
-    assert_eq!(
-        u64::from(sectors) * 512,
-        image.bytes.len() as u64 - 2048 * 512
-    );
-    let volume = &image.bytes[PARTITION_OFFSET..];
+    let bytes = image.to_vec().unwrap();
+    assert_eq!(u64::from(sectors) * 512, bytes.len() as u64 - 2048 * 512);
+    let volume = &bytes[PARTITION_OFFSET..];
     assert_eq!(&volume[0..3], &[0xEB, 0x76, 0x90]);
     assert_eq!(&volume[3..11], b"EXFAT   ");
     assert!(volume[11..64].iter().all(|b| *b == 0), "no FAT geometry");
@@ -254,10 +245,10 @@ fn image_file_delivery_replaces_the_stick_and_leaves_no_temporary() {
 
     let first = small_stick(1);
     media.deliver(&first).unwrap();
-    assert!(fs::read(&path).unwrap() == first.bytes);
+    assert!(fs::read(&path).unwrap() == first.to_vec().unwrap());
     let second = small_stick(2);
     media.deliver(&second).unwrap();
-    assert!(fs::read(&path).unwrap() == second.bytes);
+    assert!(fs::read(&path).unwrap() == second.to_vec().unwrap());
     assert_eq!(listing(&folder), vec!["t46g.img".to_string()]);
 
     media.eject().unwrap();

@@ -358,3 +358,90 @@ fn every_accepted_snippet_is_read_alike() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `count` on benches, boards and actuators: both readers expand an entry into the same
+/// copies (names, ports, MACs, addresses by the one rule), and refuse the same mistakes.
+#[test]
+fn bench_pools_are_read_alike_and_refused_alike() {
+    let pool = [
+        (
+            "name = \"power\"\nkind",
+            "name = \"power\"\ncount = 3\nkind",
+        ),
+        ("name = \"net\"\nkind", "name = \"net\"\ncount = 3\nkind"),
+        ("name = \"keys-2\"\n", "name = \"keys-2\"\ncount = 3\n"),
+        ("name = \"two\"\n", "name = \"two\"\ncount = 3\n"),
+    ];
+    let (harness, twin) = read_text(&edited(&pool));
+    let lab = harness.as_ref().unwrap_or_else(|e| panic!("{e}")).clone();
+    if let Some(problem) = disagreement(harness, twin) {
+        panic!("a pool of three: {problem}");
+    }
+    let names: Vec<&str> = lab.benches.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["one", "two", "two-2", "two-3"]);
+    let third = &lab.benches[3];
+    assert_eq!(third.mac.0, [0x00, 0x15, 0x65, 0x02, 0x00, 0x02]);
+    assert_eq!(third.ip, Ipv4Addr::new(127, 0, 0, 32));
+    assert_eq!(third.power.board, "power-3");
+    assert_eq!(third.actuator, "keys-2-3");
+    let port = &lab
+        .actuators
+        .iter()
+        .find(|a| a.name == "keys-2-3")
+        .unwrap()
+        .port;
+    assert_eq!(
+        port.as_deref(),
+        Some(Path::new(
+            "/dev/serial/by-id/usb-yealink-lab_actuator_keys-2-if00-3"
+        ))
+    );
+
+    let refused: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "no copies",
+            vec![("name = \"two\"\n", "name = \"two\"\ncount = 0\n")],
+        ),
+        (
+            "more copies than a shelf",
+            vec![("name = \"two\"\n", "name = \"two\"\ncount = 65\n")],
+        ),
+        (
+            "a copy's address past 255",
+            [
+                &pool[..],
+                &[("ip = \"127.0.0.12\"", "ip = \"127.0.0.240\"")],
+            ]
+            .concat(),
+        ),
+        (
+            "a copy's MAC past ff",
+            [
+                &pool[..],
+                &[("mac = \"00:15:65:00:00:02\"", "mac = \"00:15:65:fe:00:02\"")],
+            ]
+            .concat(),
+        ),
+        (
+            "copies of a bench without copies of its board",
+            vec![("name = \"two\"\n", "name = \"two\"\ncount = 2\n")],
+        ),
+        (
+            "a copy named like another entry",
+            vec![("name = \"keys\"\n", "name = \"keys\"\ncount = 2\n")],
+        ),
+        (
+            "a count that is not a number",
+            vec![("name = \"two\"\n", "name = \"two\"\ncount = \"3\"\n")],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, edits) in &refused {
+        let (harness, twin) = read_text(&edited(edits));
+        assert!(harness.is_err(), "{what}: the harness accepts it");
+        if let Some(problem) = disagreement(harness, twin) {
+            failures.push(format!("{what}: {problem}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -16,8 +16,9 @@ async fn every_scenario_passes_on_every_virtual_bench() {
     let text = summary(&report);
     assert_eq!(report.config_error, None, "{text}");
     let scenarios = harness::scenario::load::load_dir(&common::root().join("scenarios")).unwrap();
-    // The virtual lab's t48s requires approval and holds a standing one for all but some
-    // scenarios: those are refused (skipped, with the reason), every other case passes.
+    // The virtual lab's T48S benches (the pool `t48s` stands for) require approval and hold a
+    // standing one for all but some scenarios: those are refused (skipped, with the reason),
+    // every other case passes.
     let standing = harness::lab::load(&common::root().join("lab/virtual.toml"))
         .unwrap()
         .benches
@@ -37,7 +38,7 @@ async fn every_scenario_passes_on_every_virtual_bench() {
             // A case runs and passes, unless the model cannot do it: then it is skipped
             // with the reason the table of models gives, and never run.
             let refused =
-                case.bench == "t48s" && scenario.destructive && !standing.covers(&case.scenario);
+                case.model == "T48S" && scenario.destructive && !standing.covers(&case.scenario);
             match harness::scenario::applicability::applicability(scenario, *model) {
                 Ok(()) if refused => {
                     assert_eq!(case.outcome, Outcome::Skipped, "{}: {text}", case.scenario);
@@ -49,7 +50,7 @@ async fn every_scenario_passes_on_every_virtual_bench() {
                 }
                 Ok(()) => {
                     assert_eq!(case.outcome, Outcome::Pass, "{}\n{text}", case.detail);
-                    if case.bench == "t48s" && scenario.destructive {
+                    if case.model == "T48S" && scenario.destructive {
                         assert_eq!(case.approval.as_deref(), Some(standing.by.as_str()));
                     }
                 }

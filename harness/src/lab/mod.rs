@@ -2,6 +2,7 @@
 //! from a lab file and checked before anything is switched.
 
 mod check;
+pub mod count;
 pub mod model;
 pub mod models;
 pub mod name;

@@ -78,6 +78,8 @@ pub struct RawRelayBoard {
     pub channels: Option<Spanned<u16>>,
     /// The kind with the settings of its own keys; `None` when a problem was recorded.
     pub settings: Option<RelayKind>,
+    /// How many identical entries this one stands for (`count.rs`); 1 when omitted.
+    pub count: Option<Spanned<u32>>,
 }
 
 /// The keys every `[[relay_board]]` has, whatever its kind.
@@ -90,10 +92,12 @@ struct CommonRelayKeys {
     port: Option<Spanned<PathBuf>>,
     #[serde(default)]
     channels: Option<Spanned<u16>>,
+    #[serde(default)]
+    count: Option<Spanned<u32>>,
 }
 
 /// The common keys, in the order the "unknown field" message lists them before the kinds'.
-const COMMON_RELAY_KEYS: [&str; 4] = ["name", "kind", "port", "channels"];
+const COMMON_RELAY_KEYS: [&str; 5] = ["name", "kind", "port", "channels", "count"];
 
 impl RawRelayBoard {
     /// Reads entry `index`: the common keys by shape, then the kind's own keys by the kind.
@@ -161,6 +165,7 @@ impl RawRelayBoard {
             kind: common.kind,
             port: common.port,
             channels: common.channels,
+            count: common.count,
             settings: settings.filter(|_| !refused),
         })
     }
@@ -230,6 +235,9 @@ pub struct RawActuator {
     /// The relay pressed by actuator channel 1, 2, ... of a relay actuator.
     #[serde(default)]
     pub relays: Option<Spanned<Vec<u16>>>,
+    /// How many identical entries this one stands for (`count.rs`); 1 when omitted.
+    #[serde(default)]
+    pub count: Option<Spanned<u32>>,
 }
 
 /// `kind` of an actuator.
@@ -325,6 +333,9 @@ pub struct RawBench {
     /// checked so that both readers accept the same files).
     #[serde(default)]
     pub dhcp_interface: Option<Spanned<String>>,
+    /// How many identical entries this one stands for (`count.rs`); 1 when omitted.
+    #[serde(default)]
+    pub count: Option<Spanned<u32>>,
 }
 
 /// `usb = { image = "..." }` or `usb = { device = "...", size_mb = N }` of a bench.
@@ -492,6 +503,7 @@ impl RawLab {
                 "the lab has no `[[bench]]`: nothing could run",
             );
         }
+        super::count::expand(&mut raw, problems);
         raw
     }
 

@@ -25,8 +25,13 @@ use crate::scenario::steps::StepKind;
 use crate::scenario::transcript::Transcript;
 
 /// A wait never gives up sooner than this on the wall clock, however small the time scale:
-/// a loaded build machine must not turn a slow phone into a finding.
+/// a loaded build machine must not turn a slow phone into a finding. A `wait` step may end
+/// sooner only with the phone's own evidence that it ran past the timeout
+/// ([`Case::wait_or_prove_absence`]).
 pub const MIN_TIMEOUT: Duration = Duration::from_secs(3);
+/// The least phone time a `wait` step covers before its event may be called absent, however
+/// short its `timeout_s` (real seconds, scaled like every timeout).
+const MIN_ABSENCE_WINDOW_S: f64 = 30.0;
 /// How long a phone stays unpowered in a power cycle (real seconds, scaled).
 const POWER_OFF_DWELL_S: f64 = 5.0;
 /// Boot, provisioning, a possible firmware flash and its reboot, then REGISTER.
@@ -54,6 +59,9 @@ pub struct CaseRun {
     pub transcript: Transcript,
     /// The redactions the case learnt, applied before the snapshot comparison.
     pub redactor: Redactor,
+    /// How much of the case was spent waiting on the phone: for events, in pauses and
+    /// dwells, on its answers. The rest of the case's wall time is the harness's own.
+    pub phone_time: Duration,
 }
 
 /// Everything the engine needs that outlives a case.
@@ -131,6 +139,8 @@ pub(crate) struct Case<'a, 'c> {
     /// can beat it. A REGISTER afterwards shows it has (ASSUMED: a phone registers once its
     /// provisioning is done, lab/twin/BEHAVIOUR.md).
     config_unsettled_since: Option<Instant>,
+    /// Time spent waiting on the phone so far ([`CaseRun::phone_time`]).
+    phone_time: Duration,
 }
 
 /// The lines that open a transcript: which scenario this is and where it comes from.
@@ -205,6 +215,7 @@ impl<'a, 'c> CaseSession<'a, 'c> {
                 manifest: None,
                 last_wait_found: None,
                 config_unsettled_since: None,
+                phone_time: Duration::ZERO,
             },
             name: title.name.to_string(),
             steps_run: 0,
@@ -279,6 +290,7 @@ impl<'a, 'c> CaseSession<'a, 'c> {
             end,
             transcript: self.case.transcript,
             redactor: self.case.redactor,
+            phone_time: self.case.phone_time,
         }
     }
 
@@ -394,27 +406,33 @@ impl<'a, 'c> Case<'a, 'c> {
 
     /// Sleeps for `duration`, ending at once on Ctrl-C or SIGTERM: a pause at real speed
     /// can be minutes, with a key held.
-    pub(crate) async fn sleep(&self, duration: Duration) -> Result<(), Abort> {
+    pub(crate) async fn sleep(&mut self, duration: Duration) -> Result<(), Abort> {
         self.check_cancel()?;
         let mut cancel = self.ctx.cancel.clone();
-        tokio::select! {
+        let started = Instant::now();
+        let slept = tokio::select! {
             () = tokio::time::sleep(duration) => Ok(()),
             () = cancelled(&mut cancel) => Err(Abort::Interrupted),
-        }
+        };
+        self.phone_time += started.elapsed();
+        slept
     }
 
     /// Runs `work` unless Ctrl-C or SIGTERM comes first: a step that waits on the phone
     /// ends at once on cancel, as every wait and pause does.
     pub(crate) async fn until_cancelled<F: std::future::Future>(
-        &self,
+        &mut self,
         work: F,
     ) -> Result<F::Output, Abort> {
         self.check_cancel()?;
         let mut cancel = self.ctx.cancel.clone();
-        tokio::select! {
+        let started = Instant::now();
+        let output = tokio::select! {
             output = work => Ok(output),
             () = cancelled(&mut cancel) => Err(Abort::Interrupted),
-        }
+        };
+        self.phone_time += started.elapsed();
+        output
     }
 
     fn check_cancel(&self) -> Result<(), Abort> {
@@ -615,6 +633,7 @@ impl<'a, 'c> Case<'a, 'c> {
         // The actuator holds the key for exactly what it is told; at least 1 ms.
         let hold_ms = ((real_ms * self.ctx.time_scale).round() as u64).max(1);
         self.rig.tap(key, hold_ms).await?;
+        self.phone_time += Duration::from_millis(hold_ms);
         Ok(())
     }
 
@@ -632,6 +651,41 @@ impl<'a, 'c> Case<'a, 'c> {
         Ok(found)
     }
 
+    /// A `wait` step: the event within `real_s` phone seconds, or proof that it did not
+    /// come. The phone's time is up once the scaled timeout (at least
+    /// `MIN_ABSENCE_WINDOW_S` scaled) has passed; the event is then called absent as soon as
+    /// the phone has answered, on the wire, requests sent after that time
+    /// (`liveness.rs`), or else when the wall-clock floor [`MIN_TIMEOUT`] has passed too.
+    /// Events keep being collected while the phone is asked: one that arrives meanwhile is
+    /// found, as ever.
+    pub(crate) async fn wait_or_prove_absence(
+        &mut self,
+        what: WaitFor,
+        real_s: f64,
+    ) -> Result<bool, Abort> {
+        let started = Instant::now();
+        let floor = self.ctx.timeout(real_s);
+        let phone_time = self.ctx.scaled(real_s.max(MIN_ABSENCE_WINDOW_S)).min(floor);
+        let (found, mut seen) = self.collect_until(what, phone_time).await?;
+        if !found && phone_time < floor {
+            let web = std::net::SocketAddr::from((self.rig.bench.ip, self.rig.bench.web_port));
+            let left = floor.saturating_sub(started.elapsed());
+            let evidence = super::liveness::answers_in_turn(web, left);
+            let (found_late, late) = self
+                .collect_until_or(what, started + floor, Some(Box::pin(evidence)))
+                .await?;
+            seen.extend(late);
+            for event in &seen {
+                self.transcript.event(event);
+            }
+            return Ok(found_late);
+        }
+        for event in &seen {
+            self.transcript.event(event);
+        }
+        Ok(found)
+    }
+
     /// Every pending event of this bench until one matches `what` (included), and whether
     /// one did before the timeout.
     async fn collect_until(
@@ -639,14 +693,58 @@ impl<'a, 'c> Case<'a, 'c> {
         what: WaitFor,
         timeout: Duration,
     ) -> Result<(bool, Vec<EndpointEvent>), Abort> {
+        self.collect_until_or(what, Instant::now() + timeout, None)
+            .await
+    }
+
+    /// As [`Self::collect_until`], up to `deadline`; `evidence`, when given, ends the wait
+    /// as "not found" once it resolves `true` (a `false` only drops it: the deadline holds).
+    async fn collect_until_or(
+        &mut self,
+        what: WaitFor,
+        deadline: Instant,
+        mut evidence: Option<
+            std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>,
+        >,
+    ) -> Result<(bool, Vec<EndpointEvent>), Abort> {
+        let started = Instant::now();
+        let collected = self.collect_events(what, deadline, &mut evidence).await;
+        self.phone_time += started.elapsed();
+        collected
+    }
+
+    /// The loop of [`Self::collect_until_or`].
+    async fn collect_events(
+        &mut self,
+        what: WaitFor,
+        deadline: Instant,
+        evidence: &mut Option<
+            std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>>,
+        >,
+    ) -> Result<(bool, Vec<EndpointEvent>), Abort> {
         let mut seen = Vec::new();
-        let deadline = Instant::now() + timeout;
         let mut cancel = self.ctx.cancel.clone();
         loop {
-            let received = tokio::select! {
-                r = self.events.recv() => r,
-                _ = tokio::time::sleep_until(deadline) => return Ok((false, seen)),
+            let proof = async {
+                match evidence.as_mut() {
+                    Some(proof) => proof.await,
+                    None => std::future::pending().await,
+                }
+            };
+            let next = tokio::select! {
+                biased;
+                r = self.events.recv() => Next::Event(r),
                 () = cancelled(&mut cancel) => return Err(Abort::Interrupted),
+                _ = tokio::time::sleep_until(deadline) => return Ok((false, seen)),
+                proven = proof => Next::Evidence(proven),
+            };
+            let received = match next {
+                Next::Event(received) => received,
+                Next::Evidence(true) => return Ok((false, seen)),
+                Next::Evidence(false) => {
+                    *evidence = None;
+                    continue;
+                }
             };
             match received {
                 Ok(tagged) => {
@@ -689,6 +787,12 @@ impl<'a, 'c> Case<'a, 'c> {
         }
         fault
     }
+}
+
+/// What ended one turn of [`Case::collect_until_or`]'s wait.
+enum Next {
+    Event(Result<TaggedEvent, RecvError>),
+    Evidence(bool),
 }
 
 pub(crate) fn account_words(account: AccountState) -> &'static str {

@@ -2,6 +2,7 @@
 //! that runs one on a bench.
 pub mod applicability;
 pub mod engine;
+pub mod liveness;
 pub mod load;
 pub mod model;
 pub mod package;

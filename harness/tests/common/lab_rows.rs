@@ -149,7 +149,7 @@ pub fn mistake_rows() -> Vec<Row> {
             "unknown key in a bench",
             vec![("safe_power = \"on\"", "safe_power = \"on\"\nsafe_pwr = \"off\"")],
             "lab.toml:76:1: bench[1].safe_pwr: unknown field `safe_pwr`, expected one of `name`, `model`, `mac`, \
-             `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `approved`, `usb`, `dhcp_interface`"
+             `ip`, `web_port`, `power`, `network`, `actuator`, `keymap`, `safe_power`, `approval`, `approved`, `usb`, `dhcp_interface`, `count`"
                 .into(),
         ),
         (

@@ -13,6 +13,7 @@ mod actuator;
 mod bench;
 mod buildable;
 mod checker;
+mod count;
 mod endpoints;
 mod keymap;
 mod lab_table;
@@ -142,6 +143,9 @@ pub struct TwinRelayChannel {
 /// One bench: a twin phone and the hardware wired to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TwinBench {
+    /// Where its `[[bench]]` entry is in the lab file, from 0 (messages name it); the
+    /// copies a `count` makes share their entry's.
+    pub entry: usize,
     /// The bench's name (fault commands use it).
     pub name: String,
     /// One of `MODELS`.
@@ -355,19 +359,21 @@ fn parse(text: &str, base_dir: &Path, file: String) -> Result<LabFile, LabError>
         lab_table::read_faults(&check, faults)?;
     }
     let endpoints = endpoints::read(&check, &raw.endpoints)?;
-    let boards = relay_board::read(&mut check, &raw.relay_board, base_dir)?;
-    let actuators = actuator::read(&mut check, &raw.actuator, &boards, base_dir)?;
+    let relay_boards = count::expand(&check, "relay_board", raw.relay_board)?;
+    let raw_actuators = count::expand(&check, "actuator", raw.actuator)?;
+    let boards = relay_board::read(&mut check, &relay_boards, base_dir)?;
+    let actuators = actuator::read(&mut check, &raw_actuators, &boards, base_dir)?;
     let keymaps = keymap::read(&check, &raw.keymap)?;
     let raw_benches = raw
         .bench
-        .as_deref()
         .ok_or_else(|| check.invalid("bench", "the lab has no [[bench]]: nothing could run"))?;
+    let raw_benches = count::expand(&check, "bench", raw_benches)?;
     let wiring = bench::Wiring {
         boards: &boards,
         actuators: &actuators,
         keymaps: &keymaps,
     };
-    let benches = bench::read(&mut check, raw_benches, &wiring, base_dir)?;
+    let benches = bench::read(&mut check, &raw_benches, &wiring, base_dir)?;
     Ok(LabFile {
         source: file,
         base_dir: base_dir.to_path_buf(),

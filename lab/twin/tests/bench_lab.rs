@@ -8,8 +8,17 @@ fn virtual_lab_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../virtual.toml")
 }
 
+/// The real lab file with one bench per model (every `count` left out): the tests below
+/// rewire single entries, which a pool's copies would otherwise still refer to.
 fn virtual_lab_text() -> String {
-    std::fs::read_to_string(virtual_lab_path()).unwrap()
+    let text = std::fs::read_to_string(virtual_lab_path()).unwrap();
+    let mut one_each: String = text
+        .lines()
+        .filter(|line| !line.starts_with("count = "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    one_each.push('\n');
+    one_each
 }
 
 /// The real lab file with one line swapped, checked in `dir`.
@@ -34,11 +43,13 @@ fn the_real_virtual_lab_parses() {
         lab.provisioning_url().as_deref(),
         Some("http://127.0.0.1:18080/")
     );
-    assert_eq!(lab.relay_boards.len(), 2);
+    // A pool of benches per model, each with its own actuator and pair of boards.
+    let per_model = lab.benches.len() / 8;
+    assert_eq!(lab.benches.len(), 8 * per_model);
+    assert_eq!(lab.relay_boards.len(), 2 * per_model);
     assert_eq!(lab.relay_boards[0].kind, RelayKind::Lcus);
-    assert_eq!(lab.relay_boards[1].kind, RelayKind::Numato);
-    assert_eq!(lab.actuators.len(), 8);
-    assert_eq!(lab.benches.len(), 8);
+    assert_eq!(lab.relay_boards[per_model].kind, RelayKind::Numato);
+    assert_eq!(lab.actuators.len(), lab.benches.len());
     let t46g = lab.bench("t46g").unwrap();
     assert_eq!(t46g.model, "T46G");
     assert_eq!(t46g.mac_colons(), "00:15:65:00:00:46");
@@ -256,7 +267,7 @@ fn a_bench_without_web_port_listens_on_80() {
     let dir = tempfile::tempdir().unwrap();
     let lab = with_replaced(dir.path(), "web_port = 8080\n", "").unwrap();
     assert_eq!(lab.benches[0].web_port, 80);
-    assert_eq!(lab.benches[1].web_port, 8080);
+    assert_eq!(lab.bench("t41p").unwrap().web_port, 8080);
 }
 
 #[test]

@@ -53,7 +53,7 @@ fn the_tftp_endpoint_and_a_stick_image_are_read() {
         lab.benches[0].usb_image.as_deref(),
         Some(dir.path().join("usb/t40p.img").as_path())
     );
-    assert_eq!(lab.benches[1].usb_image, None);
+    assert_eq!(lab.bench("t41p").unwrap().usb_image, None);
 }
 
 #[test]

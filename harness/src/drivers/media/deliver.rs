@@ -6,16 +6,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::{MediaError, StickImage, UsbMedia};
 
 const MIB: u64 = 1024 * 1024;
-
-/// Bytes written per call to a block device: large enough for full speed, small enough
-/// that a failure names roughly where the card gave up.
-const WRITE_CHUNK_BYTES: usize = 4 * 1024 * 1024;
 
 /// The virtual bench's stick: an image file the twin phone reads; no file means no stick.
 ///
@@ -67,8 +63,7 @@ impl UsbMedia for ImageFile {
             std::process::id(),
             rand::random::<u32>()
         ));
-        let written =
-            write_new_synced(&temp, &image.bytes).and_then(|()| fs::rename(&temp, &self.path));
+        let written = write_new_synced(&temp, image).and_then(|()| fs::rename(&temp, &self.path));
         if let Err(source) = written {
             // Best effort: the temporary may not even exist; the write error is the news.
             let _ = fs::remove_file(&temp);
@@ -92,9 +87,17 @@ impl UsbMedia for ImageFile {
     }
 }
 
-fn write_new_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
-    file.write_all(bytes)?;
+/// A new file holding `image`, its all-zero chunks left as holes (the stick's free space
+/// costs the virtual bench no disk), synced.
+fn write_new_synced(path: &Path, image: &StickImage) -> io::Result<()> {
+    let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    image.for_each_chunk(|offset, chunk| {
+        if chunk.iter().any(|b| *b != 0) {
+            file.write_all_at(chunk, offset)?;
+        }
+        Ok(())
+    })?;
+    file.set_len(image.len())?;
     file.sync_all()
 }
 
@@ -206,8 +209,8 @@ impl BlockDevice {
 
 impl UsbMedia for BlockDevice {
     fn deliver(&mut self, image: &StickImage) -> Result<(), MediaError> {
-        let disk = self.check(image.bytes.len() as u64)?;
-        write_device(&disk.resolved, &image.bytes).map_err(|e| match e {
+        let disk = self.check(image.len())?;
+        write_device(&disk.resolved, image).map_err(|e| match e {
             DeviceWriteError::Busy => MediaError::DeviceBusy {
                 path: self.path.clone(),
             },
@@ -247,12 +250,12 @@ pub(crate) enum DeviceWriteError {
     Io { action: String, source: io::Error },
 }
 
-/// Write `bytes` at the start of `device`, synchronously, and flush the device cache.
+/// Write `image` at the start of `device`, synchronously, and flush the device cache.
 ///
 /// O_EXCL on a block device makes the kernel refuse it while it is mounted; O_SYNC makes
 /// each write reach the card before the next starts, so a failure is reported where it
 /// happens and "done" means done.
-pub(crate) fn write_device(device: &Path, bytes: &[u8]) -> Result<(), DeviceWriteError> {
+pub(crate) fn write_device(device: &Path, image: &StickImage) -> Result<(), DeviceWriteError> {
     let mut file = OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_SYNC | libc::O_EXCL)
@@ -267,13 +270,17 @@ pub(crate) fn write_device(device: &Path, bytes: &[u8]) -> Result<(), DeviceWrit
                 }
             }
         })?;
-    for (i, chunk) in bytes.chunks(WRITE_CHUNK_BYTES).enumerate() {
-        file.write_all(chunk)
-            .map_err(|source| DeviceWriteError::Io {
-                action: format!("writing at byte {}", i * WRITE_CHUNK_BYTES),
-                source,
-            })?;
-    }
+    // Every byte, zeros too: the card's old contents must not show through.
+    let mut failed_at = 0;
+    image
+        .for_each_chunk(|offset, chunk| {
+            failed_at = offset;
+            file.write_all(chunk)
+        })
+        .map_err(|source| DeviceWriteError::Io {
+            action: format!("writing at byte {failed_at}"),
+            source,
+        })?;
     file.sync_all().map_err(|source| DeviceWriteError::Io {
         action: "flushing it".to_string(),
         source,
@@ -316,7 +323,14 @@ mod tests {
         let image: Vec<u8> = (0..(5 * 1024 * 1024 + 3))
             .map(|i| (i % 253) as u8)
             .collect();
-        write_device(&path, &image).unwrap();
+        let disk = tempfile::tempfile().unwrap();
+        disk.write_all_at(&image, 0).unwrap();
+        let stick = StickImage {
+            disk: std::sync::Arc::new(disk),
+            len: image.len() as u64,
+            description: "a pattern".to_string(),
+        };
+        write_device(&path, &stick).unwrap();
         let card = fs::read(&path).unwrap();
         assert_eq!(card.len(), 10 * 1024 * 1024);
         assert_eq!(&card[..image.len()], &image[..]);

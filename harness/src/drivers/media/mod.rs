@@ -1,10 +1,11 @@
 //! The USB stick in a phone's port: building a whole stick image (partition table and
 //! file system) and putting it where the phone reads it.
 //!
-//! The stick is built in memory, whole, before anything is written, so a scenario can
-//! describe exactly what it handed the phone ("FAT16, 3 files: ...") and a delivery is one
-//! sequential write: an image file for the virtual bench, a USB-SD-mux's host-side disk on
-//! a rack.
+//! The stick is built whole before anything is delivered, so a scenario can describe
+//! exactly what it handed the phone ("FAT16, 3 files: ...") and a delivery is one
+//! sequential copy: to an image file for the virtual bench, a USB-SD-mux's host-side disk
+//! on a rack. It is built in an unnamed temporary file, written as it is built
+//! (`fat.rs`), never held whole in memory.
 
 pub mod deliver;
 pub mod exfat;
@@ -12,8 +13,11 @@ pub mod fat;
 pub mod ntfs;
 
 use std::fmt;
+use std::fs::File;
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use deliver::{BlockDevice, ImageFile};
 
@@ -63,20 +67,66 @@ pub struct StickFile {
 }
 
 /// A whole stick, ready to be delivered: partition table, partition, and a sentence saying
-/// what is on it for transcripts.
-#[derive(Clone, PartialEq, Eq)]
+/// what is on it for transcripts. The raw disk, from the MBR at byte 0 to the end of the
+/// partition, lives in an unnamed temporary file (gone with the last clone).
+#[derive(Clone)]
 pub struct StickImage {
-    /// The raw disk, from the MBR at byte 0 to the end of the partition.
-    pub bytes: Vec<u8>,
+    disk: Arc<File>,
+    len: u64,
     /// What the phone will find, e.g. `FAT16, 3 files: T46G.bin T46G.rfs T46G.rom`.
     pub description: String,
+}
+
+/// How much of a stick is read or written per call when it is copied.
+pub const COPY_CHUNK_BYTES: usize = 256 * 1024;
+
+impl StickImage {
+    /// The raw disk's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the disk is empty (never, for a built stick).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Reads `buf.len()` bytes of the disk from `offset`.
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.disk.read_exact_at(buf, offset)
+    }
+
+    /// The whole disk in memory: for tests and inspection, never for a delivery.
+    pub fn to_vec(&self) -> io::Result<Vec<u8>> {
+        let len = usize::try_from(self.len).map_err(io::Error::other)?;
+        let mut bytes = vec![0u8; len];
+        self.read_at(&mut bytes, 0)?;
+        Ok(bytes)
+    }
+
+    /// Calls `sink` with the disk in order, [`COPY_CHUNK_BYTES`] at a time, each with its
+    /// offset: a delivery copies the stick through one buffer of that size.
+    pub fn for_each_chunk(
+        &self,
+        mut sink: impl FnMut(u64, &[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut buf = vec![0u8; COPY_CHUNK_BYTES];
+        let mut offset = 0;
+        while offset < self.len {
+            let take = usize::try_from(self.len - offset).map_or(buf.len(), |l| l.min(buf.len()));
+            self.read_at(&mut buf[..take], offset)?;
+            sink(offset, &buf[..take])?;
+            offset += take as u64;
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for StickImage {
     // A stick is megabytes: a debug print shows its size and content, never its bytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StickImage")
-            .field("bytes", &self.bytes.len())
+            .field("bytes", &self.len)
             .field("description", &self.description)
             .finish()
     }
@@ -105,8 +155,8 @@ pub enum MediaError {
     /// The FAT file system library refused to format or fill the in-memory volume.
     #[error(
         "building the FAT volume failed while {action}: {source}. The volume is built in \
-         memory: is the host short of memory, or are there more files than a root directory \
-         holds (512 on FAT16)?"
+         a temporary file: is the temporary folder full, or are there more files than a root \
+         directory holds (512 on FAT16)?"
     )]
     Fat {
         /// What was being done (`formatting a 16777216-byte volume`, `writing T46G.rom`).
@@ -329,9 +379,13 @@ pub fn build_stick_in(
             contents: Vec::new(),
         }])?;
     }
-    let (partition, kind, description) = match fs {
+    let disk = tempfile::tempfile().map_err(|source| MediaError::Fat {
+        action: "creating the temporary file the stick is built in".to_string(),
+        source,
+    })?;
+    let (partition_len, kind, description) = match fs {
         Filesystem::Fat => {
-            let volume = fat::build_volume_in(folder, files, PARTITION_START_SECTOR)?;
+            let volume = fat::write_volume(&disk, folder, files, PARTITION_START_SECTOR)?;
             let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
             let place = folder
                 .map(|f| format!(" in folder `{f}`"))
@@ -343,23 +397,51 @@ pub fn build_stick_in(
                 if files.len() == 1 { "file" } else { "files" },
                 names.join(" ")
             );
-            (volume.bytes, volume.partition_type, description)
+            (volume.len, volume.partition_type, description)
         }
         Filesystem::Ntfs => {
             let sectors = MIN_STICK_BYTES / SECTOR_BYTES - PARTITION_START_SECTOR;
             let volume = ntfs::build_volume(sectors, PARTITION_START_SECTOR, rand::random());
+            write_sparse(&disk, PARTITION_START_SECTOR * SECTOR_BYTES, &volume).map_err(
+                |source| MediaError::Fat {
+                    action: "writing the NTFS volume".to_string(),
+                    source,
+                },
+            )?;
             let description = "NTFS (boot sector only: a stick formatted NTFS)".to_string();
-            (volume, ntfs::PARTITION_TYPE, description)
+            (volume.len() as u64, ntfs::PARTITION_TYPE, description)
         }
         Filesystem::ExFat => {
             let sectors = MIN_STICK_BYTES / SECTOR_BYTES - PARTITION_START_SECTOR;
             let volume = exfat::build_volume(sectors, PARTITION_START_SECTOR, rand::random());
+            write_sparse(&disk, PARTITION_START_SECTOR * SECTOR_BYTES, &volume).map_err(
+                |source| MediaError::Fat {
+                    action: "writing the exFAT volume".to_string(),
+                    source,
+                },
+            )?;
             let description = "exFAT (boot regions only: a stick formatted exFAT)".to_string();
-            (volume, exfat::PARTITION_TYPE, description)
+            (volume.len() as u64, exfat::PARTITION_TYPE, description)
         }
     };
-    let bytes = assemble(&partition, kind)?;
-    Ok(StickImage { bytes, description })
+    let len = write_partition_table(&disk, partition_len, kind)?;
+    Ok(StickImage {
+        disk: Arc::new(disk),
+        len,
+        description,
+    })
+}
+
+/// Writes `bytes` at `offset` of `disk`, leaving its all-zero sectors as holes; the file
+/// ends where `bytes` does.
+fn write_sparse(disk: &File, offset: u64, bytes: &[u8]) -> io::Result<()> {
+    disk.set_len(offset + bytes.len() as u64)?;
+    for (i, sector) in bytes.chunks(SECTOR_BYTES as usize).enumerate() {
+        if sector.iter().any(|b| *b != 0) {
+            disk.write_all_at(sector, offset + i as u64 * SECTOR_BYTES)?;
+        }
+    }
+    Ok(())
 }
 
 /// Refuse names that would not land, as named, in the root directory.
@@ -389,23 +471,31 @@ fn check_names(files: &[StickFile]) -> Result<(), MediaError> {
     Ok(())
 }
 
-/// The disk: an MBR whose one entry covers `partition` at sector 2048, then the partition.
-fn assemble(partition: &[u8], partition_type: u8) -> Result<Vec<u8>, MediaError> {
+/// The MBR at the start of `disk`, whose one entry covers the `partition_len` bytes written
+/// at sector 2048; the sectors between stay zero. Returns the disk's length.
+fn write_partition_table(
+    disk: &File,
+    partition_len: u64,
+    partition_type: u8,
+) -> Result<u64, MediaError> {
     let start_bytes = PARTITION_START_SECTOR * SECTOR_BYTES;
-    let total_bytes = start_bytes + partition.len() as u64;
+    let total_bytes = start_bytes + partition_len;
     let sectors =
-        u32::try_from(partition.len() as u64 / SECTOR_BYTES).map_err(|_| MediaError::TooLarge {
+        u32::try_from(partition_len / SECTOR_BYTES).map_err(|_| MediaError::TooLarge {
             needed_bytes: total_bytes,
         })?;
-    let mut disk = vec![0u8; start_bytes as usize];
-    disk[..SECTOR_BYTES as usize].copy_from_slice(&mbr(
+    let table = mbr(
         PARTITION_START_SECTOR as u32,
         sectors,
         partition_type,
         rand::random(),
-    ));
-    disk.extend_from_slice(partition);
-    Ok(disk)
+    );
+    disk.write_all_at(&table, 0)
+        .map_err(|source| MediaError::Fat {
+            action: "writing the partition table".to_string(),
+            source,
+        })?;
+    Ok(total_bytes)
 }
 
 /// A master boot record with one primary partition: no boot code (the phone does not boot

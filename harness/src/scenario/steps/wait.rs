@@ -228,7 +228,7 @@ impl StepKind for Wait {
                 "{number}. wait: {} (up to {timeout_s} s)",
                 what.words()
             ));
-            let found = case.wait_for(*what, case.timeout(*timeout_s)).await?;
+            let found = case.wait_or_prove_absence(*what, *timeout_s).await?;
             case.note_wait_found(found);
             if !found {
                 case.action("  none within the timeout");

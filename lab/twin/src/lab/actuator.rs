@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::checker::{Checker, unique};
+use super::count::{self, Countable};
 use super::relay_board::{Boards, MAX_CHANNELS};
 use super::{LabError, RelayActuator, TwinActuator};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawActuator {
     name: String,
@@ -21,6 +22,22 @@ pub(super) struct RawActuator {
     channels: Option<i64>,
     relay_board: Option<String>,
     relays: Option<Vec<i64>>,
+    /// How many actuators this entry stands for (`count.rs`).
+    count: Option<i64>,
+}
+
+impl Countable for RawActuator {
+    fn count(&self) -> Option<i64> {
+        self.count
+    }
+
+    fn copy(&self, n: u32) -> Result<RawActuator, String> {
+        let mut copy = self.clone();
+        copy.name = count::name(&self.name, n);
+        copy.port = self.port.as_deref().map(|p| count::path(p, n));
+        copy.relay_board = self.relay_board.as_deref().map(|b| count::name(b, n));
+        Ok(copy)
+    }
 }
 
 /// Every actuator of the file, by kind.
@@ -44,16 +61,17 @@ impl Actuators {
 
 pub(super) fn read(
     check: &mut Checker,
-    raw: &[RawActuator],
+    raw: &[(usize, RawActuator)],
     boards: &Boards,
     base_dir: &Path,
 ) -> Result<Actuators, LabError> {
-    unique(check, "actuator", raw.iter().map(|a| a.name.as_str()))?;
+    unique(check, "actuator", raw.iter().map(|(_, a)| a.name.as_str()))?;
     let mut actuators = Actuators {
         serial: Vec::new(),
         relay: Vec::new(),
     };
-    for (index, actuator) in raw.iter().enumerate() {
+    // `index` is the entry's place in the file: the copies of a `count` share it.
+    for &(index, ref actuator) in raw {
         let key = |field: &str| format!("actuator[{index}].{field}");
         check.file_name(key("name"), &actuator.name)?;
         match actuator.kind.as_deref().unwrap_or("serial") {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::actuator::Actuators;
 use super::checker::{Checker, unique};
+use super::count::{self, Countable};
 use super::keymap::Keymaps;
 use super::relay_board::Boards;
 use super::{LabError, MODELS, TwinBench, TwinRelayChannel};
@@ -17,7 +18,7 @@ use super::{LabError, MODELS, TwinBench, TwinRelayChannel};
 /// A phone's web UI port when the lab file leaves it out.
 const DEFAULT_WEB_PORT: u16 = 80;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawBench {
     name: String,
@@ -37,23 +38,25 @@ pub(super) struct RawBench {
     approved: Option<RawApproved>,
     usb: Option<RawUsb>,
     dhcp_interface: Option<String>,
+    /// How many benches this entry stands for (`count.rs`).
+    count: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRelayChannel {
     board: String,
     channel: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum RawPowerState {
     On,
     Off,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum RawApproval {
     None,
@@ -62,7 +65,7 @@ enum RawApproval {
 
 /// `approved = { by = "...", scenarios = [...] }`: which scenarios the lab holds an
 /// approval for; the harness checks it, the twin only reads its shape.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // the harness's concern
 struct RawApproved {
@@ -72,12 +75,40 @@ struct RawApproved {
 
 /// A bench's USB stick: an image file on the virtual bench, or a USB-SD-mux's block device
 /// on a rack (which the twin has no use for).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawUsb {
     image: Option<String>,
     device: Option<String>,
     size_mb: Option<i64>,
+}
+
+impl Countable for RawBench {
+    fn count(&self) -> Option<i64> {
+        self.count
+    }
+
+    fn copy(&self, n: u32) -> Result<RawBench, String> {
+        let mut copy = self.clone();
+        copy.name = count::name(&self.name, n);
+        copy.mac = count::mac(&self.mac, n)?;
+        copy.ip = count::ip(&self.ip, n)?;
+        copy.power.board = count::name(&self.power.board, n);
+        if let Some(network) = &mut copy.network {
+            network.board = count::name(&network.board, n);
+        }
+        copy.actuator = count::name(&self.actuator, n);
+        if let Some(usb) = &mut copy.usb {
+            let repath = |text: &String| {
+                count::path(Path::new(text), n)
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            usb.image = usb.image.as_ref().map(repath);
+            usb.device = usb.device.as_ref().map(repath);
+        }
+        Ok(copy)
+    }
 }
 
 /// What the benches refer to.
@@ -89,15 +120,16 @@ pub(super) struct Wiring<'a> {
 
 pub(super) fn read(
     check: &mut Checker,
-    raw: &[RawBench],
+    raw: &[(usize, RawBench)],
     wiring: &Wiring<'_>,
     base_dir: &Path,
 ) -> Result<Vec<TwinBench>, LabError> {
-    unique(check, "bench", raw.iter().map(|b| b.name.as_str()))?;
+    unique(check, "bench", raw.iter().map(|(_, b)| b.name.as_str()))?;
     // (actuator, channel) to the bench whose key it presses.
     let mut fingers: BTreeMap<(String, u16), String> = BTreeMap::new();
     let mut benches = Vec::new();
-    for (index, bench) in raw.iter().enumerate() {
+    // `index` is the entry's place in the file: the copies of a `count` share it.
+    for &(index, ref bench) in raw {
         let key = |field: &str| format!("bench[{index}].{field}");
         check.file_name(key("name"), &bench.name)?;
         let model = MODELS
@@ -175,6 +207,7 @@ pub(super) fn read(
             .map(|name| dhcp_interface(check, key("dhcp_interface"), name))
             .transpose()?;
         benches.push(TwinBench {
+            entry: index,
             name: bench.name.clone(),
             model: (*model).to_string(),
             mac,

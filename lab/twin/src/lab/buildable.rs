@@ -26,7 +26,8 @@ pub(super) fn check(lab: &LabFile) -> Result<(), LabError> {
             ));
         }
     }
-    for (index, bench) in lab.benches.iter().enumerate() {
+    for bench in &lab.benches {
+        let index = bench.entry;
         if !bench.ip.is_loopback() && bench.dhcp_interface.is_none() {
             return Err(invalid(
                 format!("bench[{index}].ip"),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::checker::{Checker, unique};
+use super::count::{self, Countable};
 use super::{LabError, OtherBoard, RelayKind, TwinRelayBoard};
 
 /// Relay boards sold for labs have at most 64 outputs; more is a typo.
@@ -15,7 +16,7 @@ const YKUSH_PORTS: u16 = 3;
 const MAX_HID_RELAYS: u16 = 8;
 const MAX_PDU_TIMEOUT_S: i64 = 600;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRelayBoard {
     name: String,
@@ -27,17 +28,32 @@ pub(super) struct RawRelayBoard {
     url: Option<String>,
     pdu: Option<String>,
     timeout_s: Option<i64>,
+    /// How many boards this entry stands for (`count.rs`).
+    count: Option<i64>,
 }
 
 /// Read so that a board with other frame bytes is accepted; the twin's LCUS board speaks
 /// the common frame only.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // the values are checked by the type; the twin does not use them
 struct RawLcusFrame {
     header: Option<u8>,
     on: Option<u8>,
     off: Option<u8>,
+}
+
+impl Countable for RawRelayBoard {
+    fn count(&self) -> Option<i64> {
+        self.count
+    }
+
+    fn copy(&self, n: u32) -> Result<RawRelayBoard, String> {
+        let mut copy = self.clone();
+        copy.name = count::name(&self.name, n);
+        copy.port = self.port.as_deref().map(|p| count::path(p, n));
+        Ok(copy)
+    }
 }
 
 /// Every board of the file: the ones the virtual bench builds, and the others.
@@ -61,15 +77,20 @@ impl Boards {
 
 pub(super) fn read(
     check: &mut Checker,
-    raw: &[RawRelayBoard],
+    raw: &[(usize, RawRelayBoard)],
     base_dir: &Path,
 ) -> Result<Boards, LabError> {
-    unique(check, "relay_board", raw.iter().map(|b| b.name.as_str()))?;
+    unique(
+        check,
+        "relay_board",
+        raw.iter().map(|(_, b)| b.name.as_str()),
+    )?;
     let mut boards = Boards {
         built: Vec::new(),
         other: Vec::new(),
     };
-    for (index, board) in raw.iter().enumerate() {
+    // `index` is the entry's place in the file: the copies of a `count` share it.
+    for &(index, ref board) in raw {
         let key = |field: &str| format!("relay_board[{index}].{field}");
         check.file_name(key("name"), &board.name)?;
         let kind = board.kind.as_str();

@@ -390,6 +390,9 @@ fn serve(
             let n = unsafe { libc::read(master, buf.as_mut_ptr().cast(), buf.len()) };
             if n > 0 {
                 let bytes = &buf[..n as usize];
+                // With its timestamp, the end of a step's dispatch latency
+                // (lab/bench/matrix.sh pairs it with the harness's step line).
+                tracing::debug!(link = %pty.link_path().display(), bytes = n, "serial bytes received");
                 match fault() {
                     DeviceFault::Healthy => {
                         let answer = protocol.receive(bytes, Instant::now());
