@@ -38,6 +38,11 @@ pub struct ChannelChange {
 /// Where a board reports its output changes: the bench wires them to phones, tests collect them.
 pub type ChangeSink = Arc<dyn Fn(ChannelChange) + Send + Sync>;
 
+/// How many whole frames (an LCUS frame with a valid checksum, a Numato command line) a
+/// relay board has received since it was created: what a bus analyser on the board's
+/// cable counts, for checking that every frame several hosts sent arrived.
+pub type FrameCount = Arc<std::sync::atomic::AtomicU64>;
+
 /// The byte-level behaviour of one board, independent of any terminal.
 ///
 /// `now` is passed in so the protocol can be tested against a fake clock.
