@@ -43,6 +43,8 @@ enum Command {
         action: String,
         #[arg(long)]
         lab: Option<PathBuf>,
+        #[command(flatten)]
+        force: ForceArg,
     },
     /// Connect or pull a bench's network cable through its network-link relay.
     Network {
@@ -51,6 +53,8 @@ enum Command {
         action: String,
         #[arg(long)]
         lab: Option<PathBuf>,
+        #[command(flatten)]
+        force: ForceArg,
     },
     /// Press one key of a bench's phone through the actuator.
     Press {
@@ -62,6 +66,8 @@ enum Command {
         hold_ms: u64,
         #[arg(long)]
         lab: Option<PathBuf>,
+        #[command(flatten)]
+        force: ForceArg,
     },
     /// Dial digits (0-9, *, #) on a bench's phone through the actuator.
     Dial {
@@ -69,6 +75,8 @@ enum Command {
         digits: String,
         #[arg(long)]
         lab: Option<PathBuf>,
+        #[command(flatten)]
+        force: ForceArg,
     },
     /// Serve the endpoints (provisioning, foreign provisioning, SIP, syslog) in the
     /// foreground and print what the phones do, for a reproduction driven by hand.
@@ -108,6 +116,9 @@ enum Command {
         /// Where to listen. Any address other than loopback exposes the pages (no login).
         #[arg(long, default_value = commands::dashboard::DEFAULT_BIND)]
         bind: std::net::SocketAddr,
+        /// Also show who holds, waits for or took out each bench of this lab now.
+        #[arg(long)]
+        lab: Option<PathBuf>,
     },
     /// Write the synthetic firmware fixture set.
     Fixtures {
@@ -125,11 +136,47 @@ enum Command {
     },
 }
 
+/// `--force` of the hand commands.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct ForceArg {
+    /// Use the bench even though it is disabled or bad (recorded in its journal).
+    #[arg(long)]
+    force: bool,
+}
+
 #[derive(Subcommand)]
 enum LabAction {
     /// Open every device of every bench and read its state; switches and presses nothing.
-    /// Exits 0 when every device was found, 3 otherwise.
+    /// Exits 0 when every device was found, 3 otherwise. With --bench, only that bench;
+    /// a bench marked bad by a health check that passes is back in service.
     Check {
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        /// Check only this bench.
+        #[arg(long)]
+        bench: Option<String>,
+    },
+    /// One line per bench: free, leased (by whom, until when, who waits), bad or disabled.
+    Status {
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a bench out of service: runs skip it with the reason, hand commands refuse it
+    /// without --force.
+    Disable {
+        bench: String,
+        /// Why, for everyone who finds it disabled.
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        lab: Option<PathBuf>,
+    },
+    /// Put a disabled or bad bench back in service.
+    Enable {
+        bench: String,
         #[arg(long)]
         lab: Option<PathBuf>,
     },
@@ -407,6 +454,10 @@ fn main() -> ExitCode {
     let lab = |lab: Option<PathBuf>| lab.unwrap_or_else(|| paths.default_lab());
     let lock_dir = cli.lock_dir.clone();
     let locks = lock_dir.as_deref();
+    let hand = |force: ForceArg| commands::hand::HandOptions {
+        lock_dir: locks,
+        force: force.force,
+    };
     let code = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
             Command::Run(args) => {
@@ -419,23 +470,27 @@ fn main() -> ExitCode {
                 bench,
                 action,
                 lab: l,
-            } => commands::hand::power(&lab(l), locks, &bench, &action).await,
+                force,
+            } => commands::hand::power(&lab(l), hand(force), &bench, &action).await,
             Command::Network {
                 bench,
                 action,
                 lab: l,
-            } => commands::hand::network(&lab(l), locks, &bench, &action).await,
+                force,
+            } => commands::hand::network(&lab(l), hand(force), &bench, &action).await,
             Command::Press {
                 bench,
                 key,
                 hold_ms,
                 lab: l,
-            } => commands::hand::press(&lab(l), locks, &bench, &key, hold_ms).await,
+                force,
+            } => commands::hand::press(&lab(l), hand(force), &bench, &key, hold_ms).await,
             Command::Dial {
                 bench,
                 digits,
                 lab: l,
-            } => commands::hand::dial(&lab(l), locks, &bench, &digits).await,
+                force,
+            } => commands::hand::dial(&lab(l), hand(force), &bench, &digits).await,
             Command::Serve {
                 lab: l,
                 account,
@@ -471,7 +526,18 @@ fn main() -> ExitCode {
                 } => commands::bench::tftp_serve(&lab(l), &bench, &files, bind).await,
             },
             Command::Lab { action } => match action {
-                LabAction::Check { lab: l } => commands::lab::check(&lab(l), locks).await,
+                LabAction::Check { lab: l, bench } => {
+                    commands::lab::check(&lab(l), locks, bench.as_deref()).await
+                }
+                LabAction::Status { lab: l, json } => commands::lab::status(&lab(l), locks, json),
+                LabAction::Disable {
+                    bench,
+                    reason,
+                    lab: l,
+                } => commands::lab::disable(&lab(l), locks, &bench, &reason),
+                LabAction::Enable { bench, lab: l } => {
+                    commands::lab::enable(&lab(l), locks, &bench)
+                }
                 LabAction::Ports => commands::lab::ports(),
                 LabAction::Dnsmasq {
                     lab: l,
@@ -479,7 +545,9 @@ fn main() -> ExitCode {
                     range,
                 } => commands::lab::dnsmasq(&lab(l), &interface, &range),
             },
-            Command::Dashboard { db, bind } => commands::dashboard::execute(&paths, db, bind).await,
+            Command::Dashboard { db, bind, lab: l } => {
+                commands::dashboard::execute(&paths, db, bind, l.as_deref(), locks).await
+            }
             Command::Fixtures { action } => match action {
                 FixturesAction::Write { out } => {
                     commands::fixtures::write(&out.unwrap_or_else(|| paths.fixtures()), None)

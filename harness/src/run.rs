@@ -524,6 +524,11 @@ fn plan(lab: &Lab, scenarios: &[&Scenario], opts: &RunOptions) -> (Vec<Planned>,
                 skipped.push(CaseReport::unbenched(&scenario, *model));
             }
             for bench in on_model {
+                let lock_dir = opts.lock_dir.as_deref().or(lab.lock_dir.as_deref());
+                if let Some(why) = crate::safety::service::unusable_in(lock_dir, &bench.name) {
+                    skipped.push(CaseReport::new(&scenario, bench, Outcome::Skipped, why));
+                    continue;
+                }
                 if scenario.destructive
                     && bench.approval == Approval::Required
                     && opts.approval.is_none()
