@@ -443,9 +443,18 @@ fn a_bench_marked_bad_by_a_health_check_stays_bad_until_it_passes_a_check() {
     let third = common::external_run(&lab.path, &scenarios, &lab.dir.path().join("third"))
         .output()
         .unwrap();
+    // It runs again: no snapshot in this private folder, so the case reaches its snapshot
+    // check (a finding), instead of being skipped.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.dir.path().join("third/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["cases"][0]["outcome"], "fail", "{summary}");
     assert!(
-        !out(&third).contains("skipped"),
-        "the bench runs again: {}",
-        out(&third)
+        summary["cases"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("no snapshot yet"),
+        "{summary}"
     );
 }

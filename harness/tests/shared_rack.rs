@@ -181,9 +181,9 @@ fn a_run_and_hand_commands_share_one_relay_board_and_every_frame_arrives() {
     let pending = scenarios.join("snapshots/cycles@T46G.snap.new");
     let snapshot = std::fs::read_to_string(&pending).unwrap();
     assert_eq!(
-        snapshot.matches("power cycle").count(),
+        snapshot.matches(". power: cycle\n").count(),
         8,
-        "one line per cycle: {snapshot}"
+        "one step per cycle: {snapshot}"
     );
     std::fs::rename(&pending, pending.with_extension("")).unwrap();
     let before = twin.frames("relay-power");
@@ -309,7 +309,7 @@ fn a_process_killed_in_the_middle_of_an_exchange_does_not_block_the_board() {
     assert!(
         log.contains("the previous exchange on this device did not finish; resynchronising")
             && log.contains(&format!("pid={pid}")),
-        "the second process learns the first one stopped mid-exchange: {log}"
+        "the second process learns the first one (pid {pid}) stopped mid-exchange: {log}"
     );
     assert!(
         started.elapsed() < harness::drivers::device_lock::MAX_WAIT,

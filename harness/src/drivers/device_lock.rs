@@ -127,8 +127,8 @@ pub struct DeviceLock {
 }
 
 /// The record in the lock file: fixed width, so each write replaces the whole of it.
-fn record(state: &str) -> String {
-    format!("{state:<4} {:>10}\n", std::process::id())
+fn record(state: &str, pid: u32) -> String {
+    format!("{state:<4} {pid:>10}\n")
 }
 
 impl DeviceLock {
@@ -254,6 +254,22 @@ impl DeviceLock {
         self.unlock();
     }
 
+    /// Ends a turn that exchanged nothing (opening the port), leaving the record as it was
+    /// found: a predecessor's unfinished exchange stays for the next exchange to see.
+    pub fn end_as_found(&mut self, found: Predecessor) {
+        if !self.held {
+            return;
+        }
+        let restored = match found {
+            Predecessor::Finished => self.mark("idle"),
+            Predecessor::Interrupted { pid } => self.write_record(&record("busy", pid)),
+        };
+        if let Err(e) = restored {
+            tracing::warn!(lock = %self.path.display(), "{e}");
+        }
+        self.unlock();
+    }
+
     fn unlock(&mut self) {
         // SAFETY: a valid open descriptor.
         unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
@@ -274,7 +290,10 @@ impl DeviceLock {
     }
 
     fn mark(&mut self, state: &str) -> Result<(), DeviceLockError> {
-        let text = record(state);
+        self.write_record(&record(state, std::process::id()))
+    }
+
+    fn write_record(&mut self, text: &str) -> Result<(), DeviceLockError> {
         self.file
             .seek(SeekFrom::Start(0))
             .and_then(|_| self.file.write_all(text.as_bytes()))
@@ -342,6 +361,23 @@ mod tests {
         let mut third = DeviceLock::open(path).unwrap();
         assert!(third.begin().unwrap().interrupted());
         third.end(true);
+    }
+
+    #[test]
+    fn a_turn_that_exchanged_nothing_passes_an_interruption_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("board.lock");
+        std::fs::write(&path, record("busy", 4242)).unwrap();
+        let mut opener = DeviceLock::open(path.clone()).unwrap();
+        let found = opener.begin().unwrap();
+        assert_eq!(found, Predecessor::Interrupted { pid: 4242 });
+        opener.end_as_found(found);
+        let mut next = DeviceLock::open(path).unwrap();
+        assert_eq!(
+            next.begin().unwrap(),
+            Predecessor::Interrupted { pid: 4242 }
+        );
+        next.end(true);
     }
 
     #[test]

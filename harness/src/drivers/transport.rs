@@ -58,15 +58,16 @@ impl TtyLink {
                 e.to_string(),
             )
         })?;
-        lock.begin().map_err(|e| {
+        let predecessor = lock.begin().map_err(|e| {
             serialport::Error::new(
                 serialport::ErrorKind::Io(io::ErrorKind::Other),
                 e.to_string(),
             )
         })?;
         let opened = Self::open_shared(path, baud);
-        // Opening sends nothing, so the device is as in step as it was.
-        lock.end(true);
+        // Opening sends nothing, so the device is as in step as it was: a predecessor's
+        // unfinished exchange is left for the driver's first exchange to see.
+        lock.end_as_found(predecessor);
         Ok(TtyLink {
             port: opened?,
             lock,

@@ -188,6 +188,34 @@ pub fn summary(report: &RunReport) -> String {
             case.detail.trim_end()
         ));
     }
+    // Why cases did not run, once per bench and reason: a disabled, bad or busy bench
+    // skips all its cases for one reason.
+    let mut skips: Vec<(&str, &str, usize)> = Vec::new();
+    for case in report
+        .cases
+        .iter()
+        .filter(|c| c.outcome == Outcome::Skipped)
+    {
+        match skips
+            .iter_mut()
+            .find(|(bench, detail, _)| *bench == case.bench && *detail == case.detail)
+        {
+            Some((_, _, count)) => *count += 1,
+            None => skips.push((&case.bench, &case.detail, 1)),
+        }
+    }
+    for (bench, detail, count) in skips {
+        let cases = if count == 1 { "case" } else { "cases" };
+        let on = if bench.is_empty() {
+            String::new()
+        } else {
+            format!(" on {bench}")
+        };
+        out.push_str(&format!(
+            "\n--- {count} {cases} skipped{on}: {}\n",
+            detail.trim_end()
+        ));
+    }
     for recovery in &report.recoveries {
         out.push_str(&format!("\n{recovery}\n"));
     }
