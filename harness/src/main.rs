@@ -197,6 +197,17 @@ enum LabAction {
 
 #[derive(Subcommand)]
 enum BenchAction {
+    /// Time the frames switching one bench's power relay (median, p90): run it beside a
+    /// second copy on another bench of the same board to see what sharing a board costs.
+    Relay {
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        #[arg(long)]
+        bench: String,
+        /// How many frames are timed.
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+    },
     /// Fetch one file from a TFTP server several times; print each time and the median.
     Tftp {
         #[arg(long)]
@@ -503,6 +514,20 @@ fn main() -> ExitCode {
                 action: DropAction::Check { dir },
             } => commands::drop::execute(&dir),
             Command::Bench { action } => match action {
+                BenchAction::Relay {
+                    lab: l,
+                    bench,
+                    count,
+                } => {
+                    let lab = lab(l);
+                    commands::bench_relay::relay(&commands::bench_relay::RelayBench {
+                        lab: &lab,
+                        lock_dir: locks,
+                        bench: &bench,
+                        count,
+                    })
+                    .await
+                }
                 BenchAction::Tftp {
                     server,
                     file,

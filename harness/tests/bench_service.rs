@@ -443,6 +443,7 @@ fn a_bench_marked_bad_by_a_health_check_stays_bad_until_it_passes_a_check() {
     let third = common::external_run(&lab.path, &scenarios, &lab.dir.path().join("third"))
         .output()
         .unwrap();
+    assert_eq!(third.status.code(), Some(1), "{}", out(&third));
     // It runs again: no snapshot in this private folder, so the case reaches its snapshot
     // check (a finding), instead of being skipped.
     let summary: serde_json::Value = serde_json::from_str(
