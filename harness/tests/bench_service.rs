@@ -459,3 +459,81 @@ fn a_bench_marked_bad_by_a_health_check_stays_bad_until_it_passes_a_check() {
         "{summary}"
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_benches_page_shows_the_same_live_status() {
+    let lab = private_lab();
+    let Attempt::Acquired { lock: _held, .. } =
+        try_acquire(&lab.locks, "t46g", "run nightly").unwrap()
+    else {
+        panic!("a free bench");
+    };
+    service::mark(
+        &lab.locks,
+        "t40p",
+        OutOfService::Disabled,
+        "cabling <redone>",
+        "ana",
+    )
+    .unwrap();
+    let db = lab.dir.path().join("history.sqlite");
+    drop(harness::history::open(&db).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let live = harness::dashboard::benches::LiveLab {
+        lab: std::sync::Arc::new(harness::lab::load(&lab.path).unwrap_or_else(|e| panic!("{e}"))),
+        lock_dir: lab.locks.clone(),
+    };
+    tokio::spawn(async move {
+        harness::dashboard::serve_with_live_status(
+            listener,
+            &db,
+            harness::endpoints::HttpLimits::default(),
+            Some(live),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    });
+    let page = || async {
+        let html = reqwest::get(format!("http://{addr}/benches"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        scraper::Html::parse_document(&html)
+    };
+    let row = |html: &scraper::Html, bench: &str| -> (String, String) {
+        let selector =
+            scraper::Selector::parse(&format!("tr.live-bench[data-bench=\"{bench}\"]")).unwrap();
+        let row = html
+            .select(&selector)
+            .next()
+            .unwrap_or_else(|| panic!("no live row for {bench}: {}", html.html()));
+        (
+            row.value().attr("data-state").unwrap().to_string(),
+            row.text().collect::<String>(),
+        )
+    };
+    let html = page().await;
+    let (state, text) = row(&html, "t46g");
+    assert_eq!(state, "leased", "{text}");
+    assert!(
+        text.contains(&format!("pid {}", std::process::id())) && text.contains("run nightly"),
+        "{text}"
+    );
+    let (state, text) = row(&html, "t40p");
+    assert_eq!(state, "disabled", "{text}");
+    // The reason is text, escaped, never markup.
+    assert!(
+        text.contains("cabling <redone>") && text.contains("by ana"),
+        "{text}"
+    );
+    assert!(!html.html().contains("<redone>"), "unescaped reason");
+    assert_eq!(row(&html, "t42s").0, "free");
+
+    // Live: enabled a moment ago, free on the next look.
+    service::clear(&lab.locks, "t40p").unwrap();
+    assert_eq!(row(&page().await, "t40p").0, "free");
+}
