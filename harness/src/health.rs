@@ -62,8 +62,7 @@ pub enum HealthError {
 /// the check's boot) or whatever the failing step left; the caller makes it safe at the end.
 ///
 /// A bench that fails is marked bad beside its lease (an interrupted check proves nothing):
-/// later runs skip it, and hand commands refuse it without `--force`, until someone enables
-/// it or it passes `harness lab check --bench`.
+/// later runs skip it until someone enables it or it passes `harness lab check --bench`.
 pub async fn check(
     ctx: &EngineContext<'_>,
     rack: &Rack,

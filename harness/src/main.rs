@@ -139,7 +139,7 @@ enum Command {
 /// `--force` of the hand commands.
 #[derive(clap::Args, Debug, Clone, Copy)]
 struct ForceArg {
-    /// Use the bench even though it is disabled or bad (recorded in its journal).
+    /// Use the bench even though a person disabled it (recorded in its journal).
     #[arg(long)]
     force: bool,
 }

@@ -11,14 +11,14 @@ use crate::rack::{Rack, RigError};
 use crate::safety::journal::JournalEntry;
 use crate::safety::lock::LockWait;
 use crate::safety::owned::{OwnedBench, claim};
-use crate::safety::service;
+use crate::safety::service::{self, OutOfService};
 
 /// What a hand command is told besides its bench and action.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HandOptions<'a> {
     /// The lock folder from `--lock-dir`, if given.
     pub lock_dir: Option<&'a Path>,
-    /// Use a bench that is disabled or bad (`--force`); recorded in its journal.
+    /// Use a bench that a person disabled (`--force`); recorded in its journal.
     pub force: bool,
 }
 
@@ -31,9 +31,9 @@ struct Session {
 /// Takes the bench at once (a hand command never waits: the operator is told who holds
 /// it), makes safe what a predecessor left, and opens only this bench's devices. A bench a
 /// predecessor left unsafe that cannot be made safe now is refused: its power was still
-/// set to its safe state if the power board answers. A bench out of service (disabled or
-/// bad) is refused unless forced, and a forced use is recorded in its journal and on its
-/// service record.
+/// set to its safe state if the power board answers. A bench a person disabled is refused
+/// unless forced, and a forced use is recorded in its journal and on its service record; a
+/// bench a health check marked bad is used, with the check's finding shown.
 async fn open(
     lab_path: &Path,
     options: HandOptions<'_>,
@@ -58,15 +58,23 @@ async fn open(
         eprintln!("{e}");
         exit_code::LAB_FAULT
     })?;
-    if let Some(mark) = &out_of_service
-        && !options.force
-    {
-        eprintln!(
-            "refused: {}. Add --force to use it anyway (recorded in its journal)",
-            mark.skip_reason(bench)
-        );
-        return Err(exit_code::LAB_FAULT);
-    }
+    // A person's `disabled` is refused unless forced. A `bad` bench is what an engineer
+    // comes to diagnose by hand: allowed, with the health check's finding shown.
+    let forced = match &out_of_service {
+        Some(mark) if mark.state == OutOfService::Disabled && !options.force => {
+            eprintln!(
+                "refused: {}. Add --force to use it anyway (recorded in its journal)",
+                mark.skip_reason(bench)
+            );
+            return Err(exit_code::LAB_FAULT);
+        }
+        Some(mark) if mark.state == OutOfService::Disabled => Some(mark),
+        Some(mark) => {
+            eprintln!("note: {}", mark.skip_reason(bench));
+            None
+        }
+        None => None,
+    };
     let claimed = claim(&dir, b, purpose, LockWait::NoWait, |_| {})
         .await
         .map_err(|e| {
@@ -75,7 +83,7 @@ async fn open(
         })?;
     let rack = Rack::open(&lab, &[b]);
     let owned = claimed.take_over(&rack).await;
-    if let Some(mark) = &out_of_service {
+    if let Some(mark) = forced {
         let by = service::user_name();
         let command = std::env::args().collect::<Vec<_>>().join(" ");
         let entry = JournalEntry::Forced {
