@@ -400,4 +400,31 @@ mod tests {
         rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(waiter.join().unwrap(), Predecessor::Finished);
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any device path becomes one plain file name of the lock folder, and two
+            /// different paths never share a lock file by accident of escaping.
+            #[test]
+            fn device_paths_escape_to_distinct_plain_names(
+                a in proptest::collection::vec(any::<u8>(), 0..48),
+                b in proptest::collection::vec(any::<u8>(), 0..48),
+            ) {
+                let name = escape(&a);
+                prop_assert!(!name.starts_with('.'), "{name}");
+                prop_assert!(
+                    name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%')),
+                    "{name}"
+                );
+                if a != b {
+                    prop_assert_ne!(name, escape(&b));
+                }
+            }
+        }
+    }
 }

@@ -465,4 +465,26 @@ mod tests {
         .unwrap();
         assert!(waiters(dir.path(), "t46g").is_empty());
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// A name is accepted only when its files stay one plain entry of the folder.
+            #[test]
+            fn accepted_names_stay_inside_the_folder(name in "[a-zA-Z0-9._/ -]{0,16}") {
+                if check_name(&name).is_ok() {
+                    let dir = Path::new("/locks");
+                    let path = mark_path(dir, &name);
+                    prop_assert_eq!(path.parent(), Some(dir));
+                    prop_assert!(!name.starts_with('.') && !name.contains('/'));
+                    let waiter = wait_path(dir, &name, 7);
+                    prop_assert_eq!(waiter.parent(), Some(dir));
+                }
+            }
+        }
+    }
 }
