@@ -60,7 +60,36 @@ pub enum HealthError {
 
 /// Checks the bench of `rig` after a lab fault. On return its power is on (the phone ran
 /// the check's boot) or whatever the failing step left; the caller makes it safe at the end.
+///
+/// A bench that fails is marked bad beside its lease (an interrupted check proves nothing):
+/// later runs skip it until someone enables it or it passes `harness lab check --bench`.
 pub async fn check(
+    ctx: &EngineContext<'_>,
+    rack: &Rack,
+    rig: &BenchRig,
+    policy: &FaultPolicy,
+) -> Result<(), HealthError> {
+    let result = check_bench(ctx, rack, rig, policy).await;
+    if let Err(failure) = &result
+        && !matches!(failure, HealthError::Interrupted)
+        && let Some(dir) = rig.lock_dir()
+    {
+        let by = format!("health check of pid {}", std::process::id());
+        let reason = format!("failed its health check: {failure}");
+        if let Err(e) = crate::safety::service::mark(
+            dir,
+            &rig.bench.name,
+            crate::safety::service::OutOfService::Bad,
+            &reason,
+            &by,
+        ) {
+            tracing::error!(bench = %rig.bench.name, "cannot mark the bench bad: {e}");
+        }
+    }
+    result
+}
+
+async fn check_bench(
     ctx: &EngineContext<'_>,
     rack: &Rack,
     rig: &BenchRig,

@@ -19,6 +19,7 @@ pub mod lab;
 pub mod lab_check;
 pub mod lab_dnsmasq;
 pub mod lab_services;
+pub mod lab_status;
 pub mod outcome;
 pub mod pool;
 pub mod rack;

@@ -43,6 +43,8 @@ enum Command {
         action: String,
         #[arg(long)]
         lab: Option<PathBuf>,
+        #[command(flatten)]
+        force: ForceArg,
     },
     /// Connect or pull a bench's network cable through its network-link relay.
     Network {
@@ -51,6 +53,8 @@ enum Command {
         action: String,
         #[arg(long)]
         lab: Option<PathBuf>,
+        #[command(flatten)]
+        force: ForceArg,
     },
     /// Press one key of a bench's phone through the actuator.
     Press {
@@ -62,6 +66,8 @@ enum Command {
         hold_ms: u64,
         #[arg(long)]
         lab: Option<PathBuf>,
+        #[command(flatten)]
+        force: ForceArg,
     },
     /// Dial digits (0-9, *, #) on a bench's phone through the actuator.
     Dial {
@@ -69,6 +75,8 @@ enum Command {
         digits: String,
         #[arg(long)]
         lab: Option<PathBuf>,
+        #[command(flatten)]
+        force: ForceArg,
     },
     /// Try the phone's web UI login as admin: prints accepted (exit 0), refused (exit 1)
     /// or unreachable (exit 3).
@@ -82,6 +90,8 @@ enum Command {
         timeout_s: f64,
         #[arg(long)]
         lab: Option<PathBuf>,
+        #[command(flatten)]
+        force: ForceArg,
     },
     /// Serve the endpoints (provisioning, foreign provisioning, SIP, syslog) in the
     /// foreground and print what the phones do, for a reproduction driven by hand.
@@ -121,6 +131,9 @@ enum Command {
         /// Where to listen. Any address other than loopback exposes the pages (no login).
         #[arg(long, default_value = commands::dashboard::DEFAULT_BIND)]
         bind: std::net::SocketAddr,
+        /// Also show who holds, waits for or took out each bench of this lab now.
+        #[arg(long)]
+        lab: Option<PathBuf>,
     },
     /// Write the synthetic firmware fixture set.
     Fixtures {
@@ -138,11 +151,47 @@ enum Command {
     },
 }
 
+/// `--force` of the hand commands.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct ForceArg {
+    /// Use the bench even though a person disabled it (recorded in its journal).
+    #[arg(long)]
+    force: bool,
+}
+
 #[derive(Subcommand)]
 enum LabAction {
     /// Open every device of every bench and read its state; switches and presses nothing.
-    /// Exits 0 when every device was found, 3 otherwise.
+    /// Exits 0 when every device was found, 3 otherwise. With --bench, only that bench;
+    /// a bench marked bad by a health check that passes is back in service.
     Check {
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        /// Check only this bench.
+        #[arg(long)]
+        bench: Option<String>,
+    },
+    /// One line per bench: free, leased (by whom, until when, who waits), bad or disabled.
+    Status {
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a bench out of service: runs skip it with the reason, hand commands refuse it
+    /// without --force.
+    Disable {
+        bench: String,
+        /// Why, for everyone who finds it disabled.
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        lab: Option<PathBuf>,
+    },
+    /// Put a disabled or bad bench back in service.
+    Enable {
+        bench: String,
         #[arg(long)]
         lab: Option<PathBuf>,
     },
@@ -163,6 +212,17 @@ enum LabAction {
 
 #[derive(Subcommand)]
 enum BenchAction {
+    /// Time the frames switching one bench's power relay (median, p90): run it beside a
+    /// second copy on another bench of the same board to see what sharing a board costs.
+    Relay {
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        #[arg(long)]
+        bench: String,
+        /// How many frames are timed.
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+    },
     /// Fetch one file from a TFTP server several times; print each time and the median.
     Tftp {
         #[arg(long)]
@@ -420,6 +480,10 @@ fn main() -> ExitCode {
     let lab = |lab: Option<PathBuf>| lab.unwrap_or_else(|| paths.default_lab());
     let lock_dir = cli.lock_dir.clone();
     let locks = lock_dir.as_deref();
+    let hand = |force: ForceArg| commands::hand::HandOptions {
+        lock_dir: locks,
+        force: force.force,
+    };
     let code = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Run(RunArgs::default())) {
             Command::Run(args) => {
@@ -432,31 +496,36 @@ fn main() -> ExitCode {
                 bench,
                 action,
                 lab: l,
-            } => commands::hand::power(&lab(l), locks, &bench, &action).await,
+                force,
+            } => commands::hand::power(&lab(l), hand(force), &bench, &action).await,
             Command::Network {
                 bench,
                 action,
                 lab: l,
-            } => commands::hand::network(&lab(l), locks, &bench, &action).await,
+                force,
+            } => commands::hand::network(&lab(l), hand(force), &bench, &action).await,
             Command::Press {
                 bench,
                 key,
                 hold_ms,
                 lab: l,
-            } => commands::hand::press(&lab(l), locks, &bench, &key, hold_ms).await,
+                force,
+            } => commands::hand::press(&lab(l), hand(force), &bench, &key, hold_ms).await,
             Command::Dial {
                 bench,
                 digits,
                 lab: l,
-            } => commands::hand::dial(&lab(l), locks, &bench, &digits).await,
+                force,
+            } => commands::hand::dial(&lab(l), hand(force), &bench, &digits).await,
             Command::Login {
                 bench,
                 password,
                 timeout_s,
                 lab: l,
+                force,
             } => match Duration::try_from_secs_f64(timeout_s) {
                 Ok(timeout) => {
-                    commands::hand::login(&lab(l), locks, &bench, &password, timeout).await
+                    commands::hand::login(&lab(l), hand(force), &bench, &password, timeout).await
                 }
                 Err(_) => {
                     eprintln!("--timeout-s {timeout_s}: not a number of seconds (0 or more)");
@@ -475,6 +544,20 @@ fn main() -> ExitCode {
                 action: DropAction::Check { dir },
             } => commands::drop::execute(&dir),
             Command::Bench { action } => match action {
+                BenchAction::Relay {
+                    lab: l,
+                    bench,
+                    count,
+                } => {
+                    let lab = lab(l);
+                    commands::bench_relay::relay(&commands::bench_relay::RelayBench {
+                        lab: &lab,
+                        lock_dir: locks,
+                        bench: &bench,
+                        count,
+                    })
+                    .await
+                }
                 BenchAction::Tftp {
                     server,
                     file,
@@ -498,7 +581,18 @@ fn main() -> ExitCode {
                 } => commands::bench::tftp_serve(&lab(l), &bench, &files, bind).await,
             },
             Command::Lab { action } => match action {
-                LabAction::Check { lab: l } => commands::lab::check(&lab(l), locks).await,
+                LabAction::Check { lab: l, bench } => {
+                    commands::lab::check(&lab(l), locks, bench.as_deref()).await
+                }
+                LabAction::Status { lab: l, json } => commands::lab::status(&lab(l), locks, json),
+                LabAction::Disable {
+                    bench,
+                    reason,
+                    lab: l,
+                } => commands::lab::disable(&lab(l), locks, &bench, &reason),
+                LabAction::Enable { bench, lab: l } => {
+                    commands::lab::enable(&lab(l), locks, &bench)
+                }
                 LabAction::Ports => commands::lab::ports(),
                 LabAction::Dnsmasq {
                     lab: l,
@@ -506,7 +600,9 @@ fn main() -> ExitCode {
                     range,
                 } => commands::lab::dnsmasq(&lab(l), &interface, &range),
             },
-            Command::Dashboard { db, bind } => commands::dashboard::execute(&paths, db, bind).await,
+            Command::Dashboard { db, bind, lab: l } => {
+                commands::dashboard::execute(&paths, db, bind, l.as_deref(), locks).await
+            }
             Command::Fixtures { action } => match action {
                 FixturesAction::Write { out } => {
                     commands::fixtures::write(&out.unwrap_or_else(|| paths.fixtures()), None)

@@ -3,7 +3,8 @@
 //!
 //! Drivers are blocking (serial I/O); every call runs on tokio's blocking pool so a slow
 //! board never stalls the endpoints. A board shared by several benches is behind one mutex:
-//! its frames never interleave. A device that could not be opened keeps its slot with the
+//! its frames never interleave within this process, and the driver takes the device's lock
+//! for each exchange so they never interleave with another process's either. A device that could not be opened keeps its slot with the
 //! error, so the benches wired to it are lab faults while every other device of the same
 //! bench can still be made safe, and a health check can open it again later.
 
@@ -348,6 +349,12 @@ impl BenchRig {
     pub fn with_journal(mut self, journal: Arc<Journal>) -> BenchRig {
         self.journal = Some(journal);
         self
+    }
+
+    /// The lock folder of the bench's lease and journal, when it has a journal: where its
+    /// service state (bad, disabled) is kept.
+    pub fn lock_dir(&self) -> Option<&std::path::Path> {
+        self.journal.as_ref().and_then(|j| j.path().parent())
     }
 
     /// The first device of the bench that cannot be used, if any: the bench cannot run a

@@ -94,11 +94,16 @@ pub fn eligible_benches<'l>(lab: &'l Lab, opts: &RunOptions) -> Eligibility<'l> 
         benches: Vec::new(),
         excluded: Vec::new(),
     };
+    let lock_dir = opts.lock_dir.as_deref().or(lab.lock_dir.as_deref());
     for bench in &lab.benches {
-        if opts.benches.is_empty() || opts.benches.contains(&bench.name) {
-            eligibility.benches.push(bench);
-        } else {
+        if !(opts.benches.is_empty() || opts.benches.contains(&bench.name)) {
             eligibility.excluded.push((bench, NOT_SELECTED.to_string()));
+        } else if let Some(why) = crate::safety::service::unusable_in(lock_dir, &bench.name) {
+            // Disabled by a person, or bad since a failed health check: the pool routes
+            // around it, and a model left with no bench says why.
+            eligibility.excluded.push((bench, why));
+        } else {
+            eligibility.benches.push(bench);
         }
     }
     eligibility
@@ -841,6 +846,7 @@ fn plan(
                     Some((bench, _)) => {
                         let reasons: Vec<String> = set_aside
                             .iter()
+                            .filter(|(_, why)| why != NOT_SELECTED)
                             .map(|(b, why)| format!("{}: {why}", b.name))
                             .collect();
                         skipped.push(CaseReport::new(

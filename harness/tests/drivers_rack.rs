@@ -234,10 +234,16 @@ fn keys_pressed_by_a_usb_hid_relay_board() {
         .expect_control_in(get, relay_state(0b11))
         .expect_control_out(set, hid_relay::encode_set(1, false))
         .expect_control_in(get, relay_state(0b10))
+        // held: read back from the board, relay by relay (channel 1's, then channel 2's).
+        .expect_control_in(get, relay_state(0b10))
+        .expect_control_in(get, relay_state(0b10))
         // release_all: every mapped relay opens.
         .expect_control_out(set, hid_relay::encode_set(2, false))
         .expect_control_in(get, relay_state(0))
         .expect_control_out(set, hid_relay::encode_set(1, false))
+        .expect_control_in(get, relay_state(0))
+        // held again: both read back open.
+        .expect_control_in(get, relay_state(0))
         .expect_control_in(get, relay_state(0));
     let relays = HidRelaySwitch::connect(hid.boxed(), board("relay-keys", "usb:HURTM"), 2).unwrap();
     let keys_ref = DeviceRef {

@@ -154,7 +154,7 @@ pub async fn tftp_serve(lab_path: &Path, bench: &str, files: &[PathBuf], bind: S
     exit_code::PASS
 }
 
-fn median(times: &mut [Duration]) -> Duration {
+pub(crate) fn median(times: &mut [Duration]) -> Duration {
     times.sort();
     match times.len() {
         0 => Duration::ZERO,

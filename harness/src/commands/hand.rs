@@ -9,8 +9,19 @@ use crate::drivers::web::{LoginOutcome, WebError, phone_web};
 use crate::lab::{Key, Lab};
 use crate::outcome::{FaultClass, exit_code};
 use crate::rack::{Rack, RigError};
+use crate::safety::journal::JournalEntry;
 use crate::safety::lock::LockWait;
 use crate::safety::owned::{OwnedBench, claim};
+use crate::safety::service::{self, OutOfService};
+
+/// What a hand command is told besides its bench and action.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HandOptions<'a> {
+    /// The lock folder from `--lock-dir`, if given.
+    pub lock_dir: Option<&'a Path>,
+    /// Use a bench that a person disabled (`--force`); recorded in its journal.
+    pub force: bool,
+}
 
 /// A bench taken for one hand command, through the same lifecycle as a run.
 struct Session {
@@ -21,10 +32,12 @@ struct Session {
 /// Takes the bench at once (a hand command never waits: the operator is told who holds
 /// it), makes safe what a predecessor left, and opens only this bench's devices. A bench a
 /// predecessor left unsafe that cannot be made safe now is refused: its power was still
-/// set to its safe state if the power board answers.
+/// set to its safe state if the power board answers. A bench a person disabled is refused
+/// unless forced, and a forced use is recorded in its journal and on its service record; a
+/// bench a health check marked bad is used, with the check's finding shown.
 async fn open(
     lab_path: &Path,
-    lock_dir: Option<&Path>,
+    options: HandOptions<'_>,
     bench: &str,
     purpose: &str,
 ) -> Result<Session, i32> {
@@ -41,15 +54,61 @@ async fn open(
         );
         return Err(exit_code::CONFIG_ERROR);
     };
-    let dir = crate::safety::resolve_lock_dir(lock_dir, lab.lock_dir.as_deref());
+    let dir = crate::safety::resolve_lock_dir(options.lock_dir, lab.lock_dir.as_deref());
+    let out_of_service = service::read_mark(&dir, bench).map_err(|e| {
+        eprintln!("{e}");
+        exit_code::LAB_FAULT
+    })?;
+    // A person's `disabled` is refused unless forced. A `bad` bench is what an engineer
+    // comes to diagnose by hand: allowed, with the health check's finding shown.
+    let forced = match &out_of_service {
+        Some(mark) if mark.state == OutOfService::Disabled && !options.force => {
+            eprintln!(
+                "refused: {}. Add --force to use it anyway (recorded in its journal)",
+                mark.skip_reason(bench)
+            );
+            return Err(exit_code::LAB_FAULT);
+        }
+        Some(mark) if mark.state == OutOfService::Disabled => Some(mark),
+        Some(mark) => {
+            eprintln!("note: {}", mark.skip_reason(bench));
+            None
+        }
+        None => None,
+    };
     let claimed = claim(&dir, b, purpose, LockWait::NoWait, |_| {})
         .await
         .map_err(|e| {
-            eprintln!("{e}");
+            eprintln!("refused: {e}. `harness lab status` shows every bench's holder");
             exit_code::LAB_FAULT
         })?;
     let rack = Rack::open(&lab, &[b]);
     let owned = claimed.take_over(&rack).await;
+    if let Some(mark) = forced {
+        let by = service::user_name();
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        let entry = JournalEntry::Forced {
+            by: by.clone(),
+            command: command.clone(),
+            overridden: mark.skip_reason(bench),
+        };
+        if let Err(e) = owned.record(&entry) {
+            // Nothing is switched on a bench whose override cannot be recorded.
+            eprintln!("{e}");
+            owned.close().await;
+            return Err(exit_code::LAB_FAULT);
+        }
+        if let Err(e) = service::note_forced(&dir, bench, &by, &command) {
+            tracing::warn!(
+                bench,
+                "the force is in the journal but not on the service record: {e}"
+            );
+        }
+        eprintln!(
+            "warning: {} (used anyway: --force)",
+            mark.skip_reason(bench)
+        );
+    }
     if let Some(note) = owned.takeover.note() {
         eprintln!("{note}");
     }
@@ -87,8 +146,8 @@ async fn finish(session: Session, result: Result<(), RigError>, done: String) ->
 }
 
 /// `harness power BENCH on|off|cycle`.
-pub async fn power(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, action: &str) -> i32 {
-    let session = match open(lab_path, lock_dir, bench, &format!("power {action}")).await {
+pub async fn power(lab_path: &Path, options: HandOptions<'_>, bench: &str, action: &str) -> i32 {
+    let session = match open(lab_path, options, bench, &format!("power {action}")).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -110,8 +169,8 @@ pub async fn power(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, action
 }
 
 /// `harness network BENCH connect|pull`.
-pub async fn network(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, action: &str) -> i32 {
-    let session = match open(lab_path, lock_dir, bench, &format!("network {action}")).await {
+pub async fn network(lab_path: &Path, options: HandOptions<'_>, bench: &str, action: &str) -> i32 {
+    let session = match open(lab_path, options, bench, &format!("network {action}")).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -134,12 +193,12 @@ pub async fn network(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, acti
 /// `harness press BENCH KEY [--hold-ms N]`.
 pub async fn press(
     lab_path: &Path,
-    lock_dir: Option<&Path>,
+    options: HandOptions<'_>,
     bench: &str,
     key: &str,
     hold_ms: u64,
 ) -> i32 {
-    let session = match open(lab_path, lock_dir, bench, &format!("press {key}")).await {
+    let session = match open(lab_path, options, bench, &format!("press {key}")).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -157,13 +216,13 @@ pub async fn press(
 }
 
 /// `harness dial BENCH DIGITS`.
-pub async fn dial(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, digits: &str) -> i32 {
+pub async fn dial(lab_path: &Path, options: HandOptions<'_>, bench: &str, digits: &str) -> i32 {
     let keys: Option<Vec<Key>> = digits.chars().map(Key::for_digit).collect();
     let Some(keys) = keys else {
         eprintln!("cannot dial `{digits}`: only 0-9, * and # can be dialled");
         return exit_code::CONFIG_ERROR;
     };
-    let session = match open(lab_path, lock_dir, bench, &format!("dial {digits}")).await {
+    let session = match open(lab_path, options, bench, &format!("dial {digits}")).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -197,12 +256,12 @@ pub fn login_exit_code(outcome: &Result<LoginOutcome, WebError>) -> i32 {
 /// nothing). `timeout` is how long an unanswering phone is retried (real time, not scaled).
 pub async fn login(
     lab_path: &Path,
-    lock_dir: Option<&Path>,
+    options: HandOptions<'_>,
     bench: &str,
     password: &str,
     timeout: Duration,
 ) -> i32 {
-    let session = match open(lab_path, lock_dir, bench, "login").await {
+    let session = match open(lab_path, options, bench, "login").await {
         Ok(x) => x,
         Err(code) => return code,
     };

@@ -1,25 +1,179 @@
-//! `harness lab check | ports | dnsmasq`: the commands that bring a rack up. `check` reads
-//! every device of every free bench, switching and pressing nothing (`lab_check.rs`);
-//! `ports` lists what is plugged in, to fill in the lab file; `dnsmasq` prints the DHCP
-//! configuration the lab VLAN needs.
+//! `harness lab check | ports | dnsmasq | status | disable | enable`: the commands that
+//! bring a rack up and share it. `check` reads every device of every free bench, switching
+//! and pressing nothing (`lab_check.rs`); `ports` lists what is plugged in, to fill in the
+//! lab file; `dnsmasq` prints the DHCP configuration the lab VLAN needs; `status` says who
+//! holds, waits for or took out each bench (`lab_status.rs`); `disable` and `enable` take a
+//! bench out of service and back (`safety/service.rs`).
 
 use std::path::{Path, PathBuf};
 
+use crate::lab::Lab;
 use crate::outcome::exit_code;
+use crate::safety::service::{self, OutOfService};
 
-/// `harness lab check`: reads every device of every free bench, switching nothing.
-pub async fn check(lab_path: &Path, lock_dir: Option<&Path>) -> i32 {
-    let lab = match crate::lab::load(lab_path) {
-        Ok(lab) => lab,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit_code::CONFIG_ERROR;
-        }
-    };
+/// The lab file and its lock folder, or the exit code of a lab file that cannot be read.
+fn load(lab_path: &Path, lock_dir: Option<&Path>) -> Result<(Lab, PathBuf), i32> {
+    let lab = crate::lab::load(lab_path).map_err(|e| {
+        eprintln!("{e}");
+        exit_code::CONFIG_ERROR
+    })?;
     let dir = crate::safety::resolve_lock_dir(lock_dir, lab.lock_dir.as_deref());
+    Ok((lab, dir))
+}
+
+/// `bench` when the lab file has it; otherwise the error naming the benches it has.
+fn known_bench(lab: &Lab, lab_path: &Path, bench: &str) -> Result<(), i32> {
+    if lab.benches.iter().any(|b| b.name == bench) {
+        return Ok(());
+    }
+    let known: Vec<&str> = lab.benches.iter().map(|b| b.name.as_str()).collect();
+    eprintln!(
+        "no bench `{bench}` in {} (benches: {})",
+        lab_path.display(),
+        known.join(", ")
+    );
+    Err(exit_code::CONFIG_ERROR)
+}
+
+/// `harness lab check [--bench BENCH]`: reads every device of every free bench (or of one),
+/// switching nothing. A bench marked bad by a health check that passes a check of its own
+/// (`--bench`) is back in service: a check of the whole lab puts nothing back, so a bad
+/// bench returns only when someone looked at it.
+pub async fn check(lab_path: &Path, lock_dir: Option<&Path>, bench: Option<&str>) -> i32 {
+    let (mut lab, dir) = match load(lab_path, lock_dir) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if let Some(bench) = bench {
+        if let Err(code) = known_bench(&lab, lab_path, bench) {
+            return code;
+        }
+        lab.benches.retain(|b| b.name == bench);
+    }
     let rows = crate::lab_check::check_lab(&lab, &dir).await;
     print!("{}", crate::lab_check::render_check(&rows));
-    crate::lab_check::check_exit_code(&rows)
+    let code = crate::lab_check::check_exit_code(&rows);
+    let Some(bench) = bench else {
+        return code;
+    };
+    let all_found = rows
+        .iter()
+        .all(|r| r.presence == crate::lab_check::Presence::Found);
+    match service::read_mark(&dir, bench) {
+        Ok(Some(mark))
+            if mark.state == OutOfService::Bad && all_found && code == exit_code::PASS =>
+        {
+            match service::clear_bad(&dir, bench) {
+                Ok(_) => println!(
+                    "bench {bench} passed its check: back in service (it was bad: {})",
+                    mark.reason
+                ),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return exit_code::LAB_FAULT;
+                }
+            }
+        }
+        Ok(Some(mark)) if mark.state == OutOfService::Bad => {
+            println!("bench {bench} stays bad: its check did not pass")
+        }
+        Ok(Some(mark)) => println!(
+            "bench {bench} stays disabled ({}): only `harness lab enable {bench}` puts it back",
+            mark.reason
+        ),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("{e}");
+            return exit_code::LAB_FAULT;
+        }
+    }
+    code
+}
+
+/// `harness lab status [--json]`: one line per bench, from the lock folder alone.
+pub fn status(lab_path: &Path, lock_dir: Option<&Path>, json: bool) -> i32 {
+    let (lab, dir) = match load(lab_path, lock_dir) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let rows = crate::lab_status::statuses(&lab, &dir);
+    if json {
+        println!("{}", crate::lab_status::render_json(&rows));
+    } else {
+        print!("{}", crate::lab_status::render(&rows));
+    }
+    exit_code::PASS
+}
+
+/// `harness lab disable BENCH --reason TEXT`: runs skip the bench, naming the reason, and
+/// hand commands refuse it without `--force`, until `harness lab enable BENCH`.
+pub fn disable(lab_path: &Path, lock_dir: Option<&Path>, bench: &str, reason: &str) -> i32 {
+    let (lab, dir) = match load(lab_path, lock_dir) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if let Err(code) = known_bench(&lab, lab_path, bench) {
+        return code;
+    }
+    if reason.trim().is_empty() {
+        eprintln!("say why with --reason: whoever finds the bench disabled needs to know");
+        return exit_code::CONFIG_ERROR;
+    }
+    match service::mark(
+        &dir,
+        bench,
+        OutOfService::Disabled,
+        reason,
+        &service::user_name(),
+    ) {
+        Ok(mark) => {
+            println!("bench {bench} disabled by {}: {}", mark.by, mark.reason);
+            if let Ok(Some(lease)) = crate::safety::lock::read_lease(&dir, bench) {
+                println!(
+                    "it is still leased to {}: that process finishes what it started",
+                    crate::lab_status::describe_lease(&lease)
+                );
+            }
+            exit_code::PASS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            exit_code::LAB_FAULT
+        }
+    }
+}
+
+/// `harness lab enable BENCH`: back in service, whether a person disabled it or a health
+/// check marked it bad.
+pub fn enable(lab_path: &Path, lock_dir: Option<&Path>, bench: &str) -> i32 {
+    let (lab, dir) = match load(lab_path, lock_dir) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if let Err(code) = known_bench(&lab, lab_path, bench) {
+        return code;
+    }
+    match service::clear(&dir, bench) {
+        Ok(Some(mark)) => {
+            println!(
+                "bench {bench} enabled (it was {}: {})",
+                match mark.state {
+                    OutOfService::Disabled => "disabled",
+                    OutOfService::Bad => "bad",
+                },
+                mark.reason
+            );
+            exit_code::PASS
+        }
+        Ok(None) => {
+            println!("bench {bench} was already in service");
+            exit_code::PASS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            exit_code::LAB_FAULT
+        }
+    }
 }
 
 /// `harness lab ports`: serial ports and USB devices, to fill in a lab file.

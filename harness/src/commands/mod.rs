@@ -2,6 +2,7 @@
 //! code; the binary only parses arguments.
 
 pub mod bench;
+pub mod bench_relay;
 pub mod dashboard;
 pub mod drop;
 pub mod fixtures;

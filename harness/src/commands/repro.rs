@@ -116,6 +116,24 @@ pub async fn execute(options: ReproOptions) -> i32 {
         crate::safety::resolve_lock_dir(options.lock_dir.as_deref(), plan.lab.lock_dir.as_deref());
     // The bench is ours before anything is bound or opened, as in a run; a hand session
     // never waits for another process.
+    // A bench a person disabled is refused, as by the hand commands; a bad one is used,
+    // with the health check's finding shown.
+    match crate::safety::service::read_mark(&lock_dir, &bench.name) {
+        Ok(Some(mark)) if mark.state == crate::safety::service::OutOfService::Disabled => {
+            eprintln!(
+                "harness repro: refused: {}. `harness lab enable {}` puts it back first",
+                mark.skip_reason(&bench.name),
+                bench.name
+            );
+            return exit_code::LAB_FAULT;
+        }
+        Ok(Some(mark)) => eprintln!("harness repro: note: {}", mark.skip_reason(&bench.name)),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("harness repro: {e}");
+            return exit_code::LAB_FAULT;
+        }
+    }
     let purpose = format!("repro {}", crate::repro::given::format(&plan.given));
     let claimed = match claim(&lock_dir, bench, &purpose, LockWait::NoWait, |_| {}).await {
         Ok(claimed) => claimed,

@@ -111,8 +111,24 @@ pub async fn serve_with_limits(
     limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DashboardError> {
+    serve_with_live_status(listener, db_path, limits, None, shutdown).await
+}
+
+/// `serve_with_limits`, with the live status of `live`'s benches on the Benches page (who
+/// holds, waits for or took out each bench now), read from its lock folder at each request.
+pub async fn serve_with_live_status(
+    listener: tokio::net::TcpListener,
+    db_path: &Path,
+    limits: HttpLimits,
+    live: Option<benches::LiveLab>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DashboardError> {
     let db = Db::open(db_path)?;
-    crate::endpoints::http_limits::serve("dashboard", listener, router(db), limits, shutdown)
+    let app = match live {
+        Some(live) => router(db).layer(axum::Extension(live)),
+        None => router(db),
+    };
+    crate::endpoints::http_limits::serve("dashboard", listener, app, limits, shutdown)
         .await
         .map_err(DashboardError::Serve)
 }

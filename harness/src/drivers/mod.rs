@@ -12,6 +12,7 @@
 //! [`ButtonActuator::release_all`] and [`PowerSwitch::set`], on every exit path.
 
 pub mod actuator;
+pub mod device_lock;
 pub mod media;
 pub mod power;
 pub mod transport;
@@ -197,6 +198,15 @@ pub enum DriverError {
         /// The highest channel number of the board.
         last: u16,
     },
+    /// The device's lock, which takes turns with the other processes sharing it, could
+    /// not be had; nothing was sent.
+    #[error("cannot take a turn on {device}: {source}")]
+    Shared {
+        /// The device.
+        device: Box<DeviceRef>,
+        /// Why.
+        source: device_lock::DeviceLockError,
+    },
     /// A request the device cannot carry out as asked; nothing was sent.
     #[error("{device} cannot {request}: {reason}")]
     Unsupported {
@@ -220,6 +230,7 @@ impl DriverError {
             | DriverError::Io { .. }
             | DriverError::Timeout { .. }
             | DriverError::Protocol { .. }
+            | DriverError::Shared { .. }
             | DriverError::ChannelCount { .. } => true,
             // ERR 5: a TAP on a channel held by HOLD, which only the step sequence causes.
             DriverError::Refused { code, .. } => *code != actuator::serial::ERR_CHANNEL_BUSY,

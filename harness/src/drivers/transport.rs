@@ -3,6 +3,10 @@
 //! Drivers speak their protocol to a [`SerialLink`], never to a port directly, so the same
 //! protocol code drives a real USB serial adapter, a pseudo-terminal of the virtual bench,
 //! and a [`ScriptedLink`] that checks every byte in unit tests.
+//!
+//! A port is shared: several processes may keep it open at once, and each exchange (a
+//! frame and its answer) runs inside [`FramedLink::exchange`], under the device's lock
+//! (see [`super::device_lock`]), so exchanges of different processes never interleave.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -11,6 +15,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serialport::{DataBits, FlowControl, Parity, SerialPort as _, StopBits, TTYPort};
+
+use super::device_lock::{DeviceLock, DeviceLockError, Predecessor};
+use super::{DeviceRef, DriverError};
 
 /// A bidirectional byte link to one device.
 ///
@@ -22,31 +29,66 @@ pub trait SerialLink: Send {
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// Read what is available into `buf`, waiting at most `timeout` for the first byte.
     fn read(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize>;
+    /// Take the device for one exchange, waiting for another process's exchange to end,
+    /// and say how the previous holder left it. A link nobody else can reach (a script)
+    /// has nothing to take.
+    fn begin_exchange(&mut self) -> Result<Predecessor, DeviceLockError> {
+        Ok(Predecessor::Finished)
+    }
+    /// Give the device back; `in_step` is false when the answer was not read in full.
+    fn end_exchange(&mut self, _in_step: bool) {}
 }
 
 /// Serial settings every supported device uses: 8 data bits, no parity, 1 stop bit, no
 /// flow control. Only the baud rate differs between device families.
 pub struct TtyLink {
     port: TTYPort,
+    lock: DeviceLock,
 }
 
 impl TtyLink {
-    /// Open the device at `path` exclusively, so two harness runs never drive one board.
+    /// Open the device at `path`, shared: other processes driving other benches of the same
+    /// board open it too, and the device's lock (taken here for the open itself) keeps
+    /// their exchanges apart. The port stays open for the driver's life: reopening it for
+    /// each exchange would toggle DTR, which resets boards whose reset line it drives.
     pub fn open(path: &Path, baud: u32) -> Result<Self, serialport::Error> {
+        let mut lock = DeviceLock::for_port(path).map_err(|e| {
+            serialport::Error::new(
+                serialport::ErrorKind::Io(io::ErrorKind::Other),
+                e.to_string(),
+            )
+        })?;
+        let predecessor = lock.begin().map_err(|e| {
+            serialport::Error::new(
+                serialport::ErrorKind::Io(io::ErrorKind::Other),
+                e.to_string(),
+            )
+        })?;
+        let opened = Self::open_shared(path, baud);
+        // Opening sends nothing, so the device is as in step as it was: a predecessor's
+        // unfinished exchange is left for the driver's first exchange to see.
+        lock.end_as_found(predecessor);
+        Ok(TtyLink {
+            port: opened?,
+            lock,
+        })
+    }
+
+    fn open_shared(path: &Path, baud: u32) -> Result<TTYPort, serialport::Error> {
         let path_text = path.to_str().ok_or_else(|| {
             serialport::Error::new(
                 serialport::ErrorKind::InvalidInput,
                 format!("the port path {} is not valid UTF-8", path.display()),
             )
         })?;
-        let port = serialport::new(path_text, baud)
+        serialport::new(path_text, baud)
             .data_bits(DataBits::Eight)
             .parity(Parity::None)
             .stop_bits(StopBits::One)
             .flow_control(FlowControl::None)
             .timeout(Duration::from_millis(100))
-            .open_native()?;
-        Ok(TtyLink { port })
+            .exclusive(false)
+            .open_native()
     }
 }
 
@@ -59,6 +101,14 @@ impl SerialLink for TtyLink {
     fn read(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
         self.port.set_timeout(timeout).map_err(io::Error::from)?;
         self.port.read(buf)
+    }
+
+    fn begin_exchange(&mut self) -> Result<Predecessor, DeviceLockError> {
+        self.lock.begin()
+    }
+
+    fn end_exchange(&mut self, in_step: bool) {
+        self.lock.end(in_step);
     }
 }
 
@@ -85,6 +135,55 @@ impl FramedLink {
     /// Send `bytes` as they are.
     pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.link.write_all(bytes)
+    }
+
+    /// Runs one exchange with `device` (`step` writes and reads through this link) while
+    /// holding the device, so no other process's bytes come in between. `step` learns how
+    /// the previous holder left the device. An exchange that fails, or panics, leaves the
+    /// device marked out of step for whoever comes next.
+    pub fn exchange<T>(
+        &mut self,
+        device: &DeviceRef,
+        step: impl FnOnce(&mut Self, Predecessor) -> Result<T, DriverError>,
+    ) -> Result<T, DriverError> {
+        let predecessor = self.begin(device)?;
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(self, predecessor)));
+        match outcome {
+            Ok(result) => {
+                self.end(result.is_ok());
+                result
+            }
+            Err(panic) => {
+                self.end(false);
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+
+    /// Takes `device` for an exchange, for drivers whose exchange spans several of their own
+    /// methods; [`FramedLink::end`] must follow on every path ([`FramedLink::exchange`] does
+    /// both).
+    pub fn begin(&mut self, device: &DeviceRef) -> Result<Predecessor, DriverError> {
+        let predecessor = self
+            .link
+            .begin_exchange()
+            .map_err(|source| DriverError::Shared {
+                device: Box::new(device.clone()),
+                source,
+            })?;
+        if let Predecessor::Interrupted { pid } = predecessor {
+            tracing::info!(device = %device, pid, "the previous exchange on this device did not finish; resynchronising");
+            // Whatever this process kept of an earlier answer is stale now.
+            self.pending.clear();
+        }
+        Ok(predecessor)
+    }
+
+    /// Gives the device back after [`FramedLink::begin`]; `in_step` is false when the
+    /// answer was not read in full.
+    pub fn end(&mut self, in_step: bool) {
+        self.link.end_exchange(in_step);
     }
 
     /// Receive up to and including the next `delimiter`, waiting at most `timeout` in all.

@@ -188,25 +188,34 @@ pub fn summary(report: &RunReport) -> String {
             case.detail.trim_end()
         ));
     }
-    // Skips say why, once per reason: a model without a USB port skips every stick scenario.
-    let mut skip_reasons: Vec<(&str, Vec<String>)> = Vec::new();
+    // Why cases did not run, once per bench and reason: a model without a USB port skips
+    // every stick scenario, a disabled, bad or busy bench all its cases.
+    let mut skips: Vec<(&str, &str, Vec<String>)> = Vec::new();
     for case in report
         .cases
         .iter()
         .filter(|c| c.outcome == Outcome::Skipped)
     {
         let name = case.case_name();
-        match skip_reasons.iter_mut().find(|(why, _)| *why == case.detail) {
-            Some((_, cases)) => cases.push(name),
-            None => skip_reasons.push((&case.detail, vec![name])),
+        match skips
+            .iter_mut()
+            .find(|(bench, detail, _)| *bench == case.bench && *detail == case.detail)
+        {
+            Some((_, _, cases)) => cases.push(name),
+            None => skips.push((&case.bench, &case.detail, vec![name])),
         }
     }
-    for (why, cases) in skip_reasons {
+    for (bench, detail, cases) in skips {
+        let on = if bench.is_empty() {
+            String::new()
+        } else {
+            format!(" on {bench}")
+        };
         out.push_str(&format!(
-            "\n--- skipped ({}): {}\n{}\n",
+            "\n--- skipped ({}){on}: {}\n{}\n",
             cases.len(),
             cases.join(" "),
-            why.trim_end()
+            detail.trim_end()
         ));
     }
     for recovery in &report.recoveries {

@@ -62,6 +62,16 @@ pub enum JournalEntry {
         /// What could not be done, in words.
         reason: String,
     },
+    /// A hand command used a bench out of service with `--force`; recorded before anything
+    /// is switched, so whoever reads the journal after a crash knows who overrode what.
+    Forced {
+        /// Who forced it.
+        by: String,
+        /// The command, as typed.
+        command: String,
+        /// The out-of-service state overridden, in words.
+        overridden: String,
+    },
 }
 
 impl JournalEntry {
@@ -87,7 +97,13 @@ pub struct Leftover {
     pub unreadable: Option<String>,
     /// The previous owner ended without making the bench safe, and said why.
     pub left_unsafe: Option<String>,
+    /// The last [`MAX_FORCED_NOTES`] uses of the bench out of service (`--force`): notes of
+    /// who overrode what, kept through make-safes, never something to undo.
+    pub forced: Vec<JournalEntry>,
 }
+
+/// How many `--force` notes a journal keeps.
+pub const MAX_FORCED_NOTES: usize = 10;
 
 impl Leftover {
     /// The state a journal leaves: holds minus confirmed releases, the last power, and a
@@ -109,6 +125,12 @@ impl Leftover {
                     _ => {}
                 },
                 JournalEntry::LeftUnsafe { reason } => left.left_unsafe = Some(reason.clone()),
+                // A note about who acted, not an action that leaves state behind.
+                JournalEntry::Forced { .. } => {
+                    left.forced.push(entry.clone());
+                    let excess = left.forced.len().saturating_sub(MAX_FORCED_NOTES);
+                    left.forced.drain(..excess);
+                }
                 // Unconfirmed releases and reconnects prove nothing.
                 JournalEntry::Release { .. } | JournalEntry::Network { connected: true } => {}
             }
@@ -116,7 +138,8 @@ impl Leftover {
         left
     }
 
-    /// True when the previous owner did nothing that needs undoing.
+    /// True when the previous owner did nothing that needs undoing (`--force` notes undo
+    /// nothing).
     pub fn is_empty(&self) -> bool {
         self.held.is_empty()
             && self.power.is_none()
@@ -149,6 +172,7 @@ impl Leftover {
         if !reason.is_empty() {
             entries.push(JournalEntry::LeftUnsafe { reason });
         }
+        entries.extend(self.forced.iter().cloned());
         entries
     }
 }
@@ -225,8 +249,16 @@ impl Journal {
             .map_err(|source| io(&self.path, "syncing", source))
     }
 
-    /// Empties the journal: every device confirmed the bench's safe state.
+    /// Empties the journal: every device confirmed the bench's safe state. Only its
+    /// `--force` notes stay, so who overrode a bench out of service outlives the session.
     pub fn clear(&self) -> Result<(), JournalError> {
+        let forced = self.leftover().map(|left| left.forced).unwrap_or_default();
+        if !forced.is_empty() {
+            return self.compact(&Leftover {
+                forced,
+                ..Leftover::default()
+            });
+        }
         let file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.set_len(0)
             .map_err(|source| io(&self.path, "truncating", source))?;

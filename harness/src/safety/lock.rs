@@ -51,11 +51,12 @@ impl std::fmt::Display for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "pid {} on {} ({}) since {}: {}",
+            "pid {} on {} ({}) since {}, lease until {}: {}",
             self.pid,
             self.host,
             self.purpose,
             crate::report::utc_stamp(self.acquired_unix_s),
+            crate::report::utc_stamp(self.expires_unix_s),
             self.command
         )
     }
@@ -279,8 +280,9 @@ pub fn try_acquire(dir: &Path, bench: &str, purpose: &str) -> Result<Attempt, Lo
     })
 }
 
-/// Takes the bench, waiting for its owner as `wait` allows. `on_wait` is called once with
-/// the owner when the bench is found busy, so the operator learns who holds it and why.
+/// Takes the bench, waiting for its owner as `wait` allows. `on_wait` is called with the
+/// owner when the bench is found busy, and again whenever the lease changes (renewed, or
+/// another owner took over), so a waiting line shows who holds the bench now and until when.
 pub async fn acquire(
     dir: &Path,
     bench: &str,
@@ -308,8 +310,9 @@ pub async fn acquire(
                         holder: Box::new(holder),
                     });
                 }
-                // A new owner (the previous one finished, another took over) is told too.
-                if told.as_ref().map(|t| &t.token) != Some(&holder.token) {
+                // A new owner (the previous one finished, another took over) is told too,
+                // and so is a renewal: the waiting line refreshes with the lease.
+                if told.as_ref() != Some(&holder) {
                     on_wait(&holder);
                     told = Some(holder);
                 }

@@ -5,6 +5,7 @@
 pub mod journal;
 pub mod lock;
 pub mod owned;
+pub mod service;
 pub mod stop;
 
 use std::path::{Path, PathBuf};

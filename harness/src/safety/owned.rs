@@ -17,8 +17,9 @@ use std::sync::Arc;
 use crate::lab::Bench;
 use crate::outcome::Outcome;
 use crate::rack::{BenchRig, Rack, SafeReport};
-use crate::safety::journal::{Journal, JournalError, Leftover};
+use crate::safety::journal::{Journal, JournalEntry, JournalError, Leftover};
 use crate::safety::lock::{BenchLock, Lease, LockError, LockWait, acquire};
+use crate::safety::service::WaitTicket;
 
 /// Why a bench could not be claimed.
 #[derive(Debug, thiserror::Error)]
@@ -61,14 +62,22 @@ pub async fn claim(
     bench: &Bench,
     purpose: &str,
     wait: LockWait,
-    on_wait: impl FnMut(&Lease),
+    mut on_wait: impl FnMut(&Lease),
 ) -> Result<Claim, ClaimError> {
-    let (mut lock, reclaimed) = acquire(lock_dir, &bench.name, purpose, wait, on_wait)
-        .await
-        .map_err(|e| match e {
-            e @ LockError::Busy { .. } => ClaimError::Busy(e),
-            e => ClaimError::Lock(e),
-        })?;
+    // While this process waits, `lab status` lists it among the bench's waiters.
+    let mut ticket: Option<WaitTicket> = None;
+    let queued = |holder: &Lease| {
+        if ticket.is_none() {
+            ticket = WaitTicket::take(lock_dir, &bench.name, purpose);
+        }
+        on_wait(holder);
+    };
+    let acquired = acquire(lock_dir, &bench.name, purpose, wait, queued).await;
+    drop(ticket);
+    let (mut lock, reclaimed) = acquired.map_err(|e| match e {
+        e @ LockError::Busy { .. } => ClaimError::Busy(e),
+        e => ClaimError::Lock(e),
+    })?;
     if let Some(dead) = &reclaimed {
         tracing::warn!(bench = %bench.name, "took over the lease of a dead or hung owner: {dead}");
     }
@@ -210,6 +219,12 @@ impl OwnedBench {
     /// The bench's devices, journaled.
     pub fn rig(&self) -> &BenchRig {
         &self.rig
+    }
+
+    /// Records `entry` in the bench's journal (a note such as a `--force`, before the
+    /// action it covers is sent).
+    pub fn record(&self, entry: &JournalEntry) -> Result<(), JournalError> {
+        self.journal.append(entry)
     }
 
     /// Makes the bench safe now, keeping it.

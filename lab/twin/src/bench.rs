@@ -18,7 +18,7 @@ use crate::serial::actuator::ActuatorBoard;
 use crate::serial::lcus::LcusBoard;
 use crate::serial::numato::NumatoBoard;
 use crate::serial::{
-    ChangeSink, ChannelChange, DeviceFault, SerialDevice, SerialError, SerialProtocol,
+    ChangeSink, ChannelChange, DeviceFault, FrameCount, SerialDevice, SerialError, SerialProtocol,
 };
 
 /// Overrides of the lab file for one bench run.
@@ -132,6 +132,8 @@ pub struct VirtualBench {
     /// what a meter across the rack's contacts reads, for `probe`.
     contacts: Contacts,
     relay_boards: Vec<(String, RelayKind, u16, SerialDevice)>,
+    /// Frames each relay board received, by board name, for `frames`.
+    frame_counts: BTreeMap<String, FrameCount>,
     actuators: Vec<(String, u16, SerialDevice)>,
     units: Vec<Unit>,
     provisioning_url: Option<String>,
@@ -168,6 +170,7 @@ impl VirtualBench {
         let mut bench = VirtualBench {
             contacts: Contacts::default(),
             relay_boards: Vec::new(),
+            frame_counts: BTreeMap::new(),
             actuators: Vec::new(),
             units: Vec::new(),
             provisioning_url: provisioning_url.clone(),
@@ -235,9 +238,17 @@ impl VirtualBench {
                     }
                 }
             });
+            let frames = FrameCount::default();
+            bench
+                .frame_counts
+                .insert(board.name.clone(), Arc::clone(&frames));
             let protocol: Box<dyn SerialProtocol> = match board.kind {
-                RelayKind::Lcus => Box::new(LcusBoard::new(board.channels, sink)),
-                RelayKind::Numato => Box::new(NumatoBoard::new(board.channels, sink)),
+                RelayKind::Lcus => {
+                    Box::new(LcusBoard::new(board.channels, sink).counting_frames(frames))
+                }
+                RelayKind::Numato => {
+                    Box::new(NumatoBoard::new(board.channels, sink).counting_frames(frames))
+                }
             };
             let device = SerialDevice::start(&board.port, protocol).map_err(|source| {
                 BenchError::Serial {
@@ -503,6 +514,16 @@ impl VirtualBench {
         self.actuators.iter().any(|(n, ..)| n == name)
     }
 
+    /// How many whole frames relay board `name` has received since the bench started (LCUS
+    /// frames with a valid checksum, Numato command lines), as a bus analyser would count.
+    pub fn frames(&self, name: &str) -> Result<u64, BenchError> {
+        self.relay_board(name)?;
+        Ok(self
+            .frame_counts
+            .get(name)
+            .map_or(0, |count| count.load(std::sync::atomic::Ordering::SeqCst)))
+    }
+
     fn relay_board(&self, name: &str) -> Result<&SerialDevice, BenchError> {
         self.relay_boards
             .iter()
@@ -595,6 +616,7 @@ commands (physical events and board firmware faults):
   hang <bench>         the phone's next boots stop before the network
   unhang <bench>       boots complete again
   probe <bench>        read the bench's contacts: power, network relay, pressed keys
+  frames <board>       how many whole frames a relay board has received
   describe             show devices and benches
   help                 this text";
 

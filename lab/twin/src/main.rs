@@ -23,7 +23,8 @@ const MAX_COMMAND_LINE: usize = 1024;
 /// Virtual bench: twin Yealink T4x phones, a virtual relay board and a virtual button actuator.
 ///
 /// Fault commands on standard input: unplug/replug <device>, silent/garbage/heal <device>,
-/// pull-cable/plug-cable <bench>, hang/unhang <bench>, describe, help.
+/// pull-cable/plug-cable <bench>, hang/unhang <bench>, probe <bench>, frames <board>,
+/// describe, help.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -170,6 +171,13 @@ fn run_command(bench: &VirtualBench, line: &str) {
             let name = command["probe ".len()..].trim();
             match bench.probe(name) {
                 Ok(line) => println!("probe {name}: {line}"),
+                Err(err) => println!("error: {err}"),
+            }
+        }
+        command if command.starts_with("frames ") => {
+            let name = command["frames ".len()..].trim();
+            match bench.frames(name) {
+                Ok(count) => println!("frames {name}: {count}"),
                 Err(err) => println!("error: {err}"),
             }
         }

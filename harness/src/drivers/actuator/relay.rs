@@ -2,8 +2,8 @@
 //! contacts are soldered across a key's contacts, so closing the relay is pressing the key.
 //!
 //! A cheap relay board then does the job of the button actuator. Unlike the actuator it
-//! has no watchdog and may not read its state back, so the keys held are tracked here and
-//! every mapped relay is opened on `release_all`. Dropping it switches nothing: releasing
+//! has no watchdog and may not read its state back, so the keys held are tracked here (and
+//! read back from boards that can) and every mapped relay is opened on `release_all`. Dropping it switches nothing: releasing
 //! keys is the bench lifecycle's explicit job, and closing a device must not touch relays.
 
 use std::collections::BTreeSet;
@@ -130,7 +130,22 @@ impl ButtonActuator for RelayKeyActuator {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// Read back from the board where it can (Numato, USB-HID): another process sharing the
+    /// board, or a board that reset, may have changed a relay behind this one's back. Only
+    /// a board that cannot read back (LCUS) is answered from memory.
     fn held(&mut self) -> Result<Vec<u16>, DriverError> {
+        for (index, relay) in self.relay_channels.iter().enumerate() {
+            let channel = u16::try_from(index + 1).expect("checked in new");
+            match self.board.get(*relay)? {
+                Some(true) => {
+                    self.held.insert(channel);
+                }
+                Some(false) => {
+                    self.held.remove(&channel);
+                }
+                None => {}
+            }
+        }
         Ok(self.held.iter().copied().collect())
     }
 
@@ -284,5 +299,42 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, DriverError::Unsupported { .. }), "{err}");
+    }
+
+    /// A board that reads its relays back, shared with the test as the rack's other users.
+    struct ReadBack {
+        closed: Arc<Mutex<std::collections::BTreeSet<u16>>>,
+    }
+
+    impl PowerSwitch for ReadBack {
+        fn set(&mut self, channel: u16, on: bool) -> Result<(), DriverError> {
+            let mut closed = self.closed.lock().unwrap();
+            if on {
+                closed.insert(channel);
+            } else {
+                closed.remove(&channel);
+            }
+            Ok(())
+        }
+        fn get(&mut self, channel: u16) -> Result<Option<bool>, DriverError> {
+            Ok(Some(self.closed.lock().unwrap().contains(&channel)))
+        }
+        fn describe(&self) -> String {
+            "read-back".into()
+        }
+    }
+
+    #[test]
+    fn held_keys_are_read_back_from_a_board_that_can() {
+        let closed = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+        let board = ReadBack {
+            closed: closed.clone(),
+        };
+        let mut keys = RelayKeyActuator::new(Box::new(board), device(), vec![5, 6, 7]).unwrap();
+        keys.hold(1).unwrap();
+        // Behind this driver's back: relay 5 opened (the board reset), relay 7 closed.
+        closed.lock().unwrap().remove(&5);
+        closed.lock().unwrap().insert(7);
+        assert_eq!(keys.held().unwrap(), [3]);
     }
 }

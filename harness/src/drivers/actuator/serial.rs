@@ -219,7 +219,11 @@ impl SerialActuator {
             reply_timeout: DEFAULT_REPLY_TIMEOUT,
             desynced: false,
         };
-        let hello = actuator.handshake()?;
+        let device = actuator.device.clone();
+        actuator.link.begin(&device)?;
+        let hello = actuator.handshake();
+        actuator.link.end(hello.is_ok());
+        let hello = hello?;
         let reported = parse_hello(&hello).map_err(|expected| DriverError::Protocol {
             device: Box::new(actuator.device.clone()),
             command: Command::Hello.canonical(),
@@ -315,11 +319,20 @@ impl SerialActuator {
 
     /// Send `command` and return the text of its `OK` reply, skipping unsolicited lines.
     /// After any failure but a clean `ERR` line, the next command first drops late input.
+    /// The board is held for the whole exchange (a `TAP` until its reply), and late input is
+    /// dropped first too when another process's exchange on it did not finish.
     fn exchange(&mut self, command: Command, timeout: Duration) -> Result<String, DriverError> {
+        let device = self.device.clone();
+        if self.link.begin(&device)?.interrupted() {
+            self.desynced = true;
+        }
         let result = self.exchange_in_step(command, timeout);
-        if let Err(err) = &result
-            && !matches!(err, DriverError::Refused { .. })
-        {
+        let in_step = match &result {
+            Ok(_) | Err(DriverError::Refused { .. }) => true,
+            Err(_) => false,
+        };
+        self.link.end(in_step);
+        if !in_step {
             self.desynced = true;
         }
         result

@@ -74,6 +74,38 @@ pub fn encode(frame: &LcusFrame, channel: u8, on: bool) -> [u8; 4] {
 /// At open, input is dropped until the port has been silent this long.
 const OPEN_QUIET: Duration = Duration::from_millis(20);
 
+/// Throw away what the port sent: an LCUS board never answers, so these bytes are line
+/// noise or another device on the port, and never pile up unread.
+fn drop_input(
+    link: &mut FramedLink,
+    device: &DeviceRef,
+    action: &str,
+    quiet: Duration,
+) -> Result<(), DriverError> {
+    let dropped = link.drain(quiet).map_err(|source| match source.kind() {
+        std::io::ErrorKind::InvalidData => DriverError::Protocol {
+            device: Box::new(device.clone()),
+            command: action.to_string(),
+            answer: source.to_string(),
+            expected: "expected silence: an LCUS board never sends anything".into(),
+        },
+        _ => DriverError::Io {
+            device: Box::new(device.clone()),
+            action: action.to_string(),
+            source,
+        },
+    })?;
+    if !dropped.is_empty() {
+        tracing::warn!(
+            device = %device,
+            bytes = dropped.len(),
+            received = %printable(&dropped[..dropped.len().min(32)]),
+            "an LCUS board never sends anything; bytes from its port dropped (is another device on this port?)"
+        );
+    }
+    Ok(())
+}
+
 /// An open LCUS board.
 pub struct LcusSwitch {
     link: FramedLink,
@@ -115,38 +147,11 @@ impl LcusSwitch {
             frame,
             channels,
         };
-        switch.drop_input("opening the port", OPEN_QUIET)?;
+        let device = switch.device.clone();
+        switch.link.exchange(&device, |link, _| {
+            drop_input(link, &device, "opening the port", OPEN_QUIET)
+        })?;
         Ok(switch)
-    }
-
-    /// Throw away what the port sent: an LCUS board never answers, so these bytes are line
-    /// noise or another device on the port, and never pile up unread.
-    fn drop_input(&mut self, action: &str, quiet: Duration) -> Result<(), DriverError> {
-        let dropped = self
-            .link
-            .drain(quiet)
-            .map_err(|source| match source.kind() {
-                std::io::ErrorKind::InvalidData => DriverError::Protocol {
-                    device: Box::new(self.device.clone()),
-                    command: action.to_string(),
-                    answer: source.to_string(),
-                    expected: "expected silence: an LCUS board never sends anything".into(),
-                },
-                _ => DriverError::Io {
-                    device: Box::new(self.device.clone()),
-                    action: action.to_string(),
-                    source,
-                },
-            })?;
-        if !dropped.is_empty() {
-            tracing::warn!(
-                device = %self.device,
-                bytes = dropped.len(),
-                received = %printable(&dropped[..dropped.len().min(32)]),
-                "an LCUS board never sends anything; bytes from its port dropped (is another device on this port?)"
-            );
-        }
-        Ok(())
     }
 
     fn channel_byte(&self, channel: u16) -> Result<u8, DriverError> {
@@ -160,24 +165,28 @@ impl PowerSwitch for LcusSwitch {
     fn set(&mut self, channel: u16, on: bool) -> Result<(), DriverError> {
         let ch = self.channel_byte(channel)?;
         let bytes = encode(&self.frame, ch, on);
-        self.drop_input("reading the port before a frame", Duration::ZERO)?;
-        tracing::debug!(device = %self.device, channel, on, frame = %printable(&bytes), "LCUS frame");
-        // The board never answers, so any failure here is the port itself: even a write
-        // that times out means the adapter stopped taking bytes.
-        self.link
-            .write_all(&bytes)
-            .map_err(|source| DriverError::Io {
-                device: Box::new(self.device.clone()),
+        let device = &self.device;
+        self.link.exchange(device, |link, _| {
+            drop_input(link, device, "reading the port before a frame", Duration::ZERO)?;
+            tracing::debug!(device = %device, channel, on, frame = %printable(&bytes), "LCUS frame");
+            // The board never answers, so any failure here is the port itself: even a write
+            // that times out means the adapter stopped taking bytes.
+            link.write_all(&bytes).map_err(|source| DriverError::Io {
+                device: Box::new(device.clone()),
                 action: format!("sending frame {}", printable(&bytes)),
                 source,
             })
+        })
     }
 
     /// The board cannot read its relays back, but its port can tell whether it is still
     /// there: reading it (nothing is sent) fails once the adapter is gone.
     fn get(&mut self, channel: u16) -> Result<Option<bool>, DriverError> {
         self.channel_byte(channel)?;
-        self.drop_input("reading the port", Duration::ZERO)?;
+        let device = &self.device;
+        self.link.exchange(device, |link, _| {
+            drop_input(link, device, "reading the port", Duration::ZERO)
+        })?;
         Ok(None)
     }
 

@@ -90,6 +90,54 @@ pub fn parse_state(lines: &[String]) -> Option<bool> {
     }
 }
 
+/// Bring the module to a fresh prompt: an earlier program may have left unread output and
+/// a half-typed line, so pending input is dropped, an empty line is sent, and everything up
+/// to the prompt and after it is dropped too.
+fn resync(link: &mut FramedLink, device: &DeviceRef) -> Result<(), DriverError> {
+    let command = "\\r (resync)";
+    let io_error = |e| DriverError::from_io(device, command, ANSWER_TIMEOUT, e);
+    let pending = link.drain(RESYNC_QUIET).map_err(io_error)?;
+    link.write_all(b"\r").map_err(io_error)?;
+    let answer = link.read_until(PROMPT, ANSWER_TIMEOUT).map_err(io_error)?;
+    // A module puts its prompt on a fresh line: a `>` without it is not a prompt.
+    if !answer.ends_with(FRESH_PROMPT) {
+        return Err(DriverError::Protocol {
+            device: Box::new(device.clone()),
+            command: command.into(),
+            answer: printable(&answer),
+            expected: format!("expected a fresh prompt `{}`", printable(FRESH_PROMPT)),
+        });
+    }
+    let late = link.drain(RESYNC_QUIET).map_err(io_error)?;
+    tracing::debug!(
+        device = %device,
+        dropped = %printable(&[pending, answer, late].concat()),
+        "Numato prompt resynchronised"
+    );
+    Ok(())
+}
+
+/// Send `command` to a module in step and return its output lines.
+fn exchange_in_step(
+    link: &mut FramedLink,
+    device: &DeviceRef,
+    command: &str,
+) -> Result<Vec<String>, DriverError> {
+    let shown = printable(command.as_bytes());
+    link.write_all(command.as_bytes())
+        .map_err(|e| DriverError::from_io(device, &shown, ANSWER_TIMEOUT, e))?;
+    let answer = link
+        .read_until(PROMPT, ANSWER_TIMEOUT)
+        .map_err(|e| DriverError::from_io(device, &shown, ANSWER_TIMEOUT, e))?;
+    tracing::debug!(device = %device, command = %shown, answer = %printable(&answer), "Numato");
+    parse_answer(command, &answer).map_err(|expected| DriverError::Protocol {
+        device: Box::new(device.clone()),
+        command: shown,
+        answer: printable(&answer),
+        expected,
+    })
+}
+
 /// An open Numato module, in step with its prompt.
 pub struct NumatoSwitch {
     link: FramedLink,
@@ -132,45 +180,11 @@ impl NumatoSwitch {
             channels,
             desynced: false,
         };
-        switch.resync()?;
+        let device = switch.device.clone();
+        switch
+            .link
+            .exchange(&device, |link, _| resync(link, &device))?;
         Ok(switch)
-    }
-
-    fn resync(&mut self) -> Result<(), DriverError> {
-        let command = "\\r (resync)";
-        let io_error =
-            |device: &DeviceRef, e| DriverError::from_io(device, command, ANSWER_TIMEOUT, e);
-        let pending = self
-            .link
-            .drain(RESYNC_QUIET)
-            .map_err(|e| io_error(&self.device, e))?;
-        self.link
-            .write_all(b"\r")
-            .map_err(|e| io_error(&self.device, e))?;
-        let answer = self
-            .link
-            .read_until(PROMPT, ANSWER_TIMEOUT)
-            .map_err(|e| io_error(&self.device, e))?;
-        // A module puts its prompt on a fresh line: a `>` without it is not a prompt.
-        if !answer.ends_with(FRESH_PROMPT) {
-            return Err(DriverError::Protocol {
-                device: Box::new(self.device.clone()),
-                command: command.into(),
-                answer: printable(&answer),
-                expected: format!("expected a fresh prompt `{}`", printable(FRESH_PROMPT)),
-            });
-        }
-        let late = self
-            .link
-            .drain(RESYNC_QUIET)
-            .map_err(|e| io_error(&self.device, e))?;
-        tracing::debug!(
-            device = %self.device,
-            dropped = %printable(&[pending, answer, late].concat()),
-            "Numato prompt resynchronised"
-        );
-        self.desynced = false;
-        Ok(())
     }
 
     fn id(&self, channel: u16) -> Result<char, DriverError> {
@@ -184,32 +198,18 @@ impl NumatoSwitch {
         })
     }
 
-    /// Send `command` and return the module's output lines.
+    /// Send `command` and return the module's output lines. The module is brought back to
+    /// a fresh prompt first when this process or another one lost track of it.
     fn exchange(&mut self, command: &str) -> Result<Vec<String>, DriverError> {
-        if self.desynced {
-            self.resync()?;
-        }
-        let result = self.exchange_in_step(command);
+        let (device, desynced) = (&self.device, self.desynced);
+        let result = self.link.exchange(device, |link, predecessor| {
+            if desynced || predecessor.interrupted() {
+                resync(link, device)?;
+            }
+            exchange_in_step(link, device, command)
+        });
         self.desynced = result.is_err();
         result
-    }
-
-    fn exchange_in_step(&mut self, command: &str) -> Result<Vec<String>, DriverError> {
-        let shown = printable(command.as_bytes());
-        self.link
-            .write_all(command.as_bytes())
-            .map_err(|e| DriverError::from_io(&self.device, &shown, ANSWER_TIMEOUT, e))?;
-        let answer = self
-            .link
-            .read_until(PROMPT, ANSWER_TIMEOUT)
-            .map_err(|e| DriverError::from_io(&self.device, &shown, ANSWER_TIMEOUT, e))?;
-        tracing::debug!(device = %self.device, command = %shown, answer = %printable(&answer), "Numato");
-        parse_answer(command, &answer).map_err(|expected| DriverError::Protocol {
-            device: Box::new(self.device.clone()),
-            command: shown,
-            answer: printable(&answer),
-            expected,
-        })
     }
 }
 

@@ -6,7 +6,9 @@
 
 use std::time::Instant;
 
-use super::{ChangeSink, ChannelChange, SerialProtocol};
+use std::sync::atomic::Ordering;
+
+use super::{ChangeSink, ChannelChange, FrameCount, SerialProtocol};
 
 /// The frame header byte.
 pub const HEADER: u8 = 0xA0;
@@ -132,6 +134,7 @@ pub struct LcusBoard {
     decoder: FrameDecoder,
     closed: Vec<bool>,
     sink: ChangeSink,
+    frames: FrameCount,
 }
 
 impl LcusBoard {
@@ -141,7 +144,14 @@ impl LcusBoard {
             decoder: FrameDecoder::new(channels),
             closed: vec![false; usize::from(channels)],
             sink,
+            frames: FrameCount::default(),
         }
+    }
+
+    /// Counts every frame received (executed or refused) into `frames`.
+    pub fn counting_frames(mut self, frames: FrameCount) -> LcusBoard {
+        self.frames = frames;
+        self
     }
 
     fn set(&mut self, channel: u16, on: bool) {
@@ -162,6 +172,7 @@ impl SerialProtocol for LcusBoard {
 
     fn receive(&mut self, bytes: &[u8], _now: Instant) -> Vec<u8> {
         for frame in self.decoder.feed(bytes) {
+            self.frames.fetch_add(1, Ordering::SeqCst);
             if let Frame::Set { channel, on } = frame {
                 self.set(channel, on);
             }

@@ -38,6 +38,11 @@ pub struct ChannelChange {
 /// Where a board reports its output changes: the bench wires them to phones, tests collect them.
 pub type ChangeSink = Arc<dyn Fn(ChannelChange) + Send + Sync>;
 
+/// How many whole frames (an LCUS frame with a valid checksum, a Numato command line) a
+/// relay board has received since it was created: what a bus analyser on the board's
+/// cable counts, for checking that every frame several hosts sent arrived.
+pub type FrameCount = Arc<std::sync::atomic::AtomicU64>;
+
 /// The byte-level behaviour of one board, independent of any terminal.
 ///
 /// `now` is passed in so the protocol can be tested against a fake clock.
@@ -536,5 +541,39 @@ mod tests {
             *log.lock().unwrap(),
             ["plugged", "unplugged", "plugged", "unplugged"]
         );
+    }
+
+    /// Hosts open and close the port as they come and go (one hand command after another,
+    /// several processes at once): a frame written just before a host closes still reaches
+    /// the board, and a port held open by one host is not disturbed by another's close.
+    #[test]
+    fn frames_written_just_before_a_close_still_arrive() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("serial/by-id/usb-lcus");
+        let frames = FrameCount::default();
+        let sink: ChangeSink = Arc::new(|_| {});
+        let board = lcus::LcusBoard::new(8, sink).counting_frames(Arc::clone(&frames));
+        let _device = SerialDevice::start(&link, Box::new(board)).unwrap();
+        let open = || {
+            serialport::new(link.to_string_lossy(), 9600)
+                .exclusive(false)
+                .open()
+                .unwrap()
+        };
+        let mut staying = open();
+        const HOSTS: u64 = 40;
+        for i in 0..HOSTS {
+            let mut host = open();
+            host.write_all(&lcus::encode(1 + (i % 8) as u8, i % 2 == 0))
+                .unwrap();
+            // Closed at once, with the frame perhaps still in the terminal's buffer.
+            drop(host);
+            staying.write_all(&lcus::encode(8, i % 2 == 1)).unwrap();
+        }
+        let deadline = Instant::now() + TEST_READ_TIMEOUT;
+        while frames.load(Ordering::SeqCst) < 2 * HOSTS && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(frames.load(Ordering::SeqCst), 2 * HOSTS);
     }
 }

@@ -15,7 +15,7 @@
 
 use std::time::Instant;
 
-use super::{ChangeSink, ChannelChange, SerialProtocol};
+use super::{ChangeSink, ChannelChange, FrameCount, SerialProtocol};
 
 /// The answer to `ver`.
 pub const VERSION: &str = "00000008";
@@ -119,6 +119,7 @@ pub struct NumatoBoard {
     line: Vec<u8>,
     overflowed: bool,
     sink: ChangeSink,
+    frames: FrameCount,
 }
 
 impl NumatoBoard {
@@ -135,7 +136,14 @@ impl NumatoBoard {
             line: Vec::new(),
             overflowed: false,
             sink,
+            frames: FrameCount::default(),
         }
+    }
+
+    /// Counts every command line received (each `\r`, understood or not) into `frames`.
+    pub fn counting_frames(mut self, frames: FrameCount) -> NumatoBoard {
+        self.frames = frames;
+        self
     }
 
     fn set(&mut self, channel: u16, on: bool) {
@@ -214,6 +222,8 @@ impl SerialProtocol for NumatoBoard {
             out.push(byte);
             match byte {
                 b'\r' => {
+                    self.frames
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let line = String::from_utf8_lossy(&self.line).into_owned();
                     self.line.clear();
                     if std::mem::take(&mut self.overflowed) {
