@@ -190,11 +190,13 @@ impl StepKind for Package {
     }
 
     fn usage(&self) -> &'static str {
-        "package tftp|usb-fat|usb-ntfs|usb-exfat GENERATION [omit=bin|rfs|rom] [corrupt=bin|rfs|rom] [folder=yealink-folder] [model=MODEL]"
+        "package MEDIUM GENERATION [omit=PART] [corrupt=PART] [folder=yealink-folder] [model=MODEL]"
     }
 
     fn about(&self) -> String {
-        "a recovery package on the TFTP folder or the USB stick".into()
+        "a recovery package on the TFTP folder or the USB stick\n\
+         MEDIUM: tftp, usb-fat, usb-ntfs or usb-exfat; PART: bin, rfs or rom"
+            .into()
     }
 
     fn parse(&self, args: &[&str]) -> Result<Step, CommandError> {
