@@ -14,6 +14,10 @@ use std::net::SocketAddr;
 
 use crate::lab::Lab;
 
+/// The log target of the virtual bench's crate: its lines go to the run log only, never
+/// into the live progress of the person watching.
+pub const LOG_TARGET: &str = "yealink_twin";
+
 /// A running virtual bench.
 pub struct VirtualLab {
     bench: yealink_twin::VirtualBench,

@@ -219,7 +219,7 @@ fn a_broken_board_is_not_reported_again_as_missing() {
     assert_eq!(
         error_of(&text),
         "lab.toml:21:1: relay_board[1].channel: unknown field `channel`, expected one of `name`, `kind`, `port`, \
-         `channels`, `frame`, `serial`, `url`, `pdu`, `timeout_s`, `count`"
+         `channels`, `count`, `frame`, `serial`, `url`, `pdu`, `timeout_s`"
     );
 }
 

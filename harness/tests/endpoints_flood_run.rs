@@ -101,7 +101,7 @@ fn run_under_flood(readers: bool) {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = common::root().join("firmware-fixtures");
     let ports = common::free_endpoint_ports();
-    let lab = common::private_lab(dir.path(), ports, &fixtures);
+    let lab = common::private_lab_one_per_model(dir.path(), ports, &fixtures);
     let phone = phone_ip(&lab);
     let out = dir.path().join("run");
     let server: SocketAddr = {

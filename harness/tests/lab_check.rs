@@ -13,7 +13,7 @@ use harness::virtual_bench::VirtualLab;
 async fn lab_check_finds_every_device_then_reports_an_unplugged_board() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = common::root().join("firmware-fixtures");
-    let lab_path = common::private_lab(dir.path(), [0; 5], &fixtures);
+    let lab_path = common::private_lab_one_per_model(dir.path(), [0; 5], &fixtures);
     let lab = harness::lab::load(&lab_path).unwrap_or_else(|e| panic!("{e}"));
     let tftp = "127.0.0.1:69".parse().unwrap();
     let virtual_lab = VirtualLab::start(&lab, "http://127.0.0.1:1/", tftp)
@@ -96,7 +96,7 @@ async fn lab_check_finds_every_device_then_reports_an_unplugged_board() {
 async fn lab_check_names_the_holder_of_a_bench_in_use_and_leaves_its_devices_alone() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = common::root().join("firmware-fixtures");
-    let lab_path = common::private_lab(dir.path(), [0; 5], &fixtures);
+    let lab_path = common::private_lab_one_per_model(dir.path(), [0; 5], &fixtures);
     let lab = harness::lab::load(&lab_path).unwrap_or_else(|e| panic!("{e}"));
     let tftp = "127.0.0.1:69".parse().unwrap();
     let virtual_lab = VirtualLab::start(&lab, "http://127.0.0.1:1/", tftp)

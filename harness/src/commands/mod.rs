@@ -76,11 +76,9 @@ impl Paths {
     }
 }
 
-/// The log target of the virtual bench's crate: its lines go to the run log only.
-const TWIN_LOG_TARGET: &str = "yealink_twin";
-
 /// Logs go to stderr, warnings and errors only unless `RUST_LOG` says otherwise, so the
-/// live progress stays readable; the virtual bench's own lines never go there. Every event at INFO and above (or as `HARNESS_LOG` says,
+/// live progress stays readable; the virtual bench's own lines never go there.
+/// Every event at INFO and above (or as `HARNESS_LOG` says,
 /// in `RUST_LOG` syntax) also goes to the run's `harness.log`, with timestamps, once
 /// `harness run` points [`logging::run_log`] at its folder: the morning after a nightly
 /// run, the log says what happened even when the console was not kept.
@@ -90,8 +88,9 @@ pub fn init_logging() {
     };
     // The in-process virtual bench's phones log what they do (a recovery aborted, a login
     // refused): the phones' story, for harness.log, not the person watching the progress.
-    let console_filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,{TWIN_LOG_TARGET}=off")));
+    let console_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("warn,{}=off", crate::virtual_bench::LOG_TARGET))
+    });
     let file_filter =
         EnvFilter::try_from_env("HARNESS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let console = fmt::layer()

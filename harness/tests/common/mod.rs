@@ -19,6 +19,21 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// [`private_lab`] with one bench of each model (the `count` lines dropped): for tests
+/// about one bench and what it shares, where 64 twin phones would only cost descriptors.
+#[allow(dead_code)]
+pub fn private_lab_one_per_model(dir: &Path, ports: [u16; 5], fixtures: &Path) -> PathBuf {
+    let path = private_lab(dir, ports, fixtures);
+    let text = std::fs::read_to_string(&path).expect("private lab");
+    let single: String = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("count ="))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&path, single).expect("write lab");
+    path
+}
+
 /// A copy of `lab/virtual.toml` in `dir`: its serial devices under `dir`, its phones and
 /// endpoints in a random 127.a.b.0/23 of their own, endpoint ports as given (0 = free),
 /// and the twin's firmware from `fixtures`.
