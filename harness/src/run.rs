@@ -81,6 +81,8 @@ pub struct Eligibility<'l> {
     /// Benches of the lab set aside, with why: a model whose every bench is set aside has
     /// its cases skipped naming these reasons.
     pub excluded: Vec<(&'l Bench, String)>,
+    /// `--bench` named the benches: a model none of them has is not a case of this run.
+    pub narrowed: bool,
 }
 
 /// Why a bench is set aside when `--bench` names others.
@@ -93,6 +95,7 @@ pub fn eligible_benches<'l>(lab: &'l Lab, opts: &RunOptions) -> Eligibility<'l> 
     let mut eligibility = Eligibility {
         benches: Vec::new(),
         excluded: Vec::new(),
+        narrowed: !opts.benches.is_empty(),
     };
     let lock_dir = opts.lock_dir.as_deref().or(lab.lock_dir.as_deref());
     for bench in &lab.benches {
@@ -823,11 +826,7 @@ fn plan(
                 .collect();
             if let Err(why) = applicability(&scenario, *model) {
                 // Not a case of this run when `--bench` left the model out.
-                let left_out = pool.is_empty()
-                    && eligibility
-                        .excluded
-                        .iter()
-                        .any(|(b, why)| b.model == *model && why == NOT_SELECTED);
+                let left_out = pool.is_empty() && eligibility.narrowed;
                 if !left_out {
                     skipped.extend(why.reports(&scenario, *model, std::iter::empty()));
                 }
@@ -840,6 +839,7 @@ fn plan(
                     .filter(|(b, _)| b.model == *model)
                     .collect();
                 match set_aside.first() {
+                    None if eligibility.narrowed => {}
                     None => skipped.push(CaseReport::unbenched(&scenario, *model)),
                     // `--bench` picked other models' benches: not a case of this run.
                     Some(_) if set_aside.iter().all(|(_, why)| why == NOT_SELECTED) => {}

@@ -52,12 +52,15 @@ fn vlan_lab(dir: &Path, tftp_port: u16) -> PathBuf {
         for entry in lab[table].as_array_mut().unwrap() {
             let port = moved(entry["port"].as_str().unwrap());
             entry["port"] = port.into();
+            // One phone on the VLAN: the pools' copies are not wired to it.
+            entry.as_table_mut().unwrap().remove("count");
         }
     }
     let benches = lab["bench"].as_array_mut().unwrap();
     benches.retain(|b| b["name"].as_str() == Some(BENCH));
     assert_eq!(benches.len(), 1, "lab/virtual.toml has a bench `{BENCH}`");
     let bench = benches[0].as_table_mut().unwrap();
+    bench.remove("count");
     bench.insert("ip".into(), PHONE_IP.into());
     bench.insert("dhcp_interface".into(), PHONE_INTERFACE.into());
     let image = moved(bench["usb"]["image"].as_str().unwrap());

@@ -4,7 +4,8 @@
 //! by a rule, so that N copies need no N tables:
 //!
 //! - every name, and every name it refers to (`power.board`, `network.board`, `actuator`,
-//!   `relay_board`), gets `-n` appended: `t46g`, `t46g-2`, ...; `relay-power-2`;
+//!   `relay_board`), gets `-n` appended: `t46g`, `t46g-2`, ...; `relay-power-2`; so does a
+//!   twin phone's `dhcp_interface` (each copy is a phone on a veth of its own);
 //! - every device path (`port`, `usb.image`, `usb.device`) gets `-n` before its extension:
 //!   `t46g.img`, `t46g-2.img`;
 //! - the MAC's fourth byte grows by n − 1: `00:15:65:00:00:46`, `00:15:65:01:00:46`;
@@ -197,6 +198,8 @@ fn bench_copy(bench: &RawBench, n: u32) -> Result<RawBench, String> {
         network.board = renamed(&network.board, n);
     }
     copy.actuator = renamed(&bench.actuator, n);
+    // Each copy is another phone, on a veth of its own.
+    copy.dhcp_interface = bench.dhcp_interface.as_ref().map(|i| renamed(i, n));
     if let Some(usb) = &mut copy.usb {
         let span = usb.span();
         let mut stick = usb.get_ref().clone();

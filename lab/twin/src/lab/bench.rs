@@ -98,6 +98,8 @@ impl Countable for RawBench {
             network.board = count::name(&network.board, n);
         }
         copy.actuator = count::name(&self.actuator, n);
+        // Each copy is another phone, on a veth of its own.
+        copy.dhcp_interface = self.dhcp_interface.as_ref().map(|i| count::name(i, n));
         if let Some(usb) = &mut copy.usb {
             let repath = |text: &String| {
                 count::path(Path::new(text), n)
