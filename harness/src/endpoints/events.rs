@@ -71,6 +71,9 @@ pub enum EndpointEvent {
         reason: String,
         /// Expires granted (0 when refused).
         expires: u32,
+        /// The request's Call-ID: one per registration, kept by its refreshes (RFC 3261
+        /// 10.2.4), so a refresh can be told from a new registration.
+        call_id: Option<String>,
     },
     /// One syslog message (RFC 3164 or 5424), with its priority stripped.
     Syslog {

@@ -177,6 +177,7 @@ fn register_event(
         status: response.status,
         reason: response.reason.clone(),
         expires: expires_s,
+        call_id: request.header("Call-ID").map(str::to_owned),
     }
 }
 

@@ -141,6 +141,8 @@ pub(crate) struct Case<'a, 'c> {
     config_unsettled_since: Option<Instant>,
     /// Time spent waiting on the phone so far ([`CaseRun::phone_time`]).
     phone_time: Duration,
+    /// The Call-ID and answer of the last REGISTER seen, to tell an unchanged refresh.
+    registration: Option<(String, u16)>,
 }
 
 /// The lines that open a transcript: which scenario this is and where it comes from.
@@ -216,6 +218,7 @@ impl<'a, 'c> CaseSession<'a, 'c> {
                 last_wait_found: None,
                 config_unsettled_since: None,
                 phone_time: Duration::ZERO,
+                registration: None,
             },
             name: title.name.to_string(),
             steps_run: 0,
@@ -748,7 +751,9 @@ impl<'a, 'c> Case<'a, 'c> {
             };
             match received {
                 Ok(tagged) => {
-                    if tagged.bench.as_deref() != Some(self.rig.bench.name.as_str()) {
+                    if tagged.bench.as_deref() != Some(self.rig.bench.name.as_str())
+                        || self.is_unchanged_refresh(&tagged.event)
+                    {
                         continue;
                     }
                     if let Some(fault) = tagged.event.lab_fault() {
@@ -775,12 +780,37 @@ impl<'a, 'c> Case<'a, 'c> {
         }
     }
 
+    /// Whether `event` is a REGISTER refreshing the registration last seen (same Call-ID)
+    /// and answered as it was. When a refresh comes is the phone's timer (half the expiry,
+    /// in wall time), not its behaviour: one landing just before a power cut would end the
+    /// next boot's wait for its REGISTER, or one after the last wait would add a line, at
+    /// random. It neither enters the transcript nor ends a wait. A refresh answered
+    /// otherwise (refused once the account was cancelled) is behaviour, and counts.
+    fn is_unchanged_refresh(&mut self, event: &EndpointEvent) -> bool {
+        let EndpointEvent::Register {
+            call_id: Some(call_id),
+            status,
+            ..
+        } = event
+        else {
+            return false;
+        };
+        let unchanged = self
+            .registration
+            .as_ref()
+            .is_some_and(|(id, answer)| id == call_id && answer == status);
+        self.registration = Some((call_id.clone(), *status));
+        unchanged
+    }
+
     /// Events that arrived after the last wait (a scenario that ends on an action); the
     /// first lab fault among them, if any.
     fn drain_pending(&mut self) -> Option<String> {
         let mut fault = None;
         while let Ok(tagged) = self.events.try_recv() {
-            if tagged.bench.as_deref() == Some(self.rig.bench.name.as_str()) {
+            if tagged.bench.as_deref() == Some(self.rig.bench.name.as_str())
+                && !self.is_unchanged_refresh(&tagged.event)
+            {
                 self.transcript.event(&tagged.event);
                 fault = fault.or_else(|| tagged.event.lab_fault());
             }

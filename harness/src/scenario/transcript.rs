@@ -199,6 +199,7 @@ mod tests {
                 status: 200,
                 reason: "OK".into(),
                 expires: 60,
+                call_id: None,
             });
         }
         assert_eq!(t.firmware_seen(), ["28.81.0.10", "28.83.0.120"]);
