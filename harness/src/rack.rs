@@ -198,6 +198,7 @@ impl Rack {
                 .map(|link| self.boards[&link.board].clone()),
             actuator: self.actuators[&bench.actuator].clone(),
             journal: None,
+            registration: Arc::default(),
         }
     }
 
@@ -283,6 +284,9 @@ pub struct BenchRig {
     /// Where every action that leaves state behind is recorded before it is sent, and
     /// confirmed once the device acknowledged it.
     journal: Option<Arc<Journal>>,
+    /// The Call-ID and answer of the last REGISTER the phone showed, kept across cases: a
+    /// refresh of the previous case's registration is then known as one by the next case.
+    registration: Arc<std::sync::Mutex<Option<(String, u16)>>>,
 }
 
 /// How making a bench safe went, device by device. Every device is tried whatever the
@@ -344,6 +348,21 @@ impl fmt::Display for SafeReport {
 }
 
 impl BenchRig {
+    /// Notes a REGISTER the phone sent (its Call-ID) and how it was answered; true when it
+    /// only refreshed the registration last noted, with the same answer (RFC 3261 10.2.4:
+    /// a refresh keeps its Call-ID).
+    pub(crate) fn note_registration(&self, call_id: &str, status: u16) -> bool {
+        let mut last = self
+            .registration
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let unchanged = last
+            .as_ref()
+            .is_some_and(|(id, answer)| id == call_id && *answer == status);
+        *last = Some((call_id.to_string(), status));
+        unchanged
+    }
+
     /// Records every later hold, release, power and network action in `journal` before
     /// sending it, and its confirmation after the device acknowledged it.
     pub fn with_journal(mut self, journal: Arc<Journal>) -> BenchRig {

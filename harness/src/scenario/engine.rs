@@ -141,8 +141,6 @@ pub(crate) struct Case<'a, 'c> {
     config_unsettled_since: Option<Instant>,
     /// Time spent waiting on the phone so far ([`CaseRun::phone_time`]).
     phone_time: Duration,
-    /// The Call-ID and answer of the last REGISTER seen, to tell an unchanged refresh.
-    registration: Option<(String, u16)>,
 }
 
 /// The lines that open a transcript: which scenario this is and where it comes from.
@@ -218,7 +216,6 @@ impl<'a, 'c> CaseSession<'a, 'c> {
                 last_wait_found: None,
                 config_unsettled_since: None,
                 phone_time: Duration::ZERO,
-                registration: None,
             },
             name: title.name.to_string(),
             steps_run: 0,
@@ -786,7 +783,7 @@ impl<'a, 'c> Case<'a, 'c> {
     /// next boot's wait for its REGISTER, or one after the last wait would add a line, at
     /// random. It neither enters the transcript nor ends a wait. A refresh answered
     /// otherwise (refused once the account was cancelled) is behaviour, and counts.
-    fn is_unchanged_refresh(&mut self, event: &EndpointEvent) -> bool {
+    fn is_unchanged_refresh(&self, event: &EndpointEvent) -> bool {
         let EndpointEvent::Register {
             call_id: Some(call_id),
             status,
@@ -795,12 +792,7 @@ impl<'a, 'c> Case<'a, 'c> {
         else {
             return false;
         };
-        let unchanged = self
-            .registration
-            .as_ref()
-            .is_some_and(|(id, answer)| id == call_id && answer == status);
-        self.registration = Some((call_id.clone(), *status));
-        unchanged
+        self.rig.note_registration(call_id, *status)
     }
 
     /// Events that arrived after the last wait (a scenario that ends on an action); the

@@ -3,7 +3,7 @@
 //! sees it on its next provisioning fetch or REGISTER, as the `given` account does.
 
 use super::prompt::{choice, exactly};
-use super::{CommandError, StepFields, StepFuture, StepKind, toml_string};
+use super::{CommandError, StepFields, StepFuture, StepKind, toml_string, word_of};
 use crate::config_error::FileProblems;
 use crate::scenario::AccountState;
 use crate::scenario::engine::{Abort, Case, account_words};
@@ -62,10 +62,7 @@ impl StepKind for Account {
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
         let state = step.what::<AccountState>()?;
-        let word = STATES
-            .iter()
-            .find(|(_, s)| s == state)
-            .map_or("", |(word, _)| *word);
+        let word = word_of(&STATES, state);
         Some(vec![("account", toml_string(word))])
     }
 

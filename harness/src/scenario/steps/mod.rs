@@ -182,6 +182,15 @@ pub fn expected_one_of(names: &[&str]) -> String {
     }
 }
 
+/// The word a scenario file writes `value` by, from a kind's table of words and values;
+/// every value of a kind's table has its word, so a miss is empty text.
+pub(crate) fn word_of<T: PartialEq>(table: &[(&'static str, T)], value: &T) -> &'static str {
+    table
+        .iter()
+        .find(|(_, v)| v == value)
+        .map_or("", |(word, _)| *word)
+}
+
 /// A TOML basic string, escaped by the TOML writer itself: how `--save` writes a text value.
 pub(crate) fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()

@@ -1,7 +1,7 @@
 //! `network = "up" | "down"`: the network-cable relay.
 
 use super::prompt::{choice, exactly};
-use super::{CommandError, StepFields, StepFuture, StepKind, toml_string};
+use super::{CommandError, StepFields, StepFuture, StepKind, toml_string, word_of};
 use crate::config_error::FileProblems;
 use crate::scenario::engine::Case;
 use crate::scenario::model::{LinkState, Step};
@@ -51,10 +51,7 @@ impl StepKind for Network {
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
         let state = step.what::<LinkState>()?;
-        let word = STATES
-            .iter()
-            .find(|(_, s)| s == state)
-            .map_or("", |(word, _)| *word);
+        let word = word_of(&STATES, state);
         Some(vec![("network", toml_string(word))])
     }
 

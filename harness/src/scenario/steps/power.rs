@@ -1,7 +1,7 @@
 //! `power = "on" | "off" | "cycle"`: the bench's power relay.
 
 use super::prompt::{choice, exactly};
-use super::{CommandError, StepFields, StepFuture, StepKind, toml_string};
+use super::{CommandError, StepFields, StepFuture, StepKind, toml_string, word_of};
 use crate::config_error::FileProblems;
 use crate::scenario::engine::Case;
 use crate::scenario::model::{PowerAction, Step};
@@ -15,13 +15,6 @@ const ACTIONS: [(&str, PowerAction); 3] = [
     ("off", PowerAction::Off),
     ("cycle", PowerAction::Cycle),
 ];
-
-fn name(action: PowerAction) -> &'static str {
-    ACTIONS
-        .iter()
-        .find(|(_, a)| *a == action)
-        .map_or("", |(name, _)| *name)
-}
 
 impl StepKind for Power {
     fn actions(&self) -> &'static [&'static str] {
@@ -68,7 +61,7 @@ impl StepKind for Power {
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
         let action = step.what::<PowerAction>()?;
-        Some(vec![("power", toml_string(name(*action)))])
+        Some(vec![("power", toml_string(word_of(&ACTIONS, action)))])
     }
 
     fn command(&self) -> &'static str {

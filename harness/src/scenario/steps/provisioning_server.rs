@@ -4,7 +4,7 @@
 //! first). Every case starts with the server reachable.
 
 use super::prompt::{choice, exactly};
-use super::{CommandError, StepFields, StepFuture, StepKind, toml_string};
+use super::{CommandError, StepFields, StepFuture, StepKind, toml_string, word_of};
 use crate::config_error::FileProblems;
 use crate::scenario::engine::Case;
 use crate::scenario::model::{ServerReach, Step};
@@ -58,10 +58,7 @@ impl StepKind for ProvisioningServer {
 
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>> {
         let state = step.what::<ServerReach>()?;
-        let word = STATES
-            .iter()
-            .find(|(_, s)| s == state)
-            .map_or("", |(word, _)| *word);
+        let word = word_of(&STATES, state);
         Some(vec![("provisioning_server", toml_string(word))])
     }
 
