@@ -6,7 +6,7 @@
 use crate::lab::{Bench, Model};
 use crate::outcome::Outcome;
 use crate::report::CaseReport;
-use crate::scenario::model::{Medium, PackageStep, Scenario};
+use crate::scenario::model::Scenario;
 
 /// Why a scenario does not apply to a model, as the reports say it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +44,7 @@ pub fn applicability(scenario: &Scenario, model: Model) -> Result<(), NotApplica
     let puts_in_a_stick = scenario
         .steps
         .iter()
-        .filter_map(|step| step.what::<PackageStep>())
-        .any(|package| package.medium != Medium::Tftp);
+        .any(|step| step.kind().needs_usb_port(step));
     if puts_in_a_stick && !model.has_usb_port() {
         return Err(NotApplicable {
             reason: format!(
@@ -62,7 +61,7 @@ pub fn applicability(scenario: &Scenario, model: Model) -> Result<(), NotApplica
 mod tests {
     use super::*;
     use crate::scenario::model::{
-        AccountState, AdminPassword, Given, LinkState, ProvisioningUrl, Step,
+        AccountState, AdminPassword, Given, LinkState, Medium, PackageStep, ProvisioningUrl, Step,
     };
 
     fn scenario(medium: Medium) -> Scenario {

@@ -89,6 +89,12 @@ pub(crate) trait StepKind: Sync {
         step: &'a Step,
     ) -> StepFuture<'a>;
 
+    /// Whether `step` puts a recovery stick in the phone, so that a model without a USB
+    /// port cannot have it done (`scenario::applicability`).
+    fn needs_usb_port(&self, _step: &Step) -> bool {
+        false
+    }
+
     /// The `key = value` lines of `step` in a saved scenario file, values as TOML.
     fn toml(&self, step: &Step) -> Option<Vec<(&'static str, String)>>;
 

@@ -185,6 +185,11 @@ impl StepKind for Package {
         Some(entries)
     }
 
+    fn needs_usb_port(&self, step: &Step) -> bool {
+        step.what::<PackageStep>()
+            .is_some_and(|package| package.medium != Medium::Tftp)
+    }
+
     fn command(&self) -> &'static str {
         "package"
     }
